@@ -1,0 +1,15 @@
+"""Exceptions the engine raises for bad input: one clear message naming what is wrong."""
+
+from __future__ import annotations
+
+
+class EMError(Exception):
+    """Base class for errors a user can act on (shown as one line, never a traceback)."""
+
+
+class DataError(EMError, ValueError):
+    """Bad data: a CSV file or an array. The message names the file, row and column where known."""
+
+
+class ModelFileError(EMError, ValueError):
+    """A model JSON file that cannot be loaded. The message names the file and the field."""

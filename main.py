@@ -1,0 +1,27 @@
+"""EM Explorer entry point.
+
+No arguments (or GUI options such as --smoke-test) start the desktop window; a subcommand
+(fit, score, select) or --version runs the command line, which never imports Qt.
+"""
+
+from __future__ import annotations
+
+import sys
+
+CLI_COMMANDS = {"fit", "score", "select", "--version", "-V", "-h", "--help"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch to the command line or the GUI; return the process exit status."""
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] in CLI_COMMANDS:
+        from em_engine.cli import main as cli_main
+
+        return cli_main(args)
+    from em_gui.app import run_app
+
+    return run_app(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
