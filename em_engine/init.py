@@ -1,0 +1,325 @@
+"""Initial responsibilities and parameters for EM, as scikit-learn's ``_initialize_parameters``.
+
+Methods (``INIT_METHODS``):
+
+- ``"kmeans"``: one-hot responsibilities from the labels of a k-means fit (k-means++ seeding, then
+  Lloyd iterations, one initialisation; scikit-learn's ``KMeans(n_clusters, n_init=1)`` in numpy).
+- ``"k-means++"``: one-hot responsibilities at the K rows chosen by k-means++ seeding (only those K
+  rows carry responsibility, as in scikit-learn).
+- ``"random"``: uniform random responsibilities, each row normalised to sum to 1.
+- ``"random_from_data"``: one-hot responsibilities at K distinct rows drawn uniformly.
+
+The random draws differ from scikit-learn's (its k-means runs in compiled code with its own use of
+the generator), so results are not bitwise equal to scikit-learn's for the same seed; the methods
+behave the same. All passes over the data are blocked: memory stays O(N + block x K), never
+N x K x D.
+"""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+import numpy as np
+
+from em_engine import gaussian
+
+INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
+
+RandomLike: TypeAlias = int | np.random.RandomState | np.random.Generator | None
+
+_BLOCK_ELEMENTS = 1 << 17  # block rows x max(K, D) stays around 1 MB of float64
+
+
+def check_random_state(rng: RandomLike) -> np.random.RandomState | np.random.Generator:
+    """Return a random generator: an int or None seeds a ``RandomState`` (as scikit-learn does).
+
+    Parameters
+    ----------
+    rng : int, RandomState, Generator or None
+    """
+    if isinstance(rng, np.random.RandomState | np.random.Generator):
+        return rng
+    if rng is None or (isinstance(rng, int | np.integer) and not isinstance(rng, bool)):
+        return np.random.RandomState(rng)
+    raise ValueError(f"rng={rng!r} cannot be used to seed a numpy random generator")
+
+
+def _block_rows(n_samples: int, width: int) -> int:
+    return int(min(max(n_samples, 1), max(1024, _BLOCK_ELEMENTS // max(width, 1))))
+
+
+def _blocks(n_samples: int, block: int):
+    for start in range(0, n_samples, block):
+        yield slice(start, min(start + block, n_samples))
+
+
+def _centred_sq_norms(X: np.ndarray, centre: np.ndarray, block: int) -> np.ndarray:
+    """Squared norms of the rows of X - centre, shape (N,), float64 (blocked)."""
+    out = np.empty(X.shape[0])
+    for sl in _blocks(X.shape[0], block):
+        xb = np.asarray(X[sl], dtype=np.float64) - centre
+        np.einsum("ij,ij->i", xb, xb, out=out[sl])
+    return out
+
+
+def _sq_distances(
+    xb: np.ndarray, xb_sq: np.ndarray, centres: np.ndarray, centres_sq: np.ndarray
+) -> np.ndarray:
+    """Squared distances of centred rows (B, D) to centred centres (C, D): (B, C), clipped >= 0."""
+    d = xb @ centres.T
+    d *= -2.0
+    d += xb_sq[:, None]
+    d += centres_sq[None, :]
+    np.maximum(d, 0.0, out=d)
+    return d
+
+
+def _distances_to_rows(
+    X: np.ndarray, centre: np.ndarray, x_sq: np.ndarray, rows: np.ndarray, block: int
+) -> np.ndarray:
+    """Squared distances of every sample to the samples ``rows``, shape (N, len(rows))."""
+    cand = np.asarray(X[rows], dtype=np.float64) - centre
+    cand_sq = x_sq[rows]
+    out = np.empty((X.shape[0], len(rows)))
+    for sl in _blocks(X.shape[0], block):
+        xb = np.asarray(X[sl], dtype=np.float64) - centre
+        out[sl] = _sq_distances(xb, x_sq[sl], cand, cand_sq)
+    return out
+
+
+def kmeans_plusplus(
+    X: np.ndarray, n_clusters: int, rng: RandomLike = None, *, n_local_trials: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Choose ``n_clusters`` rows of X by greedy k-means++ seeding (scikit-learn's algorithm).
+
+    Each new centre is the best (lowest resulting inertia) of ``2 + log(K)`` candidates drawn with
+    probability proportional to the squared distance to the nearest centre chosen so far.
+
+    Parameters
+    ----------
+    X : ndarray (N, D), float32 or float64
+    n_clusters : int, 1 <= K <= N
+    rng : int, RandomState, Generator or None
+
+    Returns
+    -------
+    centres : ndarray (K, D) float64, the chosen rows
+    indices : ndarray (K,) intp, their row numbers
+    """
+    random = check_random_state(rng)
+    n_samples = X.shape[0]
+    block = _block_rows(n_samples, max(X.shape[1], 8))
+    centre = X.mean(axis=0, dtype=np.float64)
+    x_sq = _centred_sq_norms(X, centre, block)
+    return _kmeans_plusplus(X, n_clusters, random, centre, x_sq, block, n_local_trials)
+
+
+def _kmeans_plusplus(
+    X: np.ndarray,
+    n_clusters: int,
+    random: np.random.RandomState | np.random.Generator,
+    centre: np.ndarray,
+    x_sq: np.ndarray,
+    block: int,
+    n_local_trials: int | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    n_samples = X.shape[0]
+    if n_local_trials is None:
+        n_local_trials = 2 + int(np.log(n_clusters))
+    indices = np.empty(n_clusters, dtype=np.intp)
+    indices[0] = random.choice(n_samples)
+    closest = _distances_to_rows(X, centre, x_sq, indices[:1], block)[:, 0]
+    potential = closest.sum()
+    for c in range(1, n_clusters):
+        targets = random.uniform(size=n_local_trials) * potential
+        candidates = np.searchsorted(np.cumsum(closest), targets)
+        np.clip(candidates, None, n_samples - 1, out=candidates)
+        dist = _distances_to_rows(X, centre, x_sq, candidates, block)
+        np.minimum(dist, closest[:, None], out=dist)
+        potentials = dist.sum(axis=0)
+        best = int(np.argmin(potentials))
+        potential = potentials[best]
+        closest = np.ascontiguousarray(dist[:, best])
+        indices[c] = candidates[best]
+    return np.asarray(X[indices], dtype=np.float64), indices
+
+
+def _assign(
+    X: np.ndarray, centre: np.ndarray, centres: np.ndarray, block: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nearest centre per row (blocked); centres are in centred (X - centre) coordinates.
+
+    Returns labels (N,) intp, per-cluster sums of centred rows (K, D) and counts (K,) float64.
+    """
+    n_samples, n_features = X.shape
+    n_clusters = centres.shape[0]
+    centres_t = -2.0 * centres.T
+    centres_sq = np.einsum("ij,ij->i", centres, centres)
+    labels = np.empty(n_samples, dtype=np.intp)
+    sums = np.zeros((n_clusters, n_features))
+    for sl in _blocks(n_samples, block):
+        xb = np.asarray(X[sl], dtype=np.float64) - centre
+        scores = xb @ centres_t  # |x - c|^2 - |x|^2, shape (B, K)
+        scores += centres_sq
+        lb = np.argmin(scores, axis=1)
+        labels[sl] = lb
+        for j in range(n_features):
+            sums[:, j] += np.bincount(lb, weights=xb[:, j], minlength=n_clusters)
+    counts = np.bincount(labels, minlength=n_clusters).astype(np.float64)
+    return labels, sums, counts
+
+
+def _relocate_empty_clusters(
+    X: np.ndarray,
+    centre: np.ndarray,
+    centres: np.ndarray,
+    labels: np.ndarray,
+    sums: np.ndarray,
+    counts: np.ndarray,
+    block: int,
+) -> None:
+    """Move each empty cluster onto one of the rows farthest from their centre (in place).
+
+    As scikit-learn: the row leaves its old cluster's sums and becomes the empty cluster's only row.
+    """
+    empty = np.flatnonzero(counts == 0)
+    if empty.size == 0:
+        return
+    own = np.empty(X.shape[0])
+    for sl in _blocks(X.shape[0], block):
+        xb = np.asarray(X[sl], dtype=np.float64) - centre
+        diff = xb - centres[labels[sl]]
+        np.einsum("ij,ij->i", diff, diff, out=own[sl])
+    far = np.argsort(own, kind="stable")[::-1][: empty.size]
+    for new_id, row in zip(empty, far, strict=False):
+        x = np.asarray(X[row], dtype=np.float64) - centre
+        old_id = labels[row]
+        sums[old_id] -= x
+        counts[old_id] -= 1.0
+        sums[new_id] = x
+        counts[new_id] = 1.0
+
+
+def kmeans(
+    X: np.ndarray,
+    n_clusters: int,
+    rng: RandomLike = None,
+    *,
+    max_iter: int = 300,
+    tol: float = 1e-4,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Lloyd's k-means from k-means++ seeds, as scikit-learn's ``KMeans(n_init=1)``.
+
+    Stops when the labels no longer change, when the total squared centre shift is at most
+    ``tol * mean(per-feature variance)``, or after ``max_iter`` iterations; the returned labels are
+    those of the returned centres. Empty clusters are moved to the rows farthest from their centres.
+
+    Parameters
+    ----------
+    X : ndarray (N, D), float32 or float64
+    n_clusters : int, 1 <= K <= N
+    rng : int, RandomState, Generator or None
+
+    Returns
+    -------
+    centres : ndarray (K, D) float64
+    labels : ndarray (N,) intp
+    n_iter : int, Lloyd iterations run
+    """
+    random = check_random_state(rng)
+    n_samples, n_features = X.shape
+    block = _block_rows(n_samples, max(n_clusters, n_features, 8))
+    centre = X.mean(axis=0, dtype=np.float64)
+    x_sq = _centred_sq_norms(X, centre, block)
+    tol_abs = x_sq.sum() / (n_samples * n_features) * tol
+    seeds, _ = _kmeans_plusplus(X, n_clusters, random, centre, x_sq, block, None)
+    centres = seeds - centre
+    labels = np.full(n_samples, -1, dtype=np.intp)
+    strict = False
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):  # noqa: B007 (n_iter is returned)
+        new_labels, sums, counts = _assign(X, centre, centres, block)
+        _relocate_empty_clusters(X, centre, centres, new_labels, sums, counts, block)
+        filled = counts > 0
+        new_centres = centres.copy()
+        new_centres[filled] = sums[filled] / counts[filled, None]
+        shift = float(((new_centres - centres) ** 2).sum())
+        strict = bool(np.array_equal(new_labels, labels))
+        labels, centres = new_labels, new_centres
+        if strict or shift <= tol_abs:
+            break
+    if not strict:
+        labels = _assign(X, centre, centres, block)[0]
+    return centres + centre, labels, n_iter
+
+
+def initial_responsibilities(
+    X: np.ndarray, n_components: int, method: str = "kmeans", rng: RandomLike = None
+) -> np.ndarray:
+    """Initial responsibilities by ``method`` (one of ``INIT_METHODS``), as scikit-learn's.
+
+    Parameters
+    ----------
+    X : ndarray (N, D), float32 or float64, finite
+    n_components : int, 1 <= K <= N
+    method : "kmeans", "k-means++", "random" or "random_from_data"
+    rng : int, RandomState, Generator or None
+
+    Returns
+    -------
+    resp : ndarray (N, K) of X's dtype; rows sum to 1 ("kmeans", "random") or, for "k-means++" and
+        "random_from_data", K rows are one-hot (one per component) and the others are zero.
+    """
+    n_samples = X.shape[0]
+    if method not in INIT_METHODS:
+        raise ValueError(f"init={method!r} is not one of {INIT_METHODS}")
+    if not 1 <= n_components <= n_samples:
+        raise ValueError(
+            f"n_components={n_components} must be between 1 and the number of samples ({n_samples})"
+        )
+    random = check_random_state(rng)
+    dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+    resp = np.zeros((n_samples, n_components), dtype=dtype)
+    if method == "kmeans":
+        labels = kmeans(X, n_components, random)[1]
+        resp[np.arange(n_samples), labels] = 1
+    elif method == "k-means++":
+        indices = kmeans_plusplus(X, n_components, random)[1]
+        resp[indices, np.arange(n_components)] = 1
+    elif method == "random":
+        resp[...] = random.uniform(size=(n_samples, n_components))
+        resp /= resp.sum(axis=1, keepdims=True)
+    else:
+        indices = random.choice(n_samples, size=n_components, replace=False)
+        resp[indices, np.arange(n_components)] = 1
+    return resp
+
+
+def initial_parameters(
+    X: np.ndarray,
+    n_components: int,
+    covariance_type: str = "full",
+    method: str = "kmeans",
+    rng: RandomLike = None,
+    reg_covar: float = 1e-6,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Initial mixture parameters: an M-step from ``initial_responsibilities``.
+
+    Parameters
+    ----------
+    X : ndarray (N, D), float32 or float64, finite
+    n_components : int, 1 <= K <= N
+    covariance_type : "full", "tied", "diag" or "spherical"
+    method : one of ``INIT_METHODS``
+    rng : int, RandomState, Generator or None
+    reg_covar : float >= 0, added to the covariance diagonals
+
+    Returns
+    -------
+    weights : ndarray (K,)
+    means : ndarray (K, D)
+    covariances : ndarray, full (K, D, D), tied (D, D), diag (K, D), spherical (K,)
+    """
+    resp = initial_responsibilities(X, n_components, method, rng)
+    stats = gaussian.stats_from_resp(X, resp, covariance_type)
+    return gaussian.m_step(stats, covariance_type, reg_covar)
