@@ -1,0 +1,514 @@
+"""Scatter view: data points coloured by component, 1/2/3-sigma ellipses and draggable means.
+
+Drawing is built for speed at every redraw (see docs/ARCHITECTURE.md, "Send snapshots, draw only the
+newest"):
+
+* points (N <= DENSITY_THRESHOLD) are one custom item drawn with a single
+  ``QPainter.drawPixmapFragments`` call from a small sprite atlas (component x confidence level,
+  rendered once); per frame only an int code per point changes, computed with numpy;
+* above DENSITY_THRESHOLD points become a density image of blended component colours: bin
+  indices are computed once in ``set_points``, each frame is a few ``np.bincount`` calls;
+* ellipses are numpy polylines in reused PlotCurveItems; means are reused TargetItems.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from pyqtgraph.exporters import ImageExporter, SVGExporter
+from pyqtgraph.Qt import internals
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from em_gui import palette
+
+#: Above this many points the view draws a density image instead of symbols.
+DENSITY_THRESHOLD = 200_000
+#: Density image resolution (bins per axis).
+DENSITY_BINS = 400
+#: Ellipse radii in standard deviations (Mahalanobis distance).
+SIGMAS = (1.0, 2.0, 3.0)
+#: Vertices per ellipse ring (closed: first == last).
+RING_POINTS = 97
+
+_N_COLORS = len(palette.component_colors(10))
+_NEUTRAL_CODE = _N_COLORS * palette.N_LEVELS
+_ARGB = QtGui.QImage.Format.Format_ARGB32_Premultiplied
+
+
+def point_size(n_points: int) -> int:
+    """Symbol diameter in pixels for ``n_points`` points: larger for small data sets."""
+    if n_points <= 2_000:
+        return 8
+    if n_points <= 20_000:
+        return 6
+    if n_points <= 100_000:
+        return 4
+    return 3
+
+
+def ellipse_polylines(
+    means: np.ndarray, covariances: np.ndarray, sigmas: tuple[float, ...] = SIGMAS
+) -> np.ndarray:
+    """Vertices of the covariance ellipses of 2-D Gaussians.
+
+    Parameters
+    ----------
+    means : (K, 2)
+    covariances : (K, 2, 2) symmetric; negative eigenvalues (numerical noise) are clipped to 0
+    sigmas : radii in Mahalanobis distance
+
+    Returns
+    -------
+    (K, len(sigmas), RING_POINTS, 2) array: ring ``j`` of component ``k`` holds points ``x`` with
+    ``(x - mean_k)^T cov_k^-1 (x - mean_k) == sigmas[j] ** 2``.
+    """
+    means = np.asarray(means, dtype=np.float64)
+    covariances = np.asarray(covariances, dtype=np.float64)
+    values, vectors = np.linalg.eigh(covariances)  # (K, 2), (K, 2, 2)
+    # L = V sqrt(S): eigenvector columns scaled by the standard deviations along them
+    axes = vectors * np.sqrt(np.clip(values, 0.0, None))[:, None, :]
+    t = np.linspace(0.0, 2.0 * np.pi, RING_POINTS)
+    circle = np.stack([np.cos(t), np.sin(t)])  # (2, P)
+    unit = np.einsum("kij,jp->kpi", axes, circle)  # (K, P, 2)
+    radii = np.asarray(sigmas, dtype=np.float64)
+    return means[:, None, None, :] + radii[None, :, None, None] * unit[:, None, :, :]
+
+
+class _PointsItem(pg.GraphicsObject):
+    """All points in one item, painted as pixmap fragments from a sprite atlas.
+
+    ``codes`` (N,) picks each point's sprite: ``component % 10 * N_LEVELS + level``, or the neutral
+    sprite. Nothing per point happens in Python.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._x = np.empty(0)
+        self._y = np.empty(0)
+        self._codes = np.empty(0, dtype=np.int16)
+        self._bounds: tuple[float, float, float, float] | None = None
+        self._size = 6
+        self._dpr = 0.0
+        self._atlas: QtGui.QPixmap | None = None
+        self._source = np.zeros((_NEUTRAL_CODE + 1, 4))
+        self._fragments = internals.PrimitiveArray(QtGui.QPainter.PixmapFragment, 10)
+
+    def set_points(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Set point coordinates, (N,) each; all points become neutral."""
+        self.prepareGeometryChange()
+        self._x = np.ascontiguousarray(x, dtype=np.float64)
+        self._y = np.ascontiguousarray(y, dtype=np.float64)
+        self._codes = np.full(len(self._x), _NEUTRAL_CODE, dtype=np.int16)
+        finite = np.isfinite(self._x) & np.isfinite(self._y)
+        if finite.any():
+            xs, ys = self._x[finite], self._y[finite]
+            self._bounds = (float(xs.min()), float(xs.max()), float(ys.min()), float(ys.max()))
+        else:
+            self._bounds = None
+        size = point_size(len(self._x))
+        if size != self._size:
+            self._size = size
+            self._atlas = None
+        self.update()
+
+    def set_codes(self, codes: np.ndarray) -> None:
+        """Set the sprite code of every point, (N,) int16."""
+        self._codes = codes
+        self.update()
+
+    # -- geometry for pyqtgraph's auto-range ------------------------------------------------
+    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange=None) -> tuple:
+        if self._bounds is None:
+            return (None, None)
+        return self._bounds[0:2] if ax == 0 else self._bounds[2:4]
+
+    def pixelPadding(self) -> float:
+        return self._size / 2 + 1
+
+    def boundingRect(self) -> QtCore.QRectF:
+        if self._bounds is None:
+            return QtCore.QRectF()
+        x0, x1, y0, y1 = self._bounds
+        px, py = self.pixelVectors()
+        pad_x = 0.0 if px is None else px.length() * self.pixelPadding()
+        pad_y = 0.0 if py is None else py.length() * self.pixelPadding()
+        return QtCore.QRectF(x0 - pad_x, y0 - pad_y, x1 - x0 + 2 * pad_x, y1 - y0 + 2 * pad_y)
+
+    def viewTransformChanged(self) -> None:
+        self.prepareGeometryChange()
+
+    # -- painting ---------------------------------------------------------------------------
+    def _build_atlas(self, dpr: float) -> None:
+        """Render one sprite per (colour, level) plus the neutral one, side by side."""
+        cell = int(np.ceil((self._size + 2) * dpr))
+        image = QtGui.QImage(cell * (_NEUTRAL_CODE + 1), cell, _ARGB)
+        image.fill(QtCore.Qt.GlobalColor.transparent)
+        painter = QtGui.QPainter(image)
+        painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+        painter.setPen(QtCore.Qt.PenStyle.NoPen)
+        radius = self._size * dpr / 2
+        for code in range(_NEUTRAL_CODE + 1):
+            if code == _NEUTRAL_CODE:
+                painter.setBrush(QtGui.QBrush(palette.NEUTRAL))
+            else:
+                painter.setBrush(palette.component_brush(*divmod(code, palette.N_LEVELS)))
+            centre = QtCore.QPointF(code * cell + cell / 2, cell / 2)
+            painter.drawEllipse(centre, radius, radius)
+        painter.end()
+        self._atlas = QtGui.QPixmap.fromImage(image)
+        self._atlas.setDevicePixelRatio(1.0)
+        self._source = np.zeros((_NEUTRAL_CODE + 1, 4))
+        self._source[:, 0] = np.arange(_NEUTRAL_CODE + 1) * cell
+        self._source[:, 2:4] = cell
+        self._dpr = dpr
+
+    def paint(self, p: QtGui.QPainter, option, widget=None) -> None:
+        n = len(self._x)
+        if n == 0:
+            return
+        dpr = widget.devicePixelRatioF() if widget is not None else 1.0
+        if self._atlas is None or dpr != self._dpr:
+            self._build_atlas(dpr)
+        t = p.transform()
+        px = t.m11() * self._x + t.m21() * self._y + t.dx()
+        py = t.m12() * self._x + t.m22() * self._y + t.dy()
+        exporting = self._exportOpts is not False
+        if exporting:
+            device = t.mapRect(self.boundingRect()).toAlignedRect()
+            clip = QtCore.QRectF(device)
+        else:
+            clip = QtCore.QRectF(p.viewport())
+        pad = self._size
+        visible = (
+            (px > clip.left() - pad)
+            & (px < clip.right() + pad)
+            & (py > clip.top() - pad)
+            & (py < clip.bottom() + pad)
+        )
+        if exporting:
+            px, py = px - clip.left(), py - clip.top()
+        count = int(np.count_nonzero(visible))
+        self._fragments.resize(count)
+        frags = self._fragments.ndarray()
+        frags[:, 0] = px[visible]
+        frags[:, 1] = py[visible]
+        frags[:, 2:6] = self._source[self._codes[visible]]
+        frags[:, 6:10] = (1.0 / self._dpr, 1.0 / self._dpr, 0.0, 1.0)
+        p.save()
+        p.resetTransform()
+        if exporting:
+            # One raster image of all points: a vector file (SVG) gets one <image>, not N sprites.
+            image = QtGui.QImage(max(device.width(), 1), max(device.height(), 1), _ARGB)
+            image.fill(QtCore.Qt.GlobalColor.transparent)
+            layer = QtGui.QPainter(image)
+            layer.drawPixmapFragments(*self._fragments.drawargs(), self._atlas)
+            layer.end()
+            p.drawImage(device.topLeft(), image)
+        else:
+            p.drawPixmapFragments(*self._fragments.drawargs(), self._atlas)
+        p.restore()
+
+
+class _DensityImage:
+    """Blended-colour density of many points on a fixed grid of bins over the data bounds."""
+
+    def __init__(self, item: pg.ImageItem) -> None:
+        self.item = item
+        self._bins = np.empty(0, dtype=np.int64)
+        self._n_bins = 0
+        self._shape = (0, 0)
+        self._bins_times_k: tuple[int, np.ndarray] | None = None
+        self._total = np.empty(0)
+
+    def set_points(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Bin the (N,) coordinates once; later frames reuse the bin indices."""
+        finite = np.isfinite(x) & np.isfinite(y)
+        x0, x1 = float(x[finite].min()), float(x[finite].max())
+        y0, y1 = float(y[finite].min()), float(y[finite].max())
+        w, h = max(x1 - x0, 1e-12), max(y1 - y0, 1e-12)
+        nx = ny = DENSITY_BINS
+        ix = np.clip(((x - x0) * (nx / w)).astype(np.int64), 0, nx - 1)
+        iy = np.clip(((y - y0) * (ny / h)).astype(np.int64), 0, ny - 1)
+        bins = iy * nx + ix
+        self._n_bins = nx * ny
+        self._bins = np.where(finite, bins, self._n_bins)  # non-finite rows go to an overflow bin
+        self._shape = (ny, nx)
+        self._bins_times_k = None
+        self._total = np.bincount(self._bins, minlength=self._n_bins + 1)[: self._n_bins].astype(
+            np.float64
+        )
+        self.item.setRect(QtCore.QRectF(x0, y0, w, h))
+
+    def show(self, labels: np.ndarray | None, confidence: np.ndarray | None, k: int) -> None:
+        """Colour each bin by its components' shares (labels (N,)) and mean confidence (N,)."""
+        total = self._total
+        occupied = total > 0
+        safe_total = np.where(occupied, total, 1.0)
+        if labels is None:
+            rgb = np.broadcast_to(np.array(palette.NEUTRAL.getRgbF()[:3]), (self._n_bins, 3)).copy()
+        else:
+            if self._bins_times_k is None or self._bins_times_k[0] != k:
+                self._bins_times_k = (k, self._bins * k)
+            code = self._bins_times_k[1] + labels
+            counts = np.bincount(code, minlength=(self._n_bins + 1) * k)
+            counts = counts[: self._n_bins * k].reshape(self._n_bins, k)
+            rgb = (counts @ palette.component_rgb(k)) / safe_total[:, None]
+            if confidence is not None:
+                mean_conf = np.bincount(self._bins, weights=confidence, minlength=self._n_bins + 1)
+                c = mean_conf[: self._n_bins] / safe_total
+                c = np.clip((c - 1.0 / k) / max(1.0 - 1.0 / k, 1e-12), 0.0, 1.0)
+                rgb = 1.0 - (1.0 - rgb) * (0.35 + 0.65 * c)[:, None]
+        alpha = np.sqrt(np.log1p(total) / np.log1p(max(total.max(), 1.0)))
+        rgba = np.empty((self._n_bins, 4), dtype=np.uint8)
+        rgba[:, :3] = rgb * 255.0
+        rgba[:, 3] = np.where(occupied, 40 + 215 * alpha, 0)
+        self.item.setImage(rgba.reshape(*self._shape, 4), autoLevels=False)
+
+
+class ScatterView(QtWidgets.QWidget):
+    """Data points coloured by component, 1/2/3-sigma ellipses, draggable mean markers.
+
+    Signals
+    -------
+    mean_dragged(int, float, float)
+        component, new x, new y: emitted when the user releases a dragged mean marker.
+    point_clicked(float, float)
+        data coordinates of a left click, only while add-point mode is on.
+    """
+
+    mean_dragged = QtCore.Signal(int, float, float)
+    point_clicked = QtCore.Signal(float, float)
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.plot_widget = pg.PlotWidget(background="w")
+        self.plot_item = self.plot_widget.getPlotItem()
+        self.plot_item.setMenuEnabled(False)
+        for name in ("left", "bottom"):
+            axis = self.plot_item.getAxis(name)
+            axis.setPen(pg.mkPen(60, 60, 60))
+            axis.setTextPen(pg.mkPen(40, 40, 40))
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot_widget)
+
+        self._points = _PointsItem()
+        self.plot_item.addItem(self._points)
+        image = pg.ImageItem(axisOrder="row-major")
+        image.setZValue(-1)
+        image.setVisible(False)
+        self.plot_item.addItem(image)
+        self._density = _DensityImage(image)
+        self._legend = self.plot_item.addLegend(offset=(10, 10), labelTextColor=(30, 30, 30))
+        self._legend.setBrush(pg.mkBrush(255, 255, 255, 200))
+        self._legend.setPen(pg.mkPen(180, 180, 180))
+        self._legend_k = -1
+        self._legend_samples: list[pg.PlotDataItem] = []
+        self._inner_rings: list[pg.PlotCurveItem] = []
+        self._outer_rings: list[pg.PlotCurveItem] = []
+        self._markers: list[pg.TargetItem] = []
+        self._connect = np.ones(2 * RING_POINTS, dtype=bool)
+        self._connect[RING_POINTS - 1] = False  # lift the pen between the 2-sigma and 3-sigma rings
+        self._n = 0
+        self._add_point_mode = False
+        self.plot_item.scene().sigMouseClicked.connect(self._on_scene_click)
+
+    # -- data ------------------------------------------------------------------------------
+    @property
+    def uses_density_image(self) -> bool:
+        """True when points are drawn as a density image (N > DENSITY_THRESHOLD)."""
+        return self._n > DENSITY_THRESHOLD
+
+    def set_points(self, xy: np.ndarray, x_label: str, y_label: str) -> None:
+        """Show new data (or a new pair of viewed columns); points are neutral until show_state.
+
+        Parameters
+        ----------
+        xy : (N, 2) coordinates
+        x_label, y_label : axis titles (feature names)
+        """
+        xy = np.asarray(xy, dtype=np.float64)
+        if xy.ndim != 2 or xy.shape[1] != 2:
+            raise ValueError(f"set_points expects an (N, 2) array, got shape {xy.shape}")
+        self._n = len(xy)
+        x, y = xy[:, 0], xy[:, 1]
+        density = self.uses_density_image and bool(np.isfinite(xy).all(axis=1).any())
+        self._density.item.setVisible(density)
+        self._points.setVisible(not density)
+        if density:
+            self._points.set_points(np.empty(0), np.empty(0))
+            self._density.set_points(x, y)
+            self._density.show(None, None, 1)
+        else:
+            self._points.set_points(x, y)
+        self.plot_item.setLabel("bottom", x_label, color="#222")
+        self.plot_item.setLabel("left", y_label, color="#222")
+        self._set_component_count(0)
+        self.reset_view()
+
+    def show_state(
+        self,
+        labels: np.ndarray | None,
+        confidence: np.ndarray | None,
+        means: np.ndarray,
+        covariances: np.ndarray,
+        weights: np.ndarray,
+    ) -> None:
+        """Draw one EM state.
+
+        Parameters
+        ----------
+        labels : (N,) component per point, or None (points drawn neutral grey)
+        confidence : (N,) max responsibility per point, or None (full colour)
+        means : (K, 2) in the viewed columns
+        covariances : (K, 2, 2) in the viewed columns
+        weights : (K,)
+        """
+        means = np.asarray(means, dtype=np.float64).reshape(-1, 2)
+        k = len(means)
+        self._show_points(labels, confidence, k)
+        self._set_component_count(k)
+        rings = ellipse_polylines(means, covariances)
+        for i in range(k):
+            self._inner_rings[i].setData(rings[i, 0, :, 0], rings[i, 0, :, 1])
+            outer = rings[i, 1:].reshape(-1, 2)
+            self._outer_rings[i].setData(outer[:, 0], outer[:, 1], connect=self._connect)
+            marker = self._markers[i]
+            if not marker.moving:
+                marker.setPos(float(means[i, 0]), float(means[i, 1]))
+            text = f"k={i + 1}  w={float(weights[i]):.2f}"
+            if marker.label().toPlainText() != text:
+                marker.label().setText(text)
+
+    def _show_points(
+        self, labels: np.ndarray | None, confidence: np.ndarray | None, k: int
+    ) -> None:
+        if self._n == 0:
+            return
+        if self.uses_density_image:
+            self._density.show(labels, confidence, max(k, 1))
+            return
+        if labels is None:
+            codes = np.full(self._n, _NEUTRAL_CODE, dtype=np.int16)
+        else:
+            codes = (np.asarray(labels) % _N_COLORS).astype(np.int16) * palette.N_LEVELS
+            if confidence is None:
+                codes += palette.N_LEVELS - 1
+            else:
+                codes += palette.confidence_levels(confidence, k)
+        self._points.set_codes(codes)
+
+    def _set_component_count(self, k: int) -> None:
+        """Create items up to ``k`` components (once), show the first ``k``, rebuild the legend."""
+        colors = palette.component_colors(max(k, len(self._markers)))
+        while len(self._markers) < k:
+            i = len(self._markers)
+            color = colors[i]
+            inner = pg.PlotCurveItem(pen=pg.mkPen(color, width=2.2), antialias=True)
+            outer = pg.PlotCurveItem(
+                pen=pg.mkPen(color, width=1.3, style=QtCore.Qt.PenStyle.DashLine), antialias=True
+            )
+            marker = pg.TargetItem(
+                size=15,
+                symbol="o",
+                pen=pg.mkPen(20, 20, 20, width=1.5),
+                brush=pg.mkBrush(color),
+                hoverPen=pg.mkPen(0, 0, 0, width=2.5),
+                hoverBrush=pg.mkBrush(color.lighter(130)),
+                movable=True,
+                label=" ",
+                labelOpts={"color": (20, 20, 20), "fill": (255, 255, 255, 190), "offset": (12, -4)},
+            )
+            for item, z in ((inner, 5), (outer, 4), (marker, 10)):
+                item.setZValue(z)
+                self.plot_item.addItem(item, ignoreBounds=True)
+            marker.sigPositionChangeFinished.connect(
+                lambda target, index=i: self._on_marker_released(index, target)
+            )
+            self._inner_rings.append(inner)
+            self._outer_rings.append(outer)
+            self._markers.append(marker)
+        for i, marker in enumerate(self._markers):
+            shown = i < k
+            marker.setVisible(shown)
+            self._inner_rings[i].setVisible(shown)
+            self._outer_rings[i].setVisible(shown)
+        if k != self._legend_k:
+            self._legend.clear()
+            self._legend_samples = [
+                pg.PlotDataItem(pen=None, symbol="o", symbolBrush=colors[i], symbolPen=None)
+                for i in range(k)
+            ]
+            for i, sample in enumerate(self._legend_samples):
+                self._legend.addItem(sample, f"component {i + 1}")
+            self._legend.setVisible(k > 0)
+            self._legend_k = k
+
+    def marker_items(self) -> list[pg.TargetItem]:
+        """The mean markers of the components currently shown (for tests and the window)."""
+        return self._markers[: self._legend_k] if self._legend_k > 0 else []
+
+    def ring_items(self) -> list[tuple[pg.PlotCurveItem, pg.PlotCurveItem]]:
+        """(1-sigma ring, 2+3-sigma rings) curve items of the components currently shown."""
+        pairs = zip(self._inner_rings, self._outer_rings, strict=True)
+        return list(pairs)[: max(self._legend_k, 0)]
+
+    # -- interaction -----------------------------------------------------------------------
+    def _on_marker_released(self, index: int, target: pg.TargetItem) -> None:
+        pos = target.pos()
+        self.mean_dragged.emit(index, float(pos.x()), float(pos.y()))
+
+    def _on_scene_click(self, event) -> None:
+        if not self._add_point_mode or event.button() != QtCore.Qt.MouseButton.LeftButton:
+            return
+        view_box = self.plot_item.getViewBox()
+        if not view_box.sceneBoundingRect().contains(event.scenePos()):
+            return
+        point = view_box.mapSceneToView(event.scenePos())
+        self.point_clicked.emit(float(point.x()), float(point.y()))
+
+    def set_add_point_mode(self, on: bool) -> None:
+        """While on, a left click on the plot emits point_clicked(x, y)."""
+        self._add_point_mode = bool(on)
+        cursor = QtCore.Qt.CursorShape.CrossCursor if on else QtCore.Qt.CursorShape.ArrowCursor
+        self.plot_widget.viewport().setCursor(cursor)
+
+    def set_equal_aspect(self, on: bool) -> None:
+        """Lock one data unit to the same length on both axes."""
+        self.plot_item.getViewBox().setAspectLocked(bool(on), ratio=1.0)
+
+    def reset_view(self) -> None:
+        """Fit the view to the data (and the ellipses' 3-sigma extent is not required to fit)."""
+        view_box = self.plot_item.getViewBox()
+        items = [self._density.item] if self.uses_density_image else [self._points]
+        view_box.autoRange(items=items, padding=0.04)
+
+    # -- export ----------------------------------------------------------------------------
+    def export_image(self, path: str | Path) -> None:
+        """Save the plot as PNG or SVG (by suffix), atomically (temp file + os.replace).
+
+        Raises ValueError for another suffix and OSError when the file cannot be written.
+        """
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix not in (".png", ".svg"):
+            raise ValueError(f"{path}: figure export supports .png and .svg, not {suffix!r}")
+        directory = path.parent if str(path.parent) else Path(".")
+        fd, tmp = tempfile.mkstemp(suffix=suffix, prefix=f".{path.stem}.", dir=directory)
+        os.close(fd)
+        try:
+            if suffix == ".png":
+                exporter = ImageExporter(self.plot_item)
+                exporter.parameters()["width"] = max(self.plot_widget.width(), 640)
+                if not exporter.export(tmp):
+                    raise OSError(f"{path}: could not write the PNG image")
+            else:
+                SVGExporter(self.plot_item).export(tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
