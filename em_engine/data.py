@@ -1,0 +1,544 @@
+"""Reading numeric CSV files as people actually have them, and writing CSV files atomically.
+
+``read_csv`` accepts a header or none (detected), comma, semicolon, tab or pipe delimiters
+(sniffed), quoted fields, UTF-8 with or without a byte-order mark (Latin-1 as a fallback), Windows
+line endings, blank lines, and a leading row-name column as R's ``write.csv`` (empty header cell) or
+``write.table`` (header one field shorter than the rows) writes it. Text columns are skipped when no
+columns are chosen. Every problem raises one ``DataError`` naming the file, the row (1-based line
+number as in a text editor, the header line counting as row 1) and the column.
+
+A numpy fast path (``np.loadtxt``) reads clean all-numeric files; anything it cannot read, or any
+non-finite value, falls back to the ``csv`` module, which finds and names the bad cell.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from em_engine.errors import DataError
+
+__all__ = [
+    "CsvPreview",
+    "Dataset",
+    "as_data_matrix",
+    "read_csv",
+    "sniff_csv",
+    "write_csv",
+    "write_text_atomic",
+]
+
+DELIMITERS = (",", ";", "\t", "|")
+_SNIFF_BYTES = 256 * 1024
+_SNIFF_LINES = 50
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+@dataclass(frozen=True)
+class CsvPreview:
+    """What ``sniff_csv`` found at the start of a file.
+
+    ``column_names`` and ``preview_rows`` leave out the row-name column when ``has_row_names``;
+    column indices given to ``read_csv`` count the remaining columns from 0. Without a header the
+    names are ``x1, x2, ...``.
+    """
+
+    path: str
+    delimiter: str
+    has_header: bool
+    column_names: tuple[str, ...]
+    preview_rows: tuple[tuple[str, ...], ...]
+    has_row_names: bool
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A numeric data set ready for EM.
+
+    Attributes
+    ----------
+    X : ndarray of shape (N, D)
+        The samples, float64 unless another dtype was asked for.
+    feature_names : tuple of str, length D
+    source : str or None
+        The file it came from, or a description such as ``"preset 'blobs'"``.
+    n_dropped : int
+        Rows left out by ``drop_invalid=True``.
+    drop_reasons : tuple of str
+        One reason per dropped row, e.g. ``"row 12: column 'x' is 'abc', not a number"``.
+    labels : ndarray of shape (N,) or None
+        True component of each sample, for synthetic data.
+    """
+
+    X: np.ndarray
+    feature_names: tuple[str, ...]
+    source: str | None = None
+    n_dropped: int = 0
+    drop_reasons: tuple[str, ...] = ()
+    labels: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """How a file is laid out: delimiter, header, row names and the data columns' names."""
+
+    delimiter: str
+    has_header: bool
+    has_row_names: bool
+    names: tuple[str, ...]
+    n_fields: int  # fields per data row, including the row-name column
+
+
+def _read_text(path: Path, limit: int | None = None) -> str:
+    """Read a file as text: UTF-8 (BOM removed), else Latin-1; line endings kept for ``csv``."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read() if limit is None else f.read(limit)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder, not a CSV file") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+    if b"\0" in raw[:4096]:
+        raise DataError(f"{path}: not a text file (it contains NUL bytes)")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if limit is not None and exc.start >= len(raw) - 3:  # a character cut by the limit
+            text = raw[: exc.start].decode("utf-8-sig")
+        else:
+            text = raw.decode("latin-1")
+    return text
+
+
+def _is_number(cell: str) -> bool:
+    """True if ``cell`` is a decimal number (NaN/inf count: they are numbers, just not valid)."""
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _looks_numeric(cell: str) -> bool:
+    """True for a number, or one written with a decimal comma (read later, to name the problem)."""
+    return _is_number(cell) or _is_number(cell.replace(",", ".", 1))
+
+
+def _sniff_delimiter(lines: list[str]) -> str:
+    """Pick the delimiter giving the same field count (> 1) on most lines; ',' if none does."""
+    best, best_score = ",", (0, 0)
+    for delim in DELIMITERS:
+        counts = [len(fields) for fields in csv.reader(lines, delimiter=delim) if fields]
+        if not counts:
+            continue
+        common = max(set(counts), key=counts.count)
+        if common < 2:
+            continue
+        score = (counts.count(common), common)
+        if score > best_score:
+            best, best_score = delim, score
+    return best
+
+
+def _detect_header(rows: list[list[str]]) -> bool:
+    """Guess whether the first row is a header.
+
+    It is when all its non-empty cells are text, or when some column is text in the first row and
+    numeric in most of the following rows.
+    """
+    first, rest = rows[0], rows[1:]
+    text_cells = [j for j, cell in enumerate(first) if cell.strip() and not _is_number(cell)]
+    if not text_cells:
+        return False
+    if len(text_cells) == sum(1 for cell in first if cell.strip()):
+        return True
+    for j in text_cells:
+        numeric = [_is_number(r[j]) for r in rest if j < len(r)]
+        if numeric and sum(numeric) * 2 > len(numeric):
+            return True
+    return False
+
+
+def _layout(rows: list[list[str]], path: Path, delimiter: str, header: bool | None) -> _Layout:
+    """Work out header, row names and column names from the first rows of a file."""
+    has_header = _detect_header(rows) if header is None else header
+    data = rows[1:] if has_header else rows
+    counts = [len(r) for r in data]
+    n_fields = max(set(counts), key=counts.count) if counts else len(rows[0])
+    has_row_names = False
+    if has_header:
+        head = [cell.strip() for cell in rows[0]]
+        if len(head) == n_fields - 1:  # R's write.table: no header cell over the row names
+            has_row_names, names = True, head
+        elif len(head) > 1 and head[0] == "" and (not data or n_fields == len(head)):
+            has_row_names, names = True, head[1:]  # R's write.csv: empty header cell
+        else:
+            names = head
+        if data and len(names) != n_fields - has_row_names:
+            raise DataError(
+                f"{path}: the header has {len(head)} fields, but the data rows have {n_fields}"
+            )
+        names = [name or f"x{j + 1}" for j, name in enumerate(names)]
+        seen: set[str] = set()
+        for name in names:
+            if name in seen:
+                raise DataError(f"{path}: the header names column '{name}' twice")
+            seen.add(name)
+    else:
+        names = [f"x{j + 1}" for j in range(n_fields)]
+    return _Layout(delimiter, has_header, has_row_names, tuple(names), n_fields)
+
+
+def _split_head(text: str, path: Path, delimiter: str | None) -> tuple[str, list[list[str]]]:
+    """Sniff the delimiter and parse the first non-blank rows."""
+    lines = [line for line in text.splitlines()[: _SNIFF_LINES * 2] if line.strip()]
+    lines = lines[:_SNIFF_LINES]
+    if not lines:
+        raise DataError(f"{path}: the file is empty")
+    delim = _sniff_delimiter(lines) if delimiter is None else delimiter
+    try:
+        rows = [fields for fields in csv.reader(lines, delimiter=delim) if fields]
+    except (csv.Error, TypeError) as exc:
+        raise DataError(f"{path}: cannot split rows with delimiter {delim!r}: {exc}") from None
+    return delim, rows
+
+
+def sniff_csv(path: str | os.PathLike[str], *, n_preview: int = 20) -> CsvPreview:
+    """Look at the start of a CSV file: delimiter, header, row names, column names, first rows.
+
+    Parameters
+    ----------
+    path : str or path-like
+    n_preview : int
+        How many data rows to return in ``preview_rows`` (fewer if the file is shorter).
+
+    Returns
+    -------
+    CsvPreview
+
+    Raises
+    ------
+    DataError
+        If the file cannot be read or is empty.
+    """
+    path = Path(path)
+    delim, rows = _split_head(_read_text(path, _SNIFF_BYTES), path, None)
+    layout = _layout(rows, path, delim, None)
+    skip = 1 if layout.has_row_names else 0
+    data = rows[1:] if layout.has_header else rows
+    preview = tuple(tuple(r[skip:]) for r in data[:n_preview])
+    return CsvPreview(
+        path=str(path),
+        delimiter=delim,
+        has_header=layout.has_header,
+        column_names=layout.names,
+        preview_rows=preview,
+        has_row_names=layout.has_row_names,
+    )
+
+
+def _choose_columns(
+    columns: Sequence[str | int] | None, layout: _Layout, data_rows: list[list[str]], path: Path
+) -> list[int]:
+    """Resolve chosen columns (names, indices or digit strings) to 0-based data-column indices.
+
+    With no choice, the columns that hold a number in at least one of the first rows are used (a
+    number with a decimal comma counts, so that reading it names the problem).
+    """
+    names = layout.names
+    if columns is None:
+        skip = 1 if layout.has_row_names else 0
+        chosen = [
+            j
+            for j in range(len(names))
+            if any(j + skip < len(r) and _looks_numeric(r[j + skip]) for r in data_rows)
+        ]
+        if not chosen:
+            raise DataError(
+                f"{path}: no numeric columns (columns: {', '.join(names)}; "
+                f"delimiter {_DELIMITER_NAMES.get(layout.delimiter, repr(layout.delimiter))})"
+            )
+        return chosen
+    chosen = []
+    for col in columns:
+        if isinstance(col, str) and col in names:
+            j = names.index(col)
+        elif isinstance(col, str) and col.strip().isdigit():
+            j = int(col)
+        elif isinstance(col, (int, np.integer)) and not isinstance(col, bool):
+            j = int(col)
+        else:
+            raise DataError(f"{path}: no column named '{col}' (columns: {', '.join(names)})")
+        if not 0 <= j < len(names):
+            raise DataError(
+                f"{path}: column index {j} is out of range "
+                f"(the file has {len(names)} columns, 0 to {len(names) - 1})"
+            )
+        if j in chosen:
+            raise DataError(f"{path}: column '{names[j]}' is chosen twice")
+        chosen.append(j)
+    if not chosen:
+        raise DataError(f"{path}: no columns chosen")
+    return chosen
+
+
+def _fast_read(text: str, layout: _Layout, cols: list[int]) -> np.ndarray | None:
+    """Read a clean all-numeric file with ``np.loadtxt``; None if anything is unusual."""
+    try:
+        with np.errstate(all="ignore"):
+            full = np.loadtxt(
+                io.StringIO(text, newline=""),
+                delimiter=layout.delimiter,
+                skiprows=1 if layout.has_header else 0,
+                quotechar='"',
+                comments=None,
+                dtype=np.float64,
+                ndmin=2,
+            )
+    except ValueError:
+        return None
+    skip = 1 if layout.has_row_names else 0
+    if full.shape[1] != layout.n_fields:
+        return None
+    X = full[:, [j + skip for j in cols]]
+    if X.shape[0] == 0 or not np.isfinite(X).all():
+        return None
+    return np.ascontiguousarray(X)
+
+
+def _cell_problem(cell: str, name: str) -> str | None:
+    """Why a cell is not a usable number (None if it is one)."""
+    value = cell.strip()
+    if not value:
+        return f"column '{name}' is empty"
+    try:
+        number = float(value)
+    except ValueError:
+        hint = ""
+        if "," in value and _is_number(value.replace(",", ".", 1)):
+            hint = " (decimal commas are not supported: use a decimal point)"
+        return f"column '{name}' is '{cell}', not a number{hint}"
+    if not np.isfinite(number):
+        return f"column '{name}' is {number}, not a finite number"
+    return None
+
+
+def _careful_read(
+    text: str, layout: _Layout, cols: list[int], path: Path
+) -> tuple[np.ndarray, list[str]]:
+    """Parse row by row with the csv module; return the good rows and one reason per bad row."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=layout.delimiter)
+    skip = 1 if layout.has_row_names else 0
+    names = [layout.names[j] for j in cols]
+    fields = [j + skip for j in cols]
+    n_fields = layout.n_fields
+    values: list[list[float]] = []
+    lines: list[int] = []
+    problems: list[tuple[int, str]] = []
+    header_pending = layout.has_header
+    try:
+        for row in reader:
+            if not row or not any(row):
+                continue
+            if header_pending:
+                header_pending = False
+                continue
+            if len(row) != n_fields:
+                n = len(row)
+                if n == 1 and not row[0].strip():
+                    continue  # a line of blanks
+                reason = f"has {n} field{'s' if n != 1 else ''}, expected {n_fields}"
+                problems.append((reader.line_num, reason))
+                continue
+            try:
+                values.append([float(row[f]) for f in fields])
+                lines.append(reader.line_num)
+            except ValueError:
+                reason = next(
+                    r
+                    for r in (_cell_problem(row[f], n) for f, n in zip(fields, names, strict=True))
+                    if r
+                )
+                problems.append((reader.line_num, reason))
+    except csv.Error as exc:
+        raise DataError(f"{path}: row {reader.line_num}: {exc}") from None
+    X = np.array(values, dtype=np.float64).reshape(len(values), len(cols))
+    finite = np.isfinite(X).all(axis=1)
+    if not finite.all():
+        for i in np.flatnonzero(~finite):
+            row_problem = next(
+                f"column '{n}' is {v}, not a finite number"
+                for v, n in zip(X[i], names, strict=True)
+                if not np.isfinite(v)
+            )
+            problems.append((lines[i], row_problem))
+        X = X[finite]
+        problems.sort()
+    return X, [f"row {line}: {reason}" for line, reason in problems]
+
+
+def read_csv(
+    path: str | os.PathLike[str],
+    *,
+    delimiter: str | None = None,
+    header: bool | None = None,
+    columns: Sequence[str | int] | None = None,
+    drop_invalid: bool = False,
+    dtype: type | np.dtype = np.float64,
+) -> Dataset:
+    """Read a numeric CSV file.
+
+    Parameters
+    ----------
+    path : str or path-like
+    delimiter : str or None
+        None sniffs comma, semicolon, tab or pipe.
+    header : bool or None
+        None detects whether the first row is a header.
+    columns : sequence of str or int, or None
+        Column names, or 0-based indices counting the data columns (the row-name column, if any,
+        is not counted); a string of digits that is not a column name is an index. None uses every
+        column that holds numbers (text columns are skipped).
+    drop_invalid : bool
+        Drop rows with a non-numeric, empty or non-finite cell in a chosen column, or with the wrong
+        number of fields, instead of raising; they are counted in ``n_dropped`` with reasons.
+    dtype : float dtype
+        dtype of ``X`` (float64 or float32).
+
+    Returns
+    -------
+    Dataset
+        ``X`` of shape (N, D) with N >= 1.
+
+    Raises
+    ------
+    DataError
+        Naming the file, row and column: unreadable or empty file, a header and no data, no numeric
+        column, an unknown column, a ragged row, a non-numeric or non-finite cell (unless
+        ``drop_invalid``), or no valid row at all.
+    """
+    path = Path(path)
+    text = _read_text(path)
+    delim, head_rows = _split_head(text, path, delimiter)
+    layout = _layout(head_rows, path, delim, header)
+    data_head = head_rows[1:] if layout.has_header else head_rows
+    if not data_head:
+        raise DataError(f"{path}: the file has a header but no data rows")
+    cols = _choose_columns(columns, layout, data_head, path)
+    names = tuple(layout.names[j] for j in cols)
+    X = _fast_read(text, layout, cols)
+    problems: list[str] = []
+    if X is None:
+        X, problems = _careful_read(text, layout, cols, path)
+        if problems and not drop_invalid:
+            more = len(problems) - 1
+            suffix = f" ({more} more invalid row{'s' if more > 1 else ''})" if more else ""
+            raise DataError(f"{path}: {problems[0]}{suffix}")
+        if X.shape[0] == 0:
+            raise DataError(f"{path}: no valid data rows ({problems[0]})")
+    return Dataset(
+        X=X.astype(dtype, copy=False),
+        feature_names=names,
+        source=str(path),
+        n_dropped=len(problems),
+        drop_reasons=tuple(problems),
+    )
+
+
+def as_data_matrix(X: object, name: str = "X") -> np.ndarray:
+    """Check an array of samples: 2-D (a 1-D array is one feature), non-empty, finite, floating.
+
+    Parameters
+    ----------
+    X : array-like of shape (N, D) or (N,)
+    name : str
+        How to call it in error messages.
+
+    Returns
+    -------
+    ndarray of shape (N, D)
+        float32 stays float32; anything else becomes float64.
+
+    Raises
+    ------
+    DataError
+        If it is not numeric, has the wrong number of dimensions, is empty or holds NaN/inf.
+    """
+    try:
+        arr = np.asarray(X)
+        if arr.dtype != np.float32:
+            arr = arr.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{name} is not a numeric array ({exc})") from None
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise DataError(f"{name} must be 2-D (samples x features), got {arr.ndim} dimensions")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise DataError(f"{name} is empty (shape {arr.shape})")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise DataError(f"{name} has a non-finite value {arr[row, col]} at row {row}, column {col}")
+    return arr
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write text to ``path`` atomically: a temporary file in the same folder, then a rename.
+
+    Either the whole new file is there afterwards or the old one (if any) is untouched.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_csv(
+    path: str | os.PathLike[str] | None,
+    data: np.ndarray,
+    header: Sequence[str],
+    fmt: str | Sequence[str] = "%.17g",
+) -> str:
+    """Format rows as comma-separated text with a header; write it atomically if a path is given.
+
+    Parameters
+    ----------
+    path : str, path-like or None
+        None only returns the text.
+    data : ndarray of shape (N, C)
+    header : sequence of str, length C
+    fmt : str or sequence of C str
+        printf-style formats; the default ``%.17g`` keeps float64 values exact.
+
+    Returns
+    -------
+    str
+        The CSV text (``\\n`` line endings).
+    """
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(header)
+    np.savetxt(buffer, np.asarray(data).reshape(len(data), len(header)), fmt=fmt, delimiter=",")
+    text = buffer.getvalue()
+    if path is not None:
+        write_text_atomic(path, text)
+    return text
