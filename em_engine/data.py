@@ -38,6 +38,8 @@ __all__ = [
 DELIMITERS = (",", ";", "\t", "|")
 _SNIFF_BYTES = 256 * 1024
 _SNIFF_LINES = 50
+_UMASK = os.umask(0o022)  # read once (os.umask can only be read by setting it) and put back
+os.umask(_UMASK)
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
 
@@ -495,11 +497,17 @@ def as_data_matrix(X: object, name: str = "X") -> np.ndarray:
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     """Write text to ``path`` atomically: a temporary file in the same folder, then a rename.
 
-    Either the whole new file is there afterwards or the old one (if any) is untouched.
+    Either the whole new file is there afterwards or the old one (if any) is untouched. A new file
+    gets the usual permissions (0o666 minus the umask), a replaced one keeps its own.
     """
     path = Path(path)
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except OSError:
+        mode = 0o666 & ~_UMASK
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
+        os.chmod(tmp, mode)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
             f.flush()
