@@ -214,7 +214,13 @@ def _split_head(text: str, path: Path, delimiter: str | None) -> tuple[str, list
     return delim, rows
 
 
-def sniff_csv(path: str | os.PathLike[str], *, n_preview: int = 20) -> CsvPreview:
+def sniff_csv(
+    path: str | os.PathLike[str],
+    *,
+    n_preview: int = 20,
+    delimiter: str | None = None,
+    header: bool | None = None,
+) -> CsvPreview:
     """Look at the start of a CSV file: delimiter, header, row names, column names, first rows.
 
     Parameters
@@ -222,6 +228,7 @@ def sniff_csv(path: str | os.PathLike[str], *, n_preview: int = 20) -> CsvPrevie
     path : str or path-like
     n_preview : int
         How many data rows to return in ``preview_rows`` (fewer if the file is shorter).
+    delimiter, header : as for ``read_csv`` (None detects them); the import dialog's overrides.
 
     Returns
     -------
@@ -233,8 +240,8 @@ def sniff_csv(path: str | os.PathLike[str], *, n_preview: int = 20) -> CsvPrevie
         If the file cannot be read or is empty.
     """
     path = Path(path)
-    delim, rows = _split_head(_read_text(path, _SNIFF_BYTES), path, None)
-    layout = _layout(rows, path, delim, None)
+    delim, rows = _split_head(_read_text(path, _SNIFF_BYTES), path, delimiter)
+    layout = _layout(rows, path, delim, header)
     skip = 1 if layout.has_row_names else 0
     data = rows[1:] if layout.has_header else rows
     preview = tuple(tuple(r[skip:]) for r in data[:n_preview])
