@@ -1,0 +1,137 @@
+"""Convergence view: objective per iteration, the current one marked, |change| on a log scale."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+#: Up to this many iterations the curve also shows a symbol per value.
+SYMBOL_LIMIT = 60
+
+_LINE = (0, 90, 160)
+_CHANGE = (200, 80, 0)
+
+
+def _style_axes(plot: pg.PlotItem) -> None:
+    for name in ("left", "bottom"):
+        axis = plot.getAxis(name)
+        axis.setPen(pg.mkPen(60, 60, 60))
+        axis.setTextPen(pg.mkPen(40, 40, 40))
+
+
+class ConvergenceView(QtWidgets.QWidget):
+    """Objective per iteration (every value, not only drawn frames) with a current-iteration marker.
+
+    A second plot below, shown on demand, draws |objective_i - objective_(i-1)| on a log scale.
+    """
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._iterations = np.empty(0)
+        self._values = np.empty(0)
+        self._objective = "log-likelihood"
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground("w")
+        self.objective_plot: pg.PlotItem = self.graphics.addPlot(row=0, col=0)
+        self.change_plot: pg.PlotItem = self.graphics.addPlot(row=1, col=0)
+        for plot in (self.objective_plot, self.change_plot):
+            _style_axes(plot)
+            plot.setMenuEnabled(False)
+        self.change_plot.setXLink(self.objective_plot)
+        self.change_plot.setLogMode(x=False, y=True)
+        self.change_plot.setLabel("left", "|change|", color="#222")
+        self.change_plot.setLabel("bottom", "iteration", color="#222")
+        self.objective_plot.setLabel("bottom", "iteration", color="#222")
+
+        self.curve = self.objective_plot.plot(
+            pen=pg.mkPen(_LINE, width=2), symbolPen=None, symbolBrush=_LINE, symbolSize=6
+        )
+        self.change_curve = self.change_plot.plot(
+            pen=pg.mkPen(_CHANGE, width=1.5), symbolPen=None, symbolBrush=_CHANGE, symbolSize=5
+        )
+        self.marker = pg.InfiniteLine(
+            angle=90,
+            movable=False,
+            pen=pg.mkPen(120, 120, 120, width=1.5, style=QtCore.Qt.DashLine),
+        )
+        self.change_marker = pg.InfiniteLine(
+            angle=90,
+            movable=False,
+            pen=pg.mkPen(120, 120, 120, width=1.5, style=QtCore.Qt.DashLine),
+        )
+        self.objective_plot.addItem(self.marker, ignoreBounds=True)
+        self.change_plot.addItem(self.change_marker, ignoreBounds=True)
+        self.marker.setVisible(False)
+        self.change_marker.setVisible(False)
+
+        self.show_change_box = QtWidgets.QCheckBox("Show |change| per iteration (log scale)")
+        self.show_change_box.setToolTip(
+            "Plot the absolute change of the objective between consecutive iterations"
+        )
+        self.show_change_box.toggled.connect(self.set_show_change)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.graphics)
+        layout.addWidget(self.show_change_box)
+        self._set_objective_label()
+        self.set_show_change(False)
+
+    def _set_objective_label(self) -> None:
+        self.objective_plot.setLabel("left", self._objective, color="#222")
+
+    def set_history(self, iterations: np.ndarray, values: np.ndarray, objective: str) -> None:
+        """Show the objective of every iteration so far.
+
+        Parameters
+        ----------
+        iterations : (M,) iteration numbers
+        values : (M,) objective values (NaN where unknown)
+        objective : what the values are: "log-likelihood" or "log posterior"
+        """
+        iterations = np.asarray(iterations, dtype=np.float64).ravel()
+        values = np.asarray(values, dtype=np.float64).ravel()
+        if iterations.shape != values.shape:
+            raise ValueError(f"set_history: {iterations.size} iterations but {values.size} values")
+        self._iterations, self._values = iterations, values
+        if objective != self._objective:
+            self._objective = objective
+            self._set_objective_label()
+        symbols = "o" if values.size <= SYMBOL_LIMIT else None
+        self.curve.setSymbol(symbols)
+        self.curve.setData(iterations, values)
+        change_x, change_y = self.change()
+        self.change_curve.setSymbol(symbols)
+        self.change_curve.setData(change_x, change_y)
+
+    def change(self) -> tuple[np.ndarray, np.ndarray]:
+        """Iterations (M-1,) and |value_i - value_(i-1)|; zeros become NaN (log axis)."""
+        delta = np.abs(np.diff(self._values))
+        delta[~(delta > 0)] = np.nan
+        return self._iterations[1:], delta
+
+    def values(self) -> tuple[np.ndarray, np.ndarray]:
+        """The (M,) iterations and values currently shown."""
+        return self._iterations, self._values
+
+    def mark_iteration(self, i: int | None) -> None:
+        """Draw a vertical line at iteration ``i`` (None hides it)."""
+        for line in (self.marker, self.change_marker):
+            line.setVisible(i is not None)
+            if i is not None:
+                line.setValue(float(i))
+
+    def set_show_change(self, on: bool) -> None:
+        """Show or hide the |change| plot (log scale) below the objective."""
+        on = bool(on)
+        self.change_plot.setVisible(on)
+        self.objective_plot.getAxis("bottom").setLabel("" if on else "iteration")
+        if self.show_change_box.isChecked() != on:
+            self.show_change_box.setChecked(on)
+
+    @property
+    def show_change(self) -> bool:
+        """Whether the |change| plot is shown."""
+        return self.show_change_box.isChecked()
