@@ -1,0 +1,1224 @@
+"""MainWindow: the EM Explorer window.
+
+Layout: the scatter view with the history slider under it and the convergence view below (a
+vertical splitter) in the centre, the controls in a dock on the left, the parameter panel in a
+dock on the right; menus, a toolbar and a status bar.
+
+All EM work happens in one EMWorker on its own QThread (em_gui.worker). The window sends commands,
+keeps only the newest frame the worker sends (frames older than the newest posted command are
+dropped) and redraws from a single-shot QTimer at most ``MAX_FRAME_RATE`` times a second.
+Errors are reported through an injectable sink (a non-modal message box by default), the status
+bar and ``last_error``; the fit already shown is never lost.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QSettings, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSlider,
+    QSpinBox,
+    QSplitter,
+    QStyle,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from em_engine import __version__
+from em_engine.errors import EMError
+from em_gui.convergence import ConvergenceView
+from em_gui.params_panel import ParameterPanel
+from em_gui.scatter import ScatterView
+from em_gui.worker import (
+    CONVERGED,
+    MAX_FRAME_RATE,
+    RUNNING,
+    EMWorker,
+    FitData,
+    FitSettings,
+    Frame,
+    History,
+)
+
+__all__ = ["APP_NAME", "ORGANIZATION", "MainWindow"]
+
+APP_NAME = "EM Explorer"
+ORGANIZATION = "EM Explorer"
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
+SPEED_MAX = 61  # the speed slider's last position: as fast as possible
+MAX_RECENT = 8
+DEFAULT_PRESET, DEFAULT_SAMPLES = "blobs", 1500
+DEFAULT_INIT = "random_from_data"  # starts away from the optimum, so EM visibly moves
+PHASE_NAMES = {"init": "initial", "e": "E-step", "m": "M-step", "edit": "edited"}
+
+
+def _show_message_box(parent: QWidget, message: str) -> None:
+    """The default error sink: a non-modal warning box (the window stays usable)."""
+    box = QMessageBox(QMessageBox.Icon.Warning, APP_NAME, message, parent=parent)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.6g}"
+
+
+class MainWindow(QMainWindow):
+    """The EM Explorer main window (see the module docstring).
+
+    Parameters
+    ----------
+    settings : QSettings, optional
+        Where geometry, dock layout, the last fit settings and recent files are kept; by default
+        ``QSettings(ORGANIZATION, APP_NAME)``.
+    error_sink : callable, optional
+        Called with each error message; a non-modal QMessageBox by default.
+    load_default_data : bool
+        Start with the synthetic preset chosen in the controls (default) or with no data.
+    session_factory : callable, optional
+        Passed to EMWorker (EMSession by default).
+    """
+
+    snapshot_drawn = Signal(object)  # the Frame just drawn
+    error_shown = Signal(str)
+
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        *,
+        settings: QSettings | None = None,
+        error_sink: Callable[[str], None] | None = None,
+        load_default_data: bool = True,
+        session_factory: Callable[..., Any] | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(APP_NAME)
+        self.setObjectName("main_window")
+        self.setAcceptDrops(True)
+        self.resize(1400, 900)
+        self._settings = settings if settings is not None else QSettings(ORGANIZATION, APP_NAME)
+        self._error_sink = error_sink or (lambda message: _show_message_box(self, message))
+        self.last_error: str | None = None
+        self._pending_frame: Frame | None = None
+        self._pending_history: History | None = None
+        self._frame: Frame | None = None  # the frame drawn now
+        self._drawn_data: FitData | None = None
+        self._drawn_columns: tuple[int, int] | None = None
+        self._state = "paused"
+        self._last_draw = -1.0
+        self._restore_target: int | None = None
+
+        icon = self.app_icon()
+        if icon is not None:
+            self.setWindowIcon(icon)
+
+        self.scatter = ScatterView()
+        self.convergence = ConvergenceView()
+        self.parameters = ParameterPanel()
+        self._build_actions()
+        self._build_central()
+        self._build_controls()
+        self._build_menus_and_toolbar()
+        self._build_status_bar()
+
+        self._redraw_timer = QTimer(self)
+        self._redraw_timer.setSingleShot(True)
+        self._redraw_timer.timeout.connect(self._redraw)
+        self._restore_timer = QTimer(self)
+        self._restore_timer.setSingleShot(True)
+        self._restore_timer.setInterval(30)
+        self._restore_timer.timeout.connect(self._send_restore)
+
+        self._worker = EMWorker(session_factory)
+        self._thread = QThread()
+        self._thread.setObjectName("em_worker_thread")
+        self._worker.moveToThread(self._thread)
+        self._thread.started.connect(self._worker.work)
+        self._worker.finished.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
+        self._worker.finished.connect(self._worker.deleteLater)
+        self._worker.snapshot_ready.connect(self._on_frame)
+        self._worker.history_changed.connect(self._on_history)
+        self._worker.state_changed.connect(self._on_state)
+        self._worker.error.connect(self.show_error)
+        self._worker.notice.connect(self._show_notice)
+
+        self._restore_settings()
+        self._apply_state("paused")
+        self._thread.start()
+        self.set_speed(self._speed_from_slider())
+        if load_default_data:
+            self.generate_data()
+
+    # ================================================================== construction
+    @staticmethod
+    def app_icon() -> QIcon | None:
+        """The application icon from resources/icon.png (None if it is missing)."""
+        try:
+            from em_engine._resources import resource_path
+
+            path = resource_path("icon.png")
+        except (ImportError, OSError, ValueError):
+            return None
+        return QIcon(str(path)) if path.is_file() else None
+
+    def _build_actions(self) -> None:
+        """Create the window's actions as ``self.<objectName>`` (tests find them by name)."""
+        sv, cv = self.scatter, self.convergence
+        # objectName, text, slot, shortcut, standard icon, tooltip, checkable
+        table = [
+            ("action_run", "&Run", self.run, "Space", "SP_MediaPlay",
+             "Run EM until it converges or reaches max iterations", False),
+            ("action_pause", "&Pause", self.pause, "Space", "SP_MediaPause",
+             "Pause after the current half-step", False),
+            ("action_step", "&Step", self.step, "Right", "SP_MediaSeekForward",
+             "One full iteration: E-step then M-step", False),
+            ("action_e_step", "&E-step", self.e_step, "E", None,
+             "E-step: recompute responsibilities (colours); parameters stay", False),
+            ("action_m_step", "&M-step", self.m_step, "M", None,
+             "M-step: recompute parameters (ellipses) from the responsibilities", False),
+            ("action_reset", "Rese&t", self.reset, "Home", "SP_MediaSkipBackward",
+             "Back to the initial parameters of this seed (iteration 0)", False),
+            ("action_reseed", "Rese&ed", self.reseed, "R", "SP_BrowserReload",
+             "New random seed: new initial parameters", False),
+            ("action_open_csv", "&Open CSV…", self.open_csv, QKeySequence.StandardKey.Open,
+             "SP_DialogOpenButton", "Load data from a CSV file (preview, columns)", False),
+            ("action_generate", "&New synthetic data", self.generate_data, "Ctrl+N",
+             "SP_FileIcon", "Generate the synthetic preset chosen in the Data panel", False),
+            ("action_import_model", "&Import model…", self.import_model, "Ctrl+I", None,
+             "Load a model JSON over the current data and continue fitting from it", False),
+            ("action_export_model", "E&xport model…", self.export_model,
+             QKeySequence.StandardKey.Save, "SP_DialogSaveButton",
+             "Save the current mixture as model JSON", False),
+            ("action_export_assignments", "Export &assignments…", self.export_assignments,
+             None, None, "Save label, confidence and responsibilities per row as CSV", False),
+            ("action_export_figure", "Export &figure…", self.export_figure, "Ctrl+E", None,
+             "Save the scatter plot as PNG or SVG", False),
+            ("action_quit", "&Quit", self.close, QKeySequence.StandardKey.Quit, None,
+             "Quit EM Explorer", False),
+            ("action_add_point", "&Add points", sv.set_add_point_mode, "A",
+             "SP_DialogYesButton", "While on, a click on the plot adds a data point", True),
+            ("action_equal_aspect", "E&qual aspect", sv.set_equal_aspect, None, None,
+             "Same scale on both axes", True),
+            ("action_reset_view", "Reset &view", sv.reset_view, "Ctrl+0",
+             "SP_TitleBarNormalButton", "Zoom to the data", False),
+            ("action_show_change", "Show &change per iteration", cv.set_show_change, None,
+             None, "Plot |change of the objective| per iteration on a log scale", True),
+            ("action_about", "&About EM Explorer", self.show_about, None, None,
+             "What this is, and the versions in use", False),
+        ]  # fmt: skip
+        for name, text, slot, shortcut, icon, tip, checkable in table:
+            action = QAction(text, self)
+            action.setObjectName(name)
+            if shortcut is not None:
+                action.setShortcut(QKeySequence(shortcut))
+            if icon is not None:
+                action.setIcon(self.style().standardIcon(getattr(QStyle.StandardPixmap, icon)))
+            keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+            action.setToolTip(f"{tip} ({keys})" if keys else tip)
+            action.setStatusTip(tip)
+            action.setCheckable(checkable)
+            if checkable:
+                action.toggled.connect(slot)
+            else:
+                action.triggered.connect(lambda _checked=False, slot=slot: slot())
+            self.addAction(action)  # shortcuts work even with the toolbar hidden
+            setattr(self, name, action)
+
+    def _build_central(self) -> None:
+        self.slider_history = QSlider(Qt.Orientation.Horizontal)
+        self.slider_history.setObjectName("slider_history")
+        self.slider_history.setToolTip("Go back to any stored iteration; stepping continues there")
+        self.slider_history.setRange(0, 0)
+        self.slider_history.valueChanged.connect(self._on_history_slider)
+        self.label_history = QLabel("iteration 0 / 0")
+        self.label_history.setMinimumWidth(130)
+        row = QHBoxLayout()
+        row.setContentsMargins(8, 0, 8, 4)
+        row.addWidget(QLabel("History"))
+        row.addWidget(self.slider_history, 1)
+        row.addWidget(self.label_history)
+        top = QWidget()
+        column = QVBoxLayout(top)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.scatter, 1)
+        column.addLayout(row)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.setObjectName("splitter_central")
+        splitter.addWidget(top)
+        splitter.addWidget(self.convergence)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([640, 240])
+        self._splitter = splitter
+        self.setCentralWidget(splitter)
+
+        self.scatter.mean_dragged.connect(self._on_mean_dragged)
+        self.scatter.point_clicked.connect(self._on_point_clicked)
+
+        dock = QDockWidget("Parameters", self)
+        dock.setObjectName("dock_parameters")
+        dock.setWidget(self.parameters)
+        dock.setMinimumWidth(300)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self._dock_parameters = dock
+
+    def _tool_button(self, action: QAction) -> QToolButton:
+        button = QToolButton()
+        button.setDefaultAction(action)
+        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        return button
+
+    def _build_controls(self) -> None:
+        panel = QWidget()
+        layout = QVBoxLayout(panel)
+
+        # --- EM controls
+        box = QGroupBox("EM")
+        grid = QGridLayout(box)
+        self.button_run = QPushButton()
+        self.button_run.setObjectName("button_run")
+        self.button_run.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.button_run.setMinimumHeight(34)
+        self.button_run.clicked.connect(self.toggle_run)
+        grid.addWidget(self.button_run, 0, 0, 1, 2)
+        grid.addWidget(self._tool_button(self.action_step), 1, 0, 1, 2)
+        grid.addWidget(self._tool_button(self.action_e_step), 2, 0)
+        grid.addWidget(self._tool_button(self.action_m_step), 2, 1)
+        grid.addWidget(self._tool_button(self.action_reset), 3, 0)
+        grid.addWidget(self._tool_button(self.action_reseed), 3, 1)
+        form = QFormLayout()
+        self.spin_seed = QSpinBox()
+        self.spin_seed.setObjectName("spin_seed")
+        self.spin_seed.setRange(0, 2**31 - 1)
+        self.spin_seed.setToolTip("The seed of the initialisation; type one and press Enter")
+        self.spin_seed.editingFinished.connect(self._on_seed_edited)
+        form.addRow("Seed", self.spin_seed)
+        self.slider_speed = QSlider(Qt.Orientation.Horizontal)
+        self.slider_speed.setObjectName("slider_speed")
+        self.slider_speed.setRange(1, SPEED_MAX)
+        self.slider_speed.setValue(10)
+        self.slider_speed.setToolTip("Iterations per second while running (right end: no limit)")
+        self.label_speed = QLabel()
+        self.label_speed.setMinimumWidth(56)
+        self.slider_speed.valueChanged.connect(lambda _v: self.set_speed(self._speed_from_slider()))
+        speed_row = QHBoxLayout()
+        speed_row.addWidget(self.slider_speed, 1)
+        speed_row.addWidget(self.label_speed)
+        form.addRow("Speed", speed_row)
+        grid.addLayout(form, 4, 0, 1, 2)
+        layout.addWidget(box)
+
+        # --- model settings
+        box = QGroupBox("Model")
+        form = QFormLayout(box)
+        self.spin_k = QSpinBox()
+        self.spin_k.setObjectName("spin_k")
+        self.spin_k.setRange(1, 50)
+        self.spin_k.setValue(3)
+        self.spin_k.setToolTip("Number of mixture components K")
+        form.addRow("Components K", self.spin_k)
+        self.combo_covariance = QComboBox()
+        self.combo_covariance.setObjectName("combo_covariance")
+        self.combo_covariance.addItems(COVARIANCE_TYPES)
+        self.combo_covariance.setToolTip(
+            "full: any ellipse; tied: one shared; diag: axis-aligned; spherical: circles"
+        )
+        form.addRow("Covariance", self.combo_covariance)
+        self.combo_init = QComboBox()
+        self.combo_init.setObjectName("combo_init")
+        self.combo_init.addItems(INIT_METHODS)
+        self.combo_init.setCurrentText(DEFAULT_INIT)
+        self.combo_init.setToolTip("How the initial parameters are chosen from the seed")
+        form.addRow("Initialisation", self.combo_init)
+        self.edit_tol = self._number_edit(
+            "edit_tol",
+            "Tolerance",
+            "1e-3",
+            "Converged when the per-sample objective changes by less than this",
+        )
+        form.addRow("Tolerance", self.edit_tol)
+        self.edit_reg_covar = self._number_edit(
+            "edit_reg_covar",
+            "reg_covar",
+            "1e-6",
+            "Added to covariance diagonals (keeps them invertible)",
+        )
+        form.addRow("reg_covar", self.edit_reg_covar)
+        self.spin_max_iter = QSpinBox()
+        self.spin_max_iter.setObjectName("spin_max_iter")
+        self.spin_max_iter.setRange(1, 100_000)
+        self.spin_max_iter.setValue(100)
+        self.spin_max_iter.setToolTip("A run stops after this many iterations")
+        form.addRow("Max iterations", self.spin_max_iter)
+        self.check_prior = QCheckBox("MAP (conjugate prior)")
+        self.check_prior.setObjectName("check_prior")
+        self.check_prior.setToolTip(
+            "Maximise the log posterior with a Dirichlet / normal-inverse-Wishart prior"
+        )
+        form.addRow(self.check_prior)
+        layout.addWidget(box)
+        for signal in (
+            self.spin_k.valueChanged,
+            self.combo_covariance.currentIndexChanged,
+            self.combo_init.currentIndexChanged,
+            self.check_prior.toggled,
+        ):
+            signal.connect(self._on_settings_edited)
+        self.edit_tol.editingFinished.connect(self._on_settings_edited)
+        self.edit_reg_covar.editingFinished.connect(self._on_settings_edited)
+        self.spin_max_iter.editingFinished.connect(self._on_settings_edited)
+
+        # --- data
+        box = QGroupBox("Data")
+        form = QFormLayout(box)
+        self.combo_preset = QComboBox()
+        self.combo_preset.setObjectName("combo_preset")
+        self.combo_preset.addItems(list(self._presets()))
+        for index, description in enumerate(self._presets().values()):
+            self.combo_preset.setItemData(index, description, Qt.ItemDataRole.ToolTipRole)
+        form.addRow("Preset", self.combo_preset)
+        self.spin_samples = QSpinBox()
+        self.spin_samples.setObjectName("spin_samples")
+        self.spin_samples.setRange(10, 5_000_000)
+        self.spin_samples.setSingleStep(500)
+        self.spin_samples.setGroupSeparatorShown(True)
+        self.spin_samples.setValue(DEFAULT_SAMPLES)
+        form.addRow("Samples", self.spin_samples)
+        self.spin_data_seed = QSpinBox()
+        self.spin_data_seed.setObjectName("spin_data_seed")
+        self.spin_data_seed.setRange(0, 2**31 - 1)
+        form.addRow("Data seed", self.spin_data_seed)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self._tool_button(self.action_generate))
+        buttons.addWidget(self._tool_button(self.action_open_csv))
+        form.addRow(buttons)
+        self.combo_view_x = QComboBox()
+        self.combo_view_x.setObjectName("combo_view_x")
+        self.combo_view_y = QComboBox()
+        self.combo_view_y.setObjectName("combo_view_y")
+        for combo in (self.combo_view_x, self.combo_view_y):
+            combo.setToolTip("Which fitted column to show on this axis")
+            combo.currentIndexChanged.connect(self._on_view_columns)
+        form.addRow("View x", self.combo_view_x)
+        form.addRow("View y", self.combo_view_y)
+        self.label_data = QLabel("no data")
+        self.label_data.setWordWrap(True)
+        self.label_data.setStyleSheet("color: #555;")
+        form.addRow(self.label_data)
+        form.addRow(self._tool_button(self.action_add_point))
+        layout.addWidget(box)
+        layout.addStretch(1)
+
+        scroll = QScrollArea()
+        scroll.setWidget(panel)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        dock = QDockWidget("Controls", self)
+        dock.setObjectName("dock_controls")
+        dock.setWidget(scroll)
+        dock.setMinimumWidth(270)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        self._dock_controls = dock
+
+    def _number_edit(self, name: str, label: str, text: str, tip: str) -> QLineEdit:
+        edit = QLineEdit(text)
+        edit.setObjectName(name)
+        edit.setProperty("label", label)
+        edit.setToolTip(tip)
+        edit.setProperty("last_good", text)
+        return edit
+
+    def _build_menus_and_toolbar(self) -> None:
+        menu = self.menuBar().addMenu("&File")
+        menu.addActions([self.action_open_csv, self.action_generate])
+        self.menu_recent = menu.addMenu("Open &recent")
+        self.menu_recent.setObjectName("menu_recent")
+        self.menu_recent.aboutToShow.connect(self._fill_recent_menu)
+        menu.addSeparator()
+        menu.addActions([self.action_import_model, self.action_export_model])
+        menu.addActions([self.action_export_assignments, self.action_export_figure])
+        menu.addSeparator()
+        menu.addAction(self.action_quit)
+        menu = self.menuBar().addMenu("&EM")
+        menu.addActions([self.action_run, self.action_pause, self.action_step])
+        menu.addActions([self.action_e_step, self.action_m_step])
+        menu.addSeparator()
+        menu.addActions([self.action_reset, self.action_reseed])
+        menu = self.menuBar().addMenu("&View")
+        menu.addActions([self.action_equal_aspect, self.action_reset_view])
+        menu.addActions([self.action_show_change, self.action_add_point])
+        menu.addSeparator()
+        menu.addAction(self._dock_controls.toggleViewAction())
+        menu.addAction(self._dock_parameters.toggleViewAction())
+        menu = self.menuBar().addMenu("&Help")
+        menu.addAction(self.action_about)
+
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("toolbar_main")
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        toolbar.addActions([self.action_open_csv, self.action_export_model])
+        toolbar.addSeparator()
+        toolbar.addActions([self.action_run, self.action_pause, self.action_step])
+        toolbar.addActions([self.action_e_step, self.action_m_step])
+        toolbar.addActions([self.action_reset, self.action_reseed])
+        toolbar.addSeparator()
+        toolbar.addActions([self.action_add_point, self.action_reset_view])
+        menu.addAction(toolbar.toggleViewAction())
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.status_labels: dict[str, QLabel] = {}
+        for key, width in (
+            ("state", 80),
+            ("iteration", 100),
+            ("phase", 110),
+            ("objective", 260),
+            ("converged", 110),
+            ("time", 110),
+        ):
+            label = QLabel()
+            label.setObjectName(f"status_{key}")
+            label.setMinimumWidth(width)
+            bar.addPermanentWidget(label)
+            self.status_labels[key] = label
+
+    # ================================================================== commands
+    def run(self) -> None:
+        """Start iterating (until converged, paused or max iterations)."""
+        self._worker.run()
+
+    def pause(self) -> None:
+        """Pause the run; the final state is drawn."""
+        self._worker.pause()
+
+    def toggle_run(self) -> None:
+        """Run if paused, pause if running."""
+        (self.pause if self._state == RUNNING else self.run)()
+
+    def step(self) -> None:
+        """One full EM iteration."""
+        self._worker.step()
+
+    def e_step(self) -> None:
+        """Only the E-step: new responsibilities, same parameters."""
+        self._worker.e_step()
+
+    def m_step(self) -> None:
+        """Only the M-step: new parameters from the responsibilities."""
+        self._worker.m_step()
+
+    def reset(self) -> None:
+        """Back to iteration 0 of the current seed."""
+        self._worker.reset()
+
+    def reseed(self, seed: int | None = None) -> None:
+        """New initial parameters from ``seed`` (a random seed if None)."""
+        self._worker.reseed(seed)
+
+    def set_speed(self, iterations_per_second: float | None) -> None:
+        """Limit the run speed (None: as fast as possible); also moves the speed slider."""
+        value = SPEED_MAX if iterations_per_second is None else int(iterations_per_second)
+        value = min(max(value, 1), SPEED_MAX)
+        if self.slider_speed.value() != value:
+            self.slider_speed.setValue(value)  # calls back here through valueChanged
+            return
+        self.label_speed.setText("max" if value == SPEED_MAX else f"{value} it/s")
+        self._worker.set_speed(None if value == SPEED_MAX else float(value))
+
+    def _speed_from_slider(self) -> float | None:
+        value = self.slider_speed.value()
+        return None if value == SPEED_MAX else float(value)
+
+    def current_snapshot(self) -> Any:
+        """The engine Snapshot drawn now (None before the first frame)."""
+        return None if self._frame is None else self._frame.snapshot
+
+    def current_frame(self) -> Frame | None:
+        """The worker Frame drawn now: snapshot, data, settings, history length, state."""
+        return self._frame
+
+    @property
+    def worker_state(self) -> str:
+        """The worker's last reported state: "running", "paused" or "converged"."""
+        return self._state
+
+    # ================================================================== data
+    @staticmethod
+    def _presets() -> dict[str, str]:
+        from em_engine.synthetic import PRESETS
+
+        return dict(PRESETS)
+
+    def generate_data(self) -> None:
+        """Generate the preset, size and data seed chosen in the Data panel."""
+        from em_engine.synthetic import make_preset
+
+        name = self.combo_preset.currentText()
+        try:
+            dataset = make_preset(
+                name, n_samples=self.spin_samples.value(), seed=self.spin_data_seed.value()
+            )
+        except (EMError, ValueError) as exc:
+            self.show_error(f"Cannot generate preset {name!r}: {exc}")
+            return
+        self.set_dataset(dataset)
+
+    def set_dataset(self, dataset: Any) -> None:
+        """Fit new data: anything with ``X`` (N, D), ``feature_names`` and ``source``."""
+        X = np.asarray(dataset.X)
+        names = tuple(dataset.feature_names) or tuple(f"x{j}" for j in range(X.shape[1]))
+        source = getattr(dataset, "source", None)
+        self._worker.configure(
+            data=FitData(X, names, source),
+            settings=self.fit_settings(),
+            seed=self.spin_seed.value(),
+        )
+        dropped = getattr(dataset, "n_dropped", 0)
+        if dropped:
+            self._show_notice(f"{dropped} invalid rows dropped")
+
+    def open_csv(self, path: str | Path | None = None) -> None:
+        """Load a CSV file. Without ``path``: file dialog, then the import dialog (preview,
+        delimiter, header, columns). With ``path``: read it directly (auto-detected layout)."""
+        if path is None:
+            chosen, _ = QFileDialog.getOpenFileName(
+                self, "Open CSV", self._last_dir(), "CSV files (*.csv *.tsv *.txt);;All files (*)"
+            )
+            if chosen:
+                self._open_csv_with_dialog(chosen)
+            return
+        from em_engine.data import read_csv
+
+        try:
+            dataset = read_csv(path)
+        except (EMError, ValueError, OSError) as exc:
+            self.show_error(f"Cannot load {path}: {exc}")
+            return
+        self._remember_file(path)
+        self.set_dataset(dataset)
+
+    def _open_csv_with_dialog(self, path: str | Path) -> None:
+        from em_gui.csv_dialog import CsvImportDialog
+
+        try:
+            dialog = CsvImportDialog(str(path), self)
+        except (EMError, ValueError, OSError) as exc:
+            self.show_error(f"Cannot load {path}: {exc}")
+            return
+        if dialog.exec() and dialog.dataset() is not None:
+            self._remember_file(path)
+            self.set_dataset(dialog.dataset())
+
+    def _on_point_clicked(self, x: float, y: float) -> None:
+        """Add a data point at (x, y) in the viewed columns (other columns: their mean) and go on
+        fitting from the current parameters."""
+        frame = self._frame
+        if frame is None:
+            return
+        X = frame.data.X
+        cx, cy = self._view_columns()
+        point = X.mean(axis=0)
+        point[cx] = x
+        if X.shape[1] > 1:
+            point[cy] = y
+        snap = frame.snapshot
+        data = FitData(
+            np.vstack([X, point.astype(X.dtype)[None]]), frame.data.feature_names, frame.data.source
+        )
+        self._worker.configure(
+            data=data,
+            settings=frame.settings,
+            seed=snap.seed,
+            initial_params={
+                "weights": snap.weights,
+                "means": snap.means,
+                "covariances": snap.covariances,
+            },
+        )
+
+    def _on_mean_dragged(self, component: int, x: float, y: float) -> None:
+        frame = self._frame
+        if frame is None:
+            return
+        mean = np.array(frame.snapshot.means[component], dtype=np.float64)
+        cx, cy = self._view_columns()
+        mean[cx] = x
+        if mean.shape[0] > 1:
+            mean[cy] = y
+        self._worker.move_mean(component, mean)
+
+    # ================================================================== settings controls
+    def fit_settings(self) -> FitSettings:
+        """The fit settings as the controls show them."""
+        return FitSettings(
+            n_components=self.spin_k.value(),
+            covariance_type=self.combo_covariance.currentText(),
+            init=self.combo_init.currentText(),
+            tol=self._read_number(self.edit_tol),
+            max_iter=self.spin_max_iter.value(),
+            reg_covar=self._read_number(self.edit_reg_covar),
+            prior=self.check_prior.isChecked(),
+        )
+
+    def _read_number(self, edit: QLineEdit) -> float:
+        """The edit's value if it is a number >= 0; otherwise put back the last good one."""
+        try:
+            value = float(edit.text())
+            if not np.isfinite(value) or value < 0:
+                raise ValueError
+        except ValueError:
+            edit.setText(edit.property("last_good"))
+            self._show_notice(f"{edit.property('label')}: needs a number >= 0")
+            return float(edit.property("last_good"))
+        edit.setProperty("last_good", edit.text())
+        return value
+
+    def _on_settings_edited(self, *_args: Any) -> None:
+        settings = self.fit_settings()
+        frame = self._frame
+        if frame is not None and settings == frame.settings:
+            return
+        self._worker.configure(settings=settings)
+
+    def _show_settings(self, settings: FitSettings) -> None:
+        """Put the settings in use into the controls, without sending them back."""
+        widgets = (
+            self.spin_k,
+            self.combo_covariance,
+            self.combo_init,
+            self.edit_tol,
+            self.edit_reg_covar,
+            self.spin_max_iter,
+            self.check_prior,
+        )
+        for widget in widgets:
+            widget.blockSignals(True)
+        try:
+            self.spin_k.setValue(settings.n_components)
+            self.combo_covariance.setCurrentText(settings.covariance_type)
+            self.combo_init.setCurrentText(settings.init)
+            if self._read_number(self.edit_tol) != settings.tol:
+                self.edit_tol.setText(f"{settings.tol:g}")
+                self.edit_tol.setProperty("last_good", self.edit_tol.text())
+            if self._read_number(self.edit_reg_covar) != settings.reg_covar:
+                self.edit_reg_covar.setText(f"{settings.reg_covar:g}")
+                self.edit_reg_covar.setProperty("last_good", self.edit_reg_covar.text())
+            self.spin_max_iter.setValue(settings.max_iter)
+            self.check_prior.setChecked(settings.prior)
+        finally:
+            for widget in widgets:
+                widget.blockSignals(False)
+
+    def _on_seed_edited(self) -> None:
+        snap = self.current_snapshot()
+        if snap is None or self.spin_seed.value() != snap.seed:
+            self.reseed(self.spin_seed.value())
+
+    # ================================================================== view columns
+    def _view_columns(self) -> tuple[int, int]:
+        x = max(self.combo_view_x.currentIndex(), 0)
+        y = max(self.combo_view_y.currentIndex(), 0)
+        return x, y
+
+    def set_view_columns(self, x: int, y: int) -> None:
+        """Show fitted columns ``x`` and ``y`` (0-based) on the plot's axes."""
+        self.combo_view_x.setCurrentIndex(x)
+        self.combo_view_y.setCurrentIndex(y)
+
+    def _on_view_columns(self, *_args: Any) -> None:
+        if self._frame is not None:
+            self._draw(self._frame)
+
+    def _fill_view_combos(self, names: Sequence[str]) -> None:
+        combos = (self.combo_view_x, self.combo_view_y)
+        for combo in combos:
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItems(list(names))
+        if len(names) == 1:
+            self.combo_view_y.clear()
+            self.combo_view_y.addItem("(none)")
+        self.combo_view_x.setCurrentIndex(0)
+        self.combo_view_y.setCurrentIndex(1 if len(names) > 1 else 0)
+        for combo in combos:
+            combo.setEnabled(len(names) > 1)
+            combo.blockSignals(False)
+
+    # ================================================================== frames and drawing
+    @Slot(object)
+    def _on_frame(self, frame: Frame) -> None:
+        if self._worker is None or frame.generation < self._worker.generation:
+            return  # from before a reset/reseed/new data: never shown
+        self._pending_frame = frame
+        self._schedule_redraw()
+
+    @Slot(object)
+    def _on_history(self, history: History) -> None:
+        if self._worker is None or history.generation < self._worker.generation:
+            return
+        self._pending_history = history
+        self._schedule_redraw()
+
+    def _schedule_redraw(self) -> None:
+        if not self._redraw_timer.isActive():
+            since = time.perf_counter() - self._last_draw
+            wait_ms = int(max(0.0, 1.0 / MAX_FRAME_RATE - since) * 1000)
+            self._redraw_timer.start(wait_ms)
+
+    def _redraw(self) -> None:
+        self._last_draw = time.perf_counter()
+        generation = self._worker.generation if self._worker is not None else 0
+        history, self._pending_history = self._pending_history, None
+        if history is not None and history.generation >= generation:
+            self.convergence.set_history(history.iterations, history.values, history.objective)
+        frame, self._pending_frame = self._pending_frame, None
+        if frame is not None and frame.generation >= generation:
+            self._draw(frame)
+
+    def _draw(self, frame: Frame) -> None:
+        from em_engine.gaussian import full_covariances
+
+        previous, self._frame = self._frame, frame
+        snap = frame.snapshot
+        data = frame.data
+        if data is not self._drawn_data:
+            self._fill_view_combos(data.feature_names)
+            self._drawn_data = data
+            self._drawn_columns = None
+            self._update_data_label(data)
+        columns = self._view_columns()
+        n_features = data.X.shape[1]
+        if columns != self._drawn_columns:
+            self._drawn_columns = columns
+            cx, cy = columns
+            if n_features == 1:
+                xy = np.column_stack([data.X[:, 0], np.zeros(len(data.X), dtype=data.X.dtype)])
+                y_label = ""
+            else:
+                xy = data.X[:, [cx, cy]]
+                y_label = data.feature_names[cy]
+            self.scatter.set_points(xy, data.feature_names[cx], y_label)
+            reset_view = True
+        else:
+            reset_view = False
+        k = len(snap.weights)
+        cov = full_covariances(snap.covariances, snap.covariance_type, n_features, k)
+        cx, cy = columns
+        if n_features == 1:
+            means2 = np.column_stack([snap.means[:, 0], np.zeros(k)])
+            cov2 = np.zeros((k, 2, 2))
+            cov2[:, 0, 0] = cov[:, 0, 0]
+        else:
+            means2 = snap.means[:, [cx, cy]]
+            cov2 = cov[:, [cx, cy]][:, :, [cx, cy]]
+        self.scatter.show_state(snap.labels, snap.confidence, means2, cov2, snap.weights)
+        if reset_view:
+            self.scatter.reset_view()
+        self.parameters.show_parameters(snap.weights, snap.means, cov, data.feature_names)
+        self.convergence.mark_iteration(snap.iteration)
+        self._show_history_position(frame)
+        if previous is None or frame.settings != previous.settings:
+            self._show_settings(frame.settings)
+        if self.spin_seed.value() != snap.seed and not self.spin_seed.hasFocus():
+            self.spin_seed.blockSignals(True)
+            self.spin_seed.setValue(int(snap.seed))
+            self.spin_seed.blockSignals(False)
+        self._update_status(frame)
+        self.snapshot_drawn.emit(frame)
+
+    def _show_history_position(self, frame: Frame) -> None:
+        last = max(frame.n_history - 1, 0)
+        self.slider_history.blockSignals(True)
+        self.slider_history.setRange(0, last)
+        if not self.slider_history.isSliderDown():
+            self.slider_history.setValue(frame.snapshot.iteration)
+        self.slider_history.blockSignals(False)
+        self.label_history.setText(f"iteration {frame.snapshot.iteration} / {last}")
+
+    def _update_data_label(self, data: FitData) -> None:
+        n, d = data.X.shape
+        source = Path(data.source).name if data.source else "synthetic"
+        self.label_data.setText(f"{source}: {n:,} points, {d} feature{'s' * (d != 1)}")
+        self.setWindowTitle(f"{source} — {APP_NAME}")
+
+    def _update_status(self, frame: Frame) -> None:
+        snap = frame.snapshot
+        labels = self.status_labels
+        labels["state"].setText(frame.state)
+        labels["iteration"].setText(f"iteration {snap.iteration}")
+        labels["phase"].setText(PHASE_NAMES.get(snap.phase, snap.phase))
+        if snap.log_likelihood is None:
+            labels["objective"].setText(f"{snap.objective}: not yet computed")
+        else:
+            labels["objective"].setText(
+                f"{snap.objective} {snap.log_likelihood:.6g} (θ{snap.log_likelihood_iteration})"
+            )
+        labels["converged"].setText("converged" if snap.converged else "not converged")
+        labels["time"].setText(f"{snap.elapsed * 1000:.3g} ms/step")
+        if snap.events:
+            self.statusBar().showMessage("; ".join(snap.events), 6000)
+
+    @Slot(str)
+    def _on_state(self, state: str) -> None:
+        self._apply_state(state)
+
+    def _apply_state(self, state: str) -> None:
+        self._state = state
+        running = state == RUNNING
+        self.action_run.setVisible(not running)
+        self.action_pause.setVisible(running)
+        action = self.action_pause if running else self.action_run
+        self.button_run.setText(action.text().replace("&", ""))
+        self.button_run.setIcon(action.icon())
+        self.button_run.setToolTip(action.toolTip())
+        self.status_labels["state"].setText(state)
+        if state == CONVERGED:
+            self.statusBar().showMessage("converged", 4000)
+
+    # ================================================================== history slider
+    def _on_history_slider(self, value: int) -> None:
+        self._restore_target = value
+        self._restore_timer.start()
+
+    def _send_restore(self) -> None:
+        if self._restore_target is not None:
+            target, self._restore_target = self._restore_target, None
+            self._worker.restore(target)
+
+    def show_iteration(self, iteration: int) -> None:
+        """Show stored iteration ``iteration`` (as moving the history slider does)."""
+        self._restore_target = None
+        self._worker.restore(iteration)
+
+    # ================================================================== model files
+    def _last_dir(self) -> str:
+        return str(self._settings.value("last_dir", str(Path.home())))
+
+    def _ask_save_path(self, title: str, filters: str, suffix: str) -> Path | None:
+        chosen, _ = QFileDialog.getSaveFileName(self, title, self._last_dir(), filters)
+        if not chosen:
+            return None
+        path = Path(chosen)
+        return path if path.suffix else path.with_suffix(suffix)
+
+    def _fitted_model(self) -> Any:
+        """A fitted em_engine.GaussianMixture holding the parameters drawn now."""
+        from em_engine.mixture import GaussianMixture
+
+        frame = self._frame
+        if frame is None:
+            raise RuntimeError("nothing fitted yet")
+        snap, settings = frame.snapshot, frame.settings
+        return GaussianMixture.from_parameters(
+            snap.weights,
+            snap.means,
+            snap.covariances,
+            covariance_type=snap.covariance_type,
+            tol=settings.tol,
+            reg_covar=settings.reg_covar,
+            max_iter=settings.max_iter,
+            init_params=settings.init,
+            random_state=snap.seed,
+        )
+
+    def export_model(self, path: str | Path | None = None) -> bool:
+        """Save the current mixture as model JSON; returns True when written."""
+        from em_engine.modelio import save_model
+
+        if path is None:
+            path = self._ask_save_path("Export model", "Model JSON (*.json)", ".json")
+            if path is None:
+                return False
+        try:
+            model = self._fitted_model()
+            frame = self._frame
+            snap, settings = frame.snapshot, frame.settings
+            details = {
+                "n_iter": int(snap.iteration),
+                "converged": bool(snap.converged),
+                "tol": settings.tol,
+                "reg_covar": settings.reg_covar,
+                "init": settings.init,
+                "seed": int(snap.seed),
+                "prior": bool(settings.prior),
+            }
+            save_model(
+                model,
+                path,
+                feature_names=frame.data.feature_names,
+                X=frame.data.X,
+                details=details,
+            )
+        except (EMError, ValueError, OSError, RuntimeError) as exc:
+            self.show_error(f"Cannot export the model to {path}: {exc}")
+            return False
+        self._remember_file(path, recent=False)
+        self.statusBar().showMessage(f"model saved to {path}", 5000)
+        return True
+
+    def import_model(self, path: str | Path | None = None) -> bool:
+        """Load a model JSON, show it over the current data and continue fitting from it."""
+        from em_engine.modelio import load_model
+
+        if path is None:
+            chosen, _ = QFileDialog.getOpenFileName(
+                self, "Import model", self._last_dir(), "Model JSON (*.json);;All files (*)"
+            )
+            if not chosen:
+                return False
+            path = chosen
+        frame = self._frame
+        try:
+            model = load_model(path)
+            if frame is None:
+                raise RuntimeError("load data before importing a model")
+            n_features = frame.data.X.shape[1]
+            if model.means_.shape[1] != n_features:
+                raise ValueError(
+                    f"the model has {model.means_.shape[1]} features but the data has "
+                    f"{n_features} ({', '.join(frame.data.feature_names)})"
+                )
+        except (EMError, ValueError, OSError, RuntimeError) as exc:
+            self.show_error(f"Cannot import {path}: {exc}")
+            return False
+        settings = replace(
+            frame.settings,
+            n_components=int(model.n_components),
+            covariance_type=str(model.covariance_type),
+        )
+        self._worker.configure(
+            settings=settings,
+            initial_params={
+                "weights": model.weights_,
+                "means": model.means_,
+                "covariances": model.covariances_,
+            },
+        )
+        self._remember_file(path)
+        self.statusBar().showMessage(f"model imported from {path}", 5000)
+        return True
+
+    def export_assignments(self, path: str | Path | None = None) -> bool:
+        """Save per row: row number, label, confidence and responsibilities (CSV)."""
+        from em_engine.data import write_csv
+
+        if path is None:
+            path = self._ask_save_path("Export assignments", "CSV files (*.csv)", ".csv")
+            if path is None:
+                return False
+        path = Path(path)
+        try:
+            model = self._fitted_model()
+            resp = model.predict_proba(self._frame.data.X)
+            labels = resp.argmax(axis=1)
+            confidence = resp[np.arange(len(resp)), labels]
+            header = ["row", "label", "confidence"] + [f"resp_{k}" for k in range(resp.shape[1])]
+            rows = np.column_stack([np.arange(1, len(resp) + 1), labels, confidence, resp])
+            write_csv(path, rows, header, fmt=["%d", "%d"] + ["%.17g"] * (rows.shape[1] - 2))
+        except (EMError, ValueError, OSError, RuntimeError) as exc:
+            self.show_error(f"Cannot export assignments to {path}: {exc}")
+            return False
+        self.statusBar().showMessage(f"assignments saved to {path}", 5000)
+        return True
+
+    def export_figure(self, path: str | Path | None = None) -> bool:
+        """Save the scatter plot as PNG or SVG (by the file suffix)."""
+        if path is None:
+            path = self._ask_save_path(
+                "Export figure", "PNG image (*.png);;SVG image (*.svg)", ".png"
+            )
+            if path is None:
+                return False
+        try:
+            self.scatter.export_image(path)
+        except (ValueError, OSError) as exc:
+            self.show_error(f"Cannot export the figure to {path}: {exc}")
+            return False
+        self.statusBar().showMessage(f"figure saved to {path}", 5000)
+        return True
+
+    # ================================================================== recent files, drops
+    def recent_files(self) -> list[str]:
+        """Recently opened CSV and model files, newest first."""
+        value = self._settings.value("recent_files", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in value or []]
+
+    def _remember_file(self, path: str | Path, *, recent: bool = True) -> None:
+        path = str(Path(path).resolve())
+        self._settings.setValue("last_dir", str(Path(path).parent))
+        if recent:
+            files = [path, *(f for f in self.recent_files() if f != path)][:MAX_RECENT]
+            self._settings.setValue("recent_files", files)
+
+    def _fill_recent_menu(self) -> None:
+        self.menu_recent.clear()
+        files = self.recent_files()
+        for path in files:
+            action = self.menu_recent.addAction(Path(path).name)
+            action.setToolTip(path)
+            action.triggered.connect(lambda _c=False, p=path: self.open_file(p, interactive=True))
+        if not files:
+            self.menu_recent.addAction("(none)").setEnabled(False)
+
+    def open_file(self, path: str | Path, *, interactive: bool = False) -> None:
+        """Open a model JSON (import) or a CSV (with the import dialog when interactive)."""
+        if str(path).lower().endswith(".json"):
+            self.import_model(path)
+        elif interactive:
+            self._open_csv_with_dialog(path)
+        else:
+            self.open_csv(path)
+
+    @staticmethod
+    def _dropped_file(event: QDragEnterEvent | QDropEvent) -> str | None:
+        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+        for url in urls:
+            if url.isLocalFile() and url.toLocalFile().lower().endswith(
+                (".csv", ".tsv", ".txt", ".json")
+            ):
+                return url.toLocalFile()
+        return None
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self._dropped_file(event) is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        path = self._dropped_file(event)
+        if path is None:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        # Open after the drop returns, so the source application is not kept waiting on a dialog.
+        QTimer.singleShot(0, lambda: self.open_file(path, interactive=True))
+
+    # ================================================================== messages
+    @Slot(str)
+    def show_error(self, message: str) -> None:
+        """Report an error: status bar, ``last_error``, ``error_shown`` and the error sink."""
+        self.last_error = message
+        self.statusBar().showMessage(f"Error: {message}", 10000)
+        self.error_shown.emit(message)
+        self._error_sink(message)
+
+    @Slot(str)
+    def _show_notice(self, message: str) -> None:
+        self.statusBar().showMessage(message, 6000)
+
+    def show_about(self) -> None:
+        """The About box: what this is, and the versions in use."""
+        import pyqtgraph
+        import PySide6
+        from PySide6.QtCore import qVersion
+
+        QMessageBox.about(
+            self,
+            f"About {APP_NAME}",
+            f"<h3>{APP_NAME} {__version__}</h3>"
+            "<p>Watch, step through and understand EM fitting a Gaussian mixture model.</p>"
+            f"<p>Python {platform.python_version()}<br>Qt {qVersion()}, PySide6 "
+            f"{PySide6.__version__}<br>pyqtgraph {pyqtgraph.__version__}<br>numpy "
+            f"{np.__version__}<br>{platform.system()} {platform.machine()}</p>",
+        )
+
+    # ================================================================== settings and closing
+    def _restore_settings(self) -> None:
+        s = self._settings
+        geometry = s.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = s.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+        try:
+            settings = FitSettings(
+                n_components=int(s.value("fit/n_components", 3)),
+                covariance_type=str(s.value("fit/covariance_type", "full")),
+                init=str(s.value("fit/init", DEFAULT_INIT)),
+                tol=float(s.value("fit/tol", 1e-3)),
+                max_iter=int(s.value("fit/max_iter", 100)),
+                reg_covar=float(s.value("fit/reg_covar", 1e-6)),
+                prior=str(s.value("fit/prior", "false")).lower() == "true",
+            )
+            if settings.covariance_type not in COVARIANCE_TYPES or settings.init not in (
+                INIT_METHODS
+            ):
+                raise ValueError("unknown choice")
+            self._show_settings(settings)
+            self.spin_seed.setValue(int(s.value("fit/seed", 0)))
+            self.slider_speed.setValue(int(s.value("run/speed", 10)))
+            preset = str(s.value("data/preset", DEFAULT_PRESET))
+            if self.combo_preset.findText(preset) >= 0:
+                self.combo_preset.setCurrentText(preset)
+            self.spin_samples.setValue(int(s.value("data/samples", DEFAULT_SAMPLES)))
+            self.spin_data_seed.setValue(int(s.value("data/seed", 0)))
+        except (TypeError, ValueError):
+            pass  # a damaged settings file: keep the defaults
+
+    def _save_settings(self) -> None:
+        s = self._settings
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
+        settings = self._frame.settings if self._frame is not None else self.fit_settings()
+        for key, value in vars(settings).items():
+            s.setValue(f"fit/{key}", value)
+        s.setValue("fit/seed", self.spin_seed.value())
+        s.setValue("run/speed", self.slider_speed.value())
+        s.setValue("data/preset", self.combo_preset.currentText())
+        s.setValue("data/samples", self.spin_samples.value())
+        s.setValue("data/seed", self.spin_data_seed.value())
+        s.sync()
+
+    def shutdown(self, timeout_ms: int = 1000) -> bool:
+        """Stop the worker and its thread; True when the thread ended within ``timeout_ms``."""
+        thread, self._thread = self._thread, None
+        worker, self._worker = self._worker, None
+        if thread is None:
+            return True
+        self._redraw_timer.stop()
+        self._restore_timer.stop()
+        worker.stop()
+        thread.quit()
+        finished = thread.wait(timeout_ms)
+        if not finished:  # a half-step on huge data is still going: it ends after that step
+            print(f"{APP_NAME}: waiting for the EM worker to finish its step", file=sys.stderr)
+            finished = thread.wait()
+        thread.deleteLater()
+        return finished
+
+    def closeEvent(self, event: Any) -> None:
+        self._save_settings()
+        self.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,441 @@
+"""EMWorker: the one object that runs EM, on its own QThread.
+
+The GUI thread calls the command methods (``run``, ``pause``, ``step``, ``reset``, ...). They only
+append to a mutex-guarded queue and wake the worker; the worker's loop (``work``, started by
+``QThread.started``) takes commands between half-steps, so all EM arithmetic and every EMSession
+call happen in the worker thread. A paused worker sleeps on a QWaitCondition; a speed limit is a
+timed wait on the same condition, so any command or ``stop()`` wakes it at once.
+
+Outgoing signals (queued to the GUI thread; the worker never touches a widget):
+
+- ``snapshot_ready(Frame)``: throttled on the worker's own clock to at most ``MAX_FRAME_RATE`` per
+  second while running; always sent for a command's result and for the final state when a run stops.
+- ``history_changed(History)``: every (iteration, objective) value stored so far, sent with
+  each frame (cumulative, so a throttled frame never loses a value).
+- ``state_changed(str)``: ``"running"``, ``"paused"`` or ``"converged"``.
+- ``error(str)``: a command failed; the previous session and its fit are kept.
+- ``notice(str)``: something the user should know that is not an error (e.g. max_iter reached).
+
+Generations: a command that replaces what is shown (reset, reseed, restore, new settings, new data,
+an imported model, a moved mean) gets a new generation number when it is posted, and every frame
+carries the generation of the last command the worker carried out. The window drops frames older
+than ``EMWorker.generation``, so a state from before a reset is never drawn as current.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QMutex, QObject, QWaitCondition, Signal, Slot
+
+__all__ = [
+    "CONVERGED",
+    "MAX_FRAME_RATE",
+    "PAUSED",
+    "RUNNING",
+    "EMWorker",
+    "FitData",
+    "FitSettings",
+    "Frame",
+    "History",
+]
+
+RUNNING, PAUSED, CONVERGED = "running", "paused", "converged"
+MAX_FRAME_RATE = 60.0
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """What EMSession is built with (besides data, seed and initial parameters)."""
+
+    n_components: int = 3
+    covariance_type: str = "full"
+    init: str = "kmeans"
+    tol: float = 1e-3
+    max_iter: int = 100
+    reg_covar: float = 1e-6
+    prior: bool = False
+
+
+@dataclass(frozen=True)
+class FitData:
+    """The data being fitted: ``X`` (N, D), one name per column, and where it came from."""
+
+    X: np.ndarray
+    feature_names: tuple[str, ...]
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One state to draw: an engine Snapshot with what the window needs around it.
+
+    ``n_history`` is the number of stored parameter sets (the history slider spans
+    ``0 .. n_history - 1``); ``state`` is the worker's state when the frame was made.
+    """
+
+    generation: int
+    snapshot: Any
+    data: FitData
+    settings: FitSettings
+    n_history: int
+    state: str
+
+
+@dataclass(frozen=True)
+class History:
+    """Every objective value stored so far: ``iterations`` (M,) int, ``values`` (M,) float."""
+
+    generation: int
+    iterations: np.ndarray
+    values: np.ndarray
+    objective: str
+
+
+@dataclass(frozen=True)
+class _Command:
+    name: str
+    args: tuple = ()
+    generation: int | None = None
+
+
+_INVALIDATING = {"reset", "reseed", "restore", "move_mean", "configure"}
+
+
+def _default_session_factory(*args: Any, **kwargs: Any) -> Any:
+    from em_engine.session import EMSession
+
+    return EMSession(*args, **kwargs)
+
+
+class EMWorker(QObject):
+    """Owns the EMSession and runs it on the thread it lives in (see the module docstring).
+
+    Parameters
+    ----------
+    session_factory : callable, optional
+        Called as ``factory(X, n_components, covariance_type=, init=, seed=, tol=, reg_covar=,
+        max_iter=, prior=, initial_params=)``; em_engine.EMSession by default.
+    """
+
+    snapshot_ready = Signal(object)
+    history_changed = Signal(object)
+    state_changed = Signal(str)
+    error = Signal(str)
+    notice = Signal(str)
+    finished = Signal()
+
+    def __init__(self, session_factory: Callable[..., Any] | None = None) -> None:
+        super().__init__()
+        self._factory = session_factory or _default_session_factory
+        # Shared with the GUI thread: guarded by _mutex.
+        self._mutex = QMutex()
+        self._wake = QWaitCondition()
+        self._queue: deque[_Command] = deque()
+        self._abort = False
+        self._speed: float | None = None  # iterations per second; None = as fast as possible
+        self._posted_generation = 0
+        # Worker-thread state.
+        self._session: Any = None
+        self._data: FitData | None = None
+        self._settings = FitSettings()
+        self._seed = 0
+        self._generation = 0
+        self._running = False
+        self._state = PAUSED
+        self._last_step_start = 0.0
+        self._last_emit = -math.inf
+
+    # ------------------------------------------------------------------ commands (any thread)
+    @property
+    def generation(self) -> int:
+        """The generation of the newest invalidating command posted so far."""
+        self._mutex.lock()
+        try:
+            return self._posted_generation
+        finally:
+            self._mutex.unlock()
+
+    def _post(self, name: str, *args: Any) -> int:
+        self._mutex.lock()
+        try:
+            generation = None
+            if name in _INVALIDATING:
+                self._posted_generation += 1
+                generation = self._posted_generation
+            self._queue.append(_Command(name, args, generation))
+            self._wake.wakeAll()
+            return self._posted_generation
+        finally:
+            self._mutex.unlock()
+
+    def run(self) -> None:
+        """Iterate until converged, paused or max_iter."""
+        self._post("run")
+
+    def pause(self) -> None:
+        """Stop iterating after the current half-step; the final state is sent."""
+        self._post("pause")
+
+    def step(self) -> None:
+        """One full iteration (E-step then M-step)."""
+        self._post("step")
+
+    def e_step(self) -> None:
+        """Responsibilities from the current parameters (parameters unchanged)."""
+        self._post("e_step")
+
+    def m_step(self) -> None:
+        """Parameters from the latest responsibilities."""
+        self._post("m_step")
+
+    def reset(self) -> int:
+        """Back to the initial parameters of the current seed; returns the new generation."""
+        return self._post("reset")
+
+    def reseed(self, seed: int | None = None) -> int:
+        """New seed (random if None) and new initial parameters; returns the new generation."""
+        return self._post("reseed", seed)
+
+    def restore(self, iteration: int) -> int:
+        """Show stored parameters theta_iteration (pauses); returns the new generation."""
+        return self._post("restore", int(iteration))
+
+    def move_mean(self, component: int, mean: Sequence[float]) -> int:
+        """Place component's mean (D,) by hand; returns the new generation."""
+        return self._post("move_mean", int(component), np.array(mean, dtype=np.float64))
+
+    def configure(
+        self,
+        *,
+        data: FitData | None = None,
+        settings: FitSettings | None = None,
+        seed: int | None = None,
+        initial_params: Mapping[str, np.ndarray] | None = None,
+    ) -> int:
+        """Build a new session from new data and/or settings (the others stay as they are).
+
+        ``initial_params`` (a dict with any of weights, means, covariances) starts the fit from
+        given parameters, e.g. an imported model. If the new session cannot be built the old one
+        is kept and ``error`` is emitted. Returns the new generation.
+        """
+        return self._post("configure", data, settings, seed, initial_params)
+
+    def set_speed(self, iterations_per_second: float | None) -> None:
+        """Limit the run speed; None runs as fast as possible. Takes effect at once."""
+        self._mutex.lock()
+        try:
+            self._speed = None if iterations_per_second is None else float(iterations_per_second)
+            self._wake.wakeAll()
+        finally:
+            self._mutex.unlock()
+
+    def stop(self) -> None:
+        """Ask the loop to end (after the half-step in progress); ``finished`` follows."""
+        self._mutex.lock()
+        try:
+            self._abort = True
+            self._queue.clear()
+            self._wake.wakeAll()
+        finally:
+            self._mutex.unlock()
+
+    # ------------------------------------------------------------------ the loop (worker thread)
+    @Slot()
+    def work(self) -> None:
+        """The worker's loop: carry out commands; iterate while running; sleep when idle."""
+        while True:
+            command = self._next_command()
+            if command is None:
+                break
+            if command.name == "advance":
+                self._guarded("iteration", self._advance)
+            else:
+                self._execute(command)
+        self.finished.emit()
+
+    def _next_command(self) -> _Command | None:
+        """Block until there is something to do; None means stop."""
+        self._mutex.lock()
+        try:
+            while True:
+                if self._abort:
+                    return None
+                if self._queue:
+                    return self._queue.popleft()
+                if self._running:
+                    delay = 0.0
+                    if self._speed is not None:
+                        delay = self._last_step_start + 1.0 / self._speed - time.perf_counter()
+                    if delay <= 0:
+                        return _Command("advance")
+                    self._wake.wait(self._mutex, max(1, math.ceil(delay * 1000)))
+                else:
+                    self._wake.wait(self._mutex)
+        finally:
+            self._mutex.unlock()
+
+    def _execute(self, command: _Command) -> None:
+        if command.generation is not None:
+            self._generation = command.generation
+        handler = getattr(self, "_do_" + command.name)
+        ok = self._guarded(command.name.replace("_", "-"), handler, *command.args)
+        if not ok and command.generation is not None:
+            self._publish(force=True)  # the window re-syncs with what is really in use
+
+    def _guarded(self, what: str, handler: Callable[..., None], *args: Any) -> bool:
+        try:
+            handler(*args)
+        except Exception as exc:  # any failure is reported; the worker and its session live on
+            self._running = False
+            self._set_state(self._resting_state())
+            self.error.emit(f"{what} failed: {exc}")
+            return False
+        return True
+
+    # ------------------------------------------------------------------ command handlers
+    def _require_session(self) -> Any:
+        if self._session is None:
+            raise RuntimeError("no data loaded")
+        return self._session
+
+    def _do_run(self) -> None:
+        session = self._require_session()
+        if session.snapshot.iteration >= self._settings.max_iter:
+            self.notice.emit(
+                f"max iterations ({self._settings.max_iter}) reached: raise the limit to go on"
+            )
+            return
+        self._running = True
+        self._last_step_start = -math.inf
+        self._set_state(RUNNING)
+
+    def _do_pause(self) -> None:
+        self._running = False
+        self._publish(force=True)
+        self._set_state(self._resting_state())
+
+    def _do_step(self) -> None:
+        self._require_session().step()
+        self._after_command()
+
+    def _do_e_step(self) -> None:
+        self._require_session().e_step()
+        self._after_command()
+
+    def _do_m_step(self) -> None:
+        self._require_session().m_step()
+        self._after_command()
+
+    def _do_reset(self) -> None:
+        self._require_session().reset()
+        self._after_command()
+
+    def _do_reseed(self, seed: int | None) -> None:
+        snapshot = self._require_session().reseed(seed)
+        self._seed = int(snapshot.seed)
+        self._after_command()
+
+    def _do_restore(self, iteration: int) -> None:
+        self._running = False
+        self._require_session().restore(iteration)
+        self._after_command()
+
+    def _do_move_mean(self, component: int, mean: np.ndarray) -> None:
+        self._require_session().move_mean(component, mean)
+        self._after_command()
+
+    def _do_configure(
+        self,
+        data: FitData | None,
+        settings: FitSettings | None,
+        seed: int | None,
+        initial_params: Mapping[str, np.ndarray] | None,
+    ) -> None:
+        data = data or self._data
+        if data is None:
+            raise RuntimeError("no data loaded")
+        settings = settings or self._settings
+        seed = self._seed if seed is None else int(seed)
+        session = self._factory(
+            data.X,
+            settings.n_components,
+            covariance_type=settings.covariance_type,
+            init=settings.init,
+            seed=seed,
+            tol=settings.tol,
+            reg_covar=settings.reg_covar,
+            max_iter=settings.max_iter,
+            prior=True if settings.prior else None,
+            initial_params=None if initial_params is None else dict(initial_params),
+        )
+        self._session, self._data, self._settings = session, data, settings
+        self._seed = int(session.snapshot.seed)
+        self._after_command()
+
+    # ------------------------------------------------------------------ running and publishing
+    def _advance(self) -> None:
+        """One iteration of a run; stops the run when converged or at max_iter."""
+        self._last_step_start = time.perf_counter()
+        snapshot = self._session.step()
+        if snapshot.converged or snapshot.iteration >= self._settings.max_iter:
+            self._running = False
+            self._publish(force=True)
+            if not snapshot.converged:
+                self.notice.emit(f"stopped at max iterations ({self._settings.max_iter})")
+            self._set_state(self._resting_state())
+        else:
+            self._publish(force=False)
+
+    def _after_command(self) -> None:
+        self._publish(force=True)
+        if not self._running:
+            self._set_state(self._resting_state())
+
+    def _resting_state(self) -> str:
+        if self._running:
+            return RUNNING
+        converged = self._session is not None and self._session.snapshot.converged
+        return CONVERGED if converged else PAUSED
+
+    def _set_state(self, state: str) -> None:
+        if state != self._state:
+            self._state = state
+            self.state_changed.emit(state)
+
+    def _publish(self, *, force: bool) -> None:
+        """Send the current snapshot (throttled unless forced) and any new history values."""
+        session = self._session
+        if session is None:
+            return
+        now = time.perf_counter()
+        if not force and now - self._last_emit < 1.0 / MAX_FRAME_RATE:
+            return
+        self._last_emit = now
+        history = session.history
+        self.snapshot_ready.emit(
+            Frame(
+                generation=self._generation,
+                snapshot=session.snapshot,
+                data=self._data,
+                settings=self._settings,
+                n_history=len(history),
+                state=RUNNING if self._running else self._resting_state(),
+            )
+        )
+        self.history_changed.emit(self._history_message(history, session.snapshot.objective))
+
+    def _history_message(self, history: Sequence[Any], objective: str) -> History:
+        scored = [(e.iteration, e.log_likelihood) for e in history if e.log_likelihood is not None]
+        return History(
+            generation=self._generation,
+            iterations=np.array([i for i, _ in scored], dtype=np.int64),
+            values=np.array([v for _, v in scored], dtype=np.float64),
+            objective=objective,
+        )
