@@ -1,0 +1,495 @@
+"""The command line: ``fit``, ``score``, ``select`` and ``--version`` (through main.py).
+
+Every bad input ends with exactly one line ``error: ...`` on stderr and exit status 2, with no
+traceback and no partial output file (outputs are written atomically, after all work is done).
+Usage errors found by argparse are reported the same way. Progress of long runs goes to stderr at
+most once a second; results go to stdout or the --out file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+import numpy as np
+
+from em_engine._version import __version__
+from em_engine.errors import EMError
+
+__all__ = ["main"]
+
+COVARIANCE_CHOICES = ("full", "tied", "diag", "spherical")
+INIT_CHOICES = ("kmeans", "k-means++", "random", "random_from_data")
+EXIT_ERROR = 2
+_PROGRESS_INTERVAL = 1.0  # seconds between progress lines on stderr
+
+
+class CliError(Exception):
+    """A problem to report as one ``error:`` line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one ``error:`` line (exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CliError(f"{message} (see '{self.prog} --help')")
+
+
+# --- argument types ------------------------------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not np.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a seed >= 0, got {text!r}")
+    return value
+
+
+def _component_range(text: str) -> list[int]:
+    """'1-8', '3' or '2,4,6-8' -> sorted distinct positive integers."""
+    values: set[int] = set()
+    for part in text.split(","):
+        lo, sep, hi = part.strip().partition("-")
+        try:
+            first = int(lo)
+            last = int(hi) if sep else first
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected K, a range such as 1-8, or a list such as 2,4,6-8; got {text!r}"
+            ) from None
+        if first < 1 or last < first:
+            raise argparse.ArgumentTypeError(
+                f"expected a range of positive K such as 1-8, got {text!r}"
+            )
+        values.update(range(first, last + 1))
+    return sorted(values)
+
+
+def _covariance_list(text: str) -> list[str]:
+    """'all', a type, or a comma list of types."""
+    if text == "all":
+        return list(COVARIANCE_CHOICES)
+    types = [t.strip() for t in text.split(",")]
+    for t in types:
+        if t not in COVARIANCE_CHOICES:
+            raise argparse.ArgumentTypeError(
+                f"unknown covariance type {t!r}; choose from {', '.join(COVARIANCE_CHOICES)} or all"
+            )
+    return list(dict.fromkeys(types))
+
+
+def _columns(text: str) -> list[str]:
+    columns = [c.strip() for c in text.split(",")]
+    if not all(columns):
+        raise argparse.ArgumentTypeError(
+            f"expected column names or indices such as a,b or 0,2; got {text!r}"
+        )
+    return columns
+
+
+# --- parser --------------------------------------------------------------------------------------
+
+
+def _add_data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--columns",
+        type=_columns,
+        metavar="A,B",
+        help="columns to use, by header name or 0-based index (default: every numeric column)",
+    )
+    parser.add_argument(
+        "--delimiter",
+        metavar="CHAR",
+        help="field delimiter (default: detected among comma, semicolon, tab and |); 'tab' for tab",
+    )
+
+
+def _add_fit_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--init",
+        choices=INIT_CHOICES,
+        default="kmeans",
+        help="how to choose the starting parameters (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--n-init",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="number of starts; the best is kept (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-iter",
+        type=_positive_int,
+        default=100,
+        metavar="N",
+        help="maximum number of EM iterations per start (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--tol",
+        type=_non_negative_float,
+        default=1e-3,
+        metavar="X",
+        help="stop when the per-row log-likelihood gains less than this (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--reg-covar",
+        type=_non_negative_float,
+        default=1e-6,
+        metavar="X",
+        help="added to covariance diagonals to keep them positive definite (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--prior",
+        action="store_true",
+        help="MAP estimation with the default conjugate prior instead of maximum likelihood",
+    )
+    parser.add_argument(
+        "--seed", type=_seed, default=0, metavar="S", help="random seed (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--drop-invalid",
+        action="store_true",
+        help="skip rows with a missing, non-numeric or infinite value (counted on stderr) "
+        "instead of stopping with an error",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser for all subcommands."""
+    parser = _Parser(
+        prog=Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "em-explorer",
+        description="EM Explorer command line: fit Gaussian mixtures by EM, score data with a "
+        "saved model, compare models by BIC/AIC. Run without arguments for the desktop app.",
+    )
+    parser.add_argument(
+        "-V",
+        "--version",
+        action="version",
+        version=f"EM Explorer {__version__}",
+        help="print the version and exit",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    fit = sub.add_parser(
+        "fit",
+        help="fit a Gaussian mixture to a CSV file and save it as JSON",
+        description="Fit a Gaussian mixture by EM; print log-likelihood, BIC, "
+        "iterations and convergence; save the model as JSON with --out.",
+    )
+    fit.add_argument("data", metavar="DATA.csv", help="CSV file with one sample per row")
+    fit.add_argument(
+        "-k",
+        "--components",
+        type=_positive_int,
+        required=True,
+        metavar="K",
+        help="number of mixture components",
+    )
+    fit.add_argument(
+        "--covariance",
+        choices=COVARIANCE_CHOICES,
+        default="full",
+        help="covariance type (default: %(default)s)",
+    )
+    _add_fit_options(fit)
+    _add_data_options(fit)
+    fit.add_argument(
+        "-o",
+        "--out",
+        metavar="MODEL.json",
+        help="write the fitted model here (JSON; see resources/model.schema.json)",
+    )
+
+    score = sub.add_parser(
+        "score",
+        help="label rows of a CSV file with a saved model",
+        description="For every row: the most likely component (label, from 0), "
+        "the log-density and the responsibility of each component.",
+    )
+    score.add_argument("model", metavar="MODEL.json", help="model file written by 'fit' or the app")
+    score.add_argument("data", metavar="DATA.csv", help="CSV file with one sample per row")
+    _add_data_options(score)
+    score.add_argument(
+        "-o",
+        "--out",
+        metavar="OUT.csv",
+        help="write the results to this CSV file (default: standard output)",
+    )
+
+    select = sub.add_parser(
+        "select",
+        help="compare numbers of components and covariance types",
+        description="Fit every K and covariance type; print a BIC/AIC table "
+        "with the best model (lowest BIC) marked.",
+    )
+    select.add_argument("data", metavar="DATA.csv", help="CSV file with one sample per row")
+    select.add_argument(
+        "-k",
+        "--components",
+        type=_component_range,
+        default=list(range(1, 9)),
+        metavar="RANGE",
+        help="K values: 1-8, 3, or 2,4,6-8 (default: 1-8)",
+    )
+    select.add_argument(
+        "--covariance",
+        type=_covariance_list,
+        default=list(COVARIANCE_CHOICES),
+        metavar="TYPE",
+        help="full, tied, diag, spherical, a comma list of them, or all (default: all)",
+    )
+    _add_fit_options(select)
+    _add_data_options(select)
+    return parser
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+class _Progress:
+    """Prints a progress line on stderr at most once per interval, starting after one interval."""
+
+    def __init__(self, stream: TextIO, interval: float = _PROGRESS_INTERVAL) -> None:
+        self.stream = stream
+        self.interval = interval
+        self.next_time = time.monotonic() + interval
+
+    def __call__(self, message: str) -> None:
+        now = time.monotonic()
+        if now >= self.next_time:
+            self.next_time = now + self.interval
+            print(message, file=self.stream, flush=True)
+
+
+def _delimiter(text: str | None) -> str | None:
+    if text is None:
+        return None
+    if text.lower() in ("tab", "\\t"):
+        return "\t"
+    if len(text) != 1:
+        raise CliError(f"--delimiter must be one character or 'tab', got {text!r}")
+    return text
+
+
+def _load_data(args: argparse.Namespace, columns: Sequence[str] | None = None) -> Any:
+    from em_engine.data import read_csv
+
+    dataset = read_csv(
+        args.data,
+        delimiter=_delimiter(args.delimiter),
+        columns=columns if columns is not None else args.columns,
+        drop_invalid=getattr(args, "drop_invalid", False),
+    )
+    if dataset.n_dropped:
+        print(
+            f"dropped {dataset.n_dropped} invalid row{'s' if dataset.n_dropped > 1 else ''} "
+            f"(first: {dataset.drop_reasons[0]})",
+            file=sys.stderr,
+        )
+    return dataset
+
+
+def _check_output(path: str | None) -> None:
+    """Fail early, before any work, if an output file could not be written."""
+    if path is None:
+        return
+    out = Path(path)
+    if out.is_dir():
+        raise CliError(f"{out}: is a folder; give a file name for --out")
+    if not out.parent.is_dir():
+        raise CliError(f"{out}: the folder {out.parent} does not exist")
+
+
+def _fit_params(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "init_params": args.init,
+        "n_init": args.n_init,
+        "max_iter": args.max_iter,
+        "tol": args.tol,
+        "reg_covar": args.reg_covar,
+        "random_state": args.seed,
+        "prior": True if args.prior else None,
+    }
+
+
+def _describe(dataset: Any) -> str:
+    n, d = dataset.X.shape
+    return (
+        f"{dataset.source}: {n} row{'s' if n != 1 else ''} x {d} column{'s' if d != 1 else ''} "
+        f"({', '.join(dataset.feature_names)})"
+    )
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    from em_engine.mixture import GaussianMixture
+    from em_engine.modelio import save_model
+
+    _check_output(args.out)
+    dataset = _load_data(args)
+    X = dataset.X
+    if args.components > X.shape[0]:
+        raise CliError(
+            f"{args.components} components need at least {args.components} rows; "
+            f"{args.data} has {X.shape[0]}"
+        )
+    report = _Progress(sys.stderr)
+    model = GaussianMixture(
+        n_components=args.components,
+        covariance_type=args.covariance,
+        progress=lambda it, bound: report(f"iteration {it}: objective per row {bound:.6g}"),
+        **_fit_params(args),
+    )
+    model.fit(X)
+    n = X.shape[0]
+    log_likelihood = float(model.score(X)) * n
+    lines = [
+        f"data: {_describe(dataset)}",
+        f"model: {args.components} component{'s' if args.components > 1 else ''}, "
+        f"{args.covariance} covariance, "
+        f"{'MAP (conjugate prior)' if args.prior else 'maximum likelihood'}, "
+        f"init {args.init}, seed {args.seed}",
+        f"log-likelihood: {log_likelihood:.6f} (per row {log_likelihood / n:.6f})",
+        f"BIC: {float(model.bic(X)):.6f}",
+        f"AIC: {float(model.aic(X)):.6f}",
+        f"iterations: {model.n_iter_}",
+        f"converged: {'yes' if model.converged_ else 'no (try a larger --max-iter or --tol)'}",
+    ]
+    if args.out is not None:
+        _write(
+            args.out, lambda: save_model(model, args.out, feature_names=dataset.feature_names, X=X)
+        )
+        lines.append(f"model saved to {args.out}")
+    print("\n".join(lines))
+    return 0
+
+
+def _score_columns(args: argparse.Namespace, model: Any) -> Sequence[str] | None:
+    """The model's feature names if the file has them all; else None (the default columns)."""
+    if args.columns is not None:
+        return args.columns
+    from em_engine.data import sniff_csv
+
+    preview = sniff_csv(args.data, delimiter=_delimiter(args.delimiter))
+    names = list(model.feature_names_)
+    if preview.has_header and all(name in preview.column_names for name in names):
+        return names
+    return None
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from em_engine.data import write_csv
+    from em_engine.modelio import load_model
+
+    _check_output(args.out)
+    model = load_model(args.model)
+    dataset = _load_data(args, _score_columns(args, model))
+    X = dataset.X
+    d = model.means_.shape[1]
+    if X.shape[1] != d:
+        raise CliError(
+            f"the model has {d} feature{'s' if d != 1 else ''} ({', '.join(model.feature_names_)}) "
+            f"but {args.data} gives {X.shape[1]} ({', '.join(dataset.feature_names)}); "
+            "choose them with --columns"
+        )
+    resp = model.predict_proba(X)
+    log_density = model.score_samples(X)
+    labels = np.argmax(resp, axis=1)
+    k = resp.shape[1]
+    table = np.column_stack([labels, log_density, resp])
+    header = ["label", "log_density", *(f"resp_{j}" for j in range(k))]
+    fmt = ["%d", "%.10g", *(["%.6g"] * k)]
+    if args.out is None:
+        sys.stdout.write(write_csv(None, table, header, fmt))
+    else:
+        _write(args.out, lambda: write_csv(args.out, table, header, fmt))
+        print(f"{X.shape[0]} rows scored; results in {args.out}", file=sys.stderr)
+    return 0
+
+
+def _cmd_select(args: argparse.Namespace) -> int:
+    from em_engine.selection import select_model
+
+    dataset = _load_data(args)
+    report = _Progress(sys.stderr)
+
+    def progress(row: Any, done: int, total: int) -> None:
+        report(f"fitted {done}/{total} (K = {row.n_components}, {row.covariance_type})")
+
+    result = select_model(
+        dataset.X,
+        args.components,
+        args.covariance,
+        n_init=args.n_init,
+        seed=args.seed,
+        init=args.init,
+        max_iter=args.max_iter,
+        tol=args.tol,
+        reg_covar=args.reg_covar,
+        prior=True if args.prior else None,
+        progress=progress,
+    )
+    print(f"data: {_describe(dataset)}")
+    print(result.table())
+    return 0
+
+
+def _write(path: str, write: Any) -> None:
+    try:
+        write()
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+_COMMANDS = {"fit": _cmd_fit, "score": _cmd_score, "select": _cmd_select}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status (0 success, 2 bad input, 130 interrupted)."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        try:
+            args = build_parser().parse_args(args_list)
+        except SystemExit as exc:  # --help and --version
+            return exc.code if isinstance(exc.code, int) else 0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _COMMANDS[args.command](args)
+    except (CliError, EMError, ValueError, OSError) as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"error: {message}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130

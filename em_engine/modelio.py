@@ -1,0 +1,473 @@
+"""Model files: a fitted Gaussian mixture as JSON, written atomically and validated on loading.
+
+Format ``em-explorer-gmm`` version 1 (JSON Schema: ``resources/model.schema.json``)::
+
+    {"format": "em-explorer-gmm", "version": 1, "covariance_type": "full", "n_components": K,
+     "n_features": D, "feature_names": [D names], "weights": [K], "means": [K][D],
+     "covariances": scikit-learn's shape for the type (full [K][D][D], tied [D][D], diag [K][D],
+     spherical [K]),
+     "fit": {"log_likelihood", "bic", "aic", "n_iter", "converged", "tol", "reg_covar", "init",
+             "seed", "prior", "n_samples"},
+     "created": ISO 8601 UTC time, "app_version": em_engine.__version__}
+
+Floats are written with Python's shortest round-trip representation, so loading gives back the
+very same float64 values. Loading parses with ``json`` only (nothing is ever executed), checks every
+field and raises one ``ModelFileError`` naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from em_engine._version import __version__
+from em_engine.data import as_data_matrix, write_text_atomic
+from em_engine.errors import ModelFileError
+from em_engine.gaussian import COVARIANCE_TYPES
+
+if TYPE_CHECKING:
+    from em_engine.mixture import GaussianMixture
+
+__all__ = [
+    "FIT_FIELDS",
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "load_model",
+    "model_document",
+    "save_model",
+]
+
+FORMAT_NAME = "em-explorer-gmm"
+FORMAT_VERSION = 1
+FIT_FIELDS = (
+    "log_likelihood",
+    "bic",
+    "aic",
+    "n_iter",
+    "converged",
+    "tol",
+    "reg_covar",
+    "init",
+    "seed",
+    "prior",
+    "n_samples",
+)
+_TOP_FIELDS = (
+    "format",
+    "version",
+    "covariance_type",
+    "n_components",
+    "n_features",
+    "feature_names",
+    "weights",
+    "means",
+    "covariances",
+    "fit",
+    "created",
+    "app_version",
+)
+_INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
+_WEIGHT_SUM_TOL = 1e-6
+_SYMMETRY_TOL = 1e-8
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+
+def _jsonable(value: Any) -> Any:
+    """Numbers, arrays, dataclasses and mappings as plain JSON values (floats stay exact)."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    raise TypeError(f"cannot write a {type(value).__name__} to a model file")
+
+
+def _fit_details(model: Any, X: np.ndarray | None) -> dict[str, Any]:
+    """The "fit" object: from the estimator's settings and, if X is given, its scores on X."""
+    seed = getattr(model, "random_state", None)
+    prior = getattr(model, "prior", None)
+    details: dict[str, Any] = {
+        "log_likelihood": None,
+        "bic": None,
+        "aic": None,
+        "n_iter": getattr(model, "n_iter_", None),
+        "converged": getattr(model, "converged_", None),
+        "tol": model.tol,
+        "reg_covar": model.reg_covar,
+        "init": getattr(model, "init_params", None),
+        "seed": seed if isinstance(seed, (int, np.integer)) else None,
+        "prior": None if prior is False else prior,
+        "n_samples": None,
+    }
+    if X is not None:
+        X = as_data_matrix(X)
+        details["log_likelihood"] = float(model.score(X)) * X.shape[0]
+        details["bic"] = float(model.bic(X))
+        details["aic"] = float(model.aic(X))
+        details["n_samples"] = X.shape[0]
+    return details
+
+
+def model_document(
+    model: Any,
+    *,
+    feature_names: list[str] | tuple[str, ...] | None = None,
+    X: np.ndarray | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The JSON document ``save_model`` writes (a dict of plain JSON values)."""
+    if not hasattr(model, "weights_"):
+        raise ValueError("the model is not fitted: fit it before saving")
+    means = np.asarray(model.means_, dtype=np.float64)
+    n_components, n_features = means.shape
+    if feature_names is None:
+        feature_names = getattr(model, "feature_names_", None) or [
+            f"x{j + 1}" for j in range(n_features)
+        ]
+    names = [str(name) for name in feature_names]
+    if len(names) != n_features:
+        raise ValueError(f"{len(names)} feature names given for a model of {n_features} features")
+    fit = _fit_details(model, X)
+    if details:
+        unknown = sorted(set(details) - set(FIT_FIELDS))
+        if unknown:
+            raise ValueError(f"unknown fit detail(s) {', '.join(unknown)}; known: {FIT_FIELDS}")
+        fit.update(details)
+    document = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "covariance_type": model.covariance_type,
+        "n_components": int(n_components),
+        "n_features": int(n_features),
+        "feature_names": names,
+        "weights": np.asarray(model.weights_, dtype=np.float64),
+        "means": means,
+        "covariances": np.asarray(model.covariances_, dtype=np.float64),
+        "fit": fit,
+        "created": datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "app_version": __version__,
+    }
+    return _jsonable(document)
+
+
+def _format(value: Any, indent: str = "") -> str:
+    """JSON text with objects and nested lists over several lines, lists of scalars on one."""
+    inner = indent + "  "
+    if isinstance(value, dict) and value:
+        items = [f"{inner}{json.dumps(k)}: {_format(v, inner)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + indent + "}"
+    if isinstance(value, list) and any(isinstance(v, (list, dict)) for v in value):
+        items = [inner + _format(v, inner) for v in value]
+        return "[\n" + ",\n".join(items) + "\n" + indent + "]"
+    return json.dumps(value, allow_nan=False, ensure_ascii=False)
+
+
+def save_model(
+    model: Any,
+    path: str | os.PathLike[str],
+    *,
+    feature_names: list[str] | tuple[str, ...] | None = None,
+    X: np.ndarray | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> None:
+    """Write a fitted mixture to a JSON model file, atomically (temporary file, then rename).
+
+    Parameters
+    ----------
+    model : fitted GaussianMixture
+        Anything with ``weights_`` (K,), ``means_`` (K, D), ``covariances_`` (type shape),
+        ``covariance_type``, ``tol`` and ``reg_covar`` (and ``score``, ``bic``, ``aic`` if X is
+        given).
+    path : str or path-like
+    feature_names : sequence of D str, optional
+        Default: ``model.feature_names_`` if set, else ``x1 .. xD``.
+    X : ndarray of shape (N, D), optional
+        Data the model was fitted to: fills log_likelihood (summed over samples), bic, aic and
+        n_samples in "fit".
+    details : mapping, optional
+        Values for "fit" fields (keys from ``FIT_FIELDS``) that override those taken from the model,
+        e.g. ``{"seed": 3, "init": "kmeans"}`` for a model built from a GUI session.
+
+    Raises
+    ------
+    ValueError
+        If the model is not fitted, feature_names has the wrong length, a detail is unknown, or a
+        value is not finite.
+    """
+    document = model_document(model, feature_names=feature_names, X=X, details=details)
+    try:
+        text = _format(document) + "\n"
+    except ValueError:
+        raise ValueError("the model has a NaN or infinite value; it cannot be saved") from None
+    write_text_atomic(path, text)
+
+
+# --- reading and validation ----------------------------------------------------------------------
+
+
+class _Checker:
+    """Field checks for one file; every failure is a ModelFileError naming the file and field."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, field: str, problem: str) -> ModelFileError:
+        return ModelFileError(f"{self.path}: field '{field}': {problem}")
+
+    def get(self, obj: Mapping[str, Any], key: str, prefix: str = "") -> Any:
+        if key not in obj:
+            raise ModelFileError(f"{self.path}: missing field '{prefix}{key}'")
+        return obj[key]
+
+    def integer(self, value: Any, field: str, minimum: int | None = None) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(field, f"expected an integer, got {_show(value)}")
+        if minimum is not None and value < minimum:
+            raise self.fail(field, f"must be at least {minimum}, got {value}")
+        return value
+
+    def number(self, value: Any, field: str, minimum: float | None = None) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(field, f"expected a number, got {_show(value)}")
+        if not math.isfinite(value):
+            raise self.fail(field, f"must be a finite number, got {value}")
+        if minimum is not None and value < minimum:
+            raise self.fail(field, f"must be at least {minimum}, got {value}")
+        return float(value)
+
+    def array(self, value: Any, field: str, shape: tuple[int, ...]) -> np.ndarray:
+        """A nested list of finite numbers with exactly this shape, as float64."""
+        self._check_nested(value, field, shape)
+        arr = np.array(value, dtype=np.float64)
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            index = "".join(f"[{i}]" for i in np.argwhere(bad)[0])
+            raise self.fail(f"{field}{index}", f"must be a finite number, got {arr[bad][0]}")
+        return arr
+
+    def _check_nested(self, value: Any, field: str, shape: tuple[int, ...]) -> None:
+        if not shape:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise self.fail(field, f"expected a number, got {_show(value)}")
+            return
+        if not isinstance(value, list):
+            raise self.fail(field, f"expected a list of {shape[0]}, got {_show(value)}")
+        if len(value) != shape[0]:
+            raise self.fail(field, f"expected {shape[0]} entries, got {len(value)}")
+        for i, item in enumerate(value):
+            self._check_nested(item, f"{field}[{i}]", shape[1:])
+
+
+def _show(value: Any) -> str:
+    """A short description of a JSON value for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return "an object" if isinstance(value, dict) else f"a list of {len(value)}"
+    text = json.dumps(value) if isinstance(value, str) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+_COVARIANCE_SHAPES = {
+    "full": lambda k, d: (k, d, d),
+    "tied": lambda k, d: (d, d),
+    "diag": lambda k, d: (k, d),
+    "spherical": lambda k, d: (k,),
+}
+
+
+def _check_covariances(check: _Checker, cov: np.ndarray, covariance_type: str) -> None:
+    """Symmetric positive definite matrices / positive variances, else ModelFileError."""
+    if covariance_type in ("diag", "spherical"):
+        bad = np.argwhere(cov <= 0)
+        if bad.size:
+            index = "".join(f"[{i}]" for i in bad[0])
+            raise check.fail(
+                f"covariances{index}", f"a variance must be > 0, got {cov[tuple(bad[0])]}"
+            )
+        return
+    matrices = cov[None] if covariance_type == "tied" else cov
+    for k, matrix in enumerate(matrices):
+        field = "covariances" if covariance_type == "tied" else f"covariances[{k}]"
+        scale = max(float(np.max(np.abs(matrix))), np.finfo(np.float64).tiny)
+        if np.max(np.abs(matrix - matrix.T)) > _SYMMETRY_TOL * scale:
+            raise check.fail(field, "the matrix is not symmetric")
+        try:
+            np.linalg.cholesky(matrix)
+        except np.linalg.LinAlgError:
+            raise check.fail(field, "the matrix is not positive definite") from None
+
+
+def _check_fit(check: _Checker, fit: Any) -> dict[str, Any]:
+    if not isinstance(fit, dict):
+        raise check.fail("fit", f"expected an object, got {_show(fit)}")
+    out: dict[str, Any] = {}
+    for key in FIT_FIELDS:
+        value = check.get(fit, key, "fit.")
+        field = f"fit.{key}"
+        if value is None and key not in ("tol", "reg_covar"):
+            out[key] = None
+        elif key in ("log_likelihood", "bic", "aic"):
+            out[key] = check.number(value, field)
+        elif key in ("tol", "reg_covar"):
+            out[key] = check.number(value, field, minimum=0.0)
+        elif key == "n_iter":
+            out[key] = check.integer(value, field, minimum=0)
+        elif key == "n_samples":
+            out[key] = check.integer(value, field, minimum=1)
+        elif key == "seed":
+            out[key] = check.integer(value, field)
+        elif key == "converged":
+            if not isinstance(value, bool):
+                raise check.fail(field, f"expected true or false, got {_show(value)}")
+            out[key] = value
+        elif key == "init":
+            if not isinstance(value, str):
+                raise check.fail(field, f"expected a string, got {_show(value)}")
+            out[key] = value
+        else:  # prior
+            if not isinstance(value, (bool, dict)):
+                raise check.fail(
+                    field, f"expected null, true, false or an object, got {_show(value)}"
+                )
+            out[key] = value
+    return out
+
+
+def _read_document(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ModelFileError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ModelFileError(f"{path}: not a model file (not UTF-8 text)") from None
+    try:
+        # NaN/Infinity literals become floats here and are rejected by the field checks, which
+        # can name the field.
+        document = json.loads(text, parse_constant=float)
+    except json.JSONDecodeError as exc:
+        raise ModelFileError(
+            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
+    except RecursionError:
+        raise ModelFileError(f"{path}: not valid JSON (nested too deeply)") from None
+    if not isinstance(document, dict):
+        raise ModelFileError(f"{path}: not a model file (expected a JSON object at the top level)")
+    return document
+
+
+def _prior_argument(prior: Any) -> Any:
+    """The estimator's ``prior`` argument from the file's fit.prior (null, bool or an object)."""
+    if not isinstance(prior, dict):
+        return prior or None
+    from em_engine.prior import Prior
+
+    return Prior(**{k: np.asarray(v) if isinstance(v, list) else v for k, v in prior.items()})
+
+
+def load_model(path: str | os.PathLike[str]) -> GaussianMixture:
+    """Read and validate a JSON model file.
+
+    Returns
+    -------
+    GaussianMixture
+        Fitted (``weights_`` (K,), ``means_`` (K, D), ``covariances_`` in the type's shape, and the
+        precisions), with ``feature_names_`` (tuple of D str) and ``fit_details_`` (dict: the
+        file's "fit" object, plus "created" and "app_version").
+
+    Raises
+    ------
+    ModelFileError
+        Naming the file and the field: not JSON, wrong format name or version, a missing field, a
+        wrong type or shape, NaN/inf, weights negative or not summing to 1, covariances not
+        symmetric positive definite, feature_names of the wrong length.
+    """
+    path = Path(path)
+    doc = _read_document(path)
+    check = _Checker(path)
+    fmt = check.get(doc, "format")
+    if fmt != FORMAT_NAME:
+        raise check.fail("format", f"expected {FORMAT_NAME!r}, got {_show(fmt)} (not a model file)")
+    version = check.integer(check.get(doc, "version"), "version", minimum=1)
+    if version != FORMAT_VERSION:
+        raise check.fail(
+            "version",
+            f"version {version} is not supported (this is EM Explorer {__version__}, which reads "
+            f"version {FORMAT_VERSION}; a newer EM Explorer may read it)",
+        )
+    for key in _TOP_FIELDS:
+        check.get(doc, key)
+    cov_type = doc["covariance_type"]
+    if cov_type not in COVARIANCE_TYPES:
+        raise check.fail(
+            "covariance_type", f"expected one of {COVARIANCE_TYPES}, got {_show(cov_type)}"
+        )
+    k = check.integer(doc["n_components"], "n_components", minimum=1)
+    d = check.integer(doc["n_features"], "n_features", minimum=1)
+    names = doc["feature_names"]
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise check.fail("feature_names", f"expected a list of strings, got {_show(names)}")
+    if len(names) != d:
+        raise check.fail("feature_names", f"expected {d} names (n_features), got {len(names)}")
+    if len(set(names)) != len(names):
+        raise check.fail("feature_names", "the names must differ from each other")
+    weights = check.array(doc["weights"], "weights", (k,))
+    if (weights < 0).any():
+        i = int(np.argmax(weights < 0))
+        raise check.fail(f"weights[{i}]", f"must not be negative, got {weights[i]}")
+    if abs(weights.sum() - 1.0) > _WEIGHT_SUM_TOL:
+        raise check.fail("weights", f"must sum to 1, they sum to {weights.sum()!r}")
+    means = check.array(doc["means"], "means", (k, d))
+    covariances = check.array(doc["covariances"], "covariances", _COVARIANCE_SHAPES[cov_type](k, d))
+    _check_covariances(check, covariances, cov_type)
+    fit = _check_fit(check, doc["fit"])
+    created = doc["created"]
+    try:
+        datetime.fromisoformat(created)
+    except (TypeError, ValueError):
+        raise check.fail(
+            "created", f"expected an ISO 8601 date and time, got {_show(created)}"
+        ) from None
+    if not isinstance(doc["app_version"], str):
+        raise check.fail("app_version", f"expected a string, got {_show(doc['app_version'])}")
+
+    from em_engine.mixture import GaussianMixture
+
+    params: dict[str, Any] = {"tol": fit["tol"], "reg_covar": fit["reg_covar"]}
+    if fit["init"] in _INIT_METHODS:
+        params["init_params"] = fit["init"]
+    if fit["seed"] is not None:
+        params["random_state"] = fit["seed"]
+    try:
+        params["prior"] = _prior_argument(fit["prior"])
+        model = GaussianMixture.from_parameters(weights, means, covariances, cov_type, **params)
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path}: the model cannot be rebuilt: {exc}") from None
+    model.feature_names_ = tuple(names)
+    model.fit_details_ = {**fit, "created": created, "app_version": doc["app_version"]}
+    return model

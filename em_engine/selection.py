@@ -1,0 +1,171 @@
+"""Model selection: fit every (K, covariance type) pair and compare them by BIC and AIC.
+
+A pair that cannot be fitted (K larger than the number of samples, a covariance that collapses)
+is reported in its row with the reason; it never stops the others.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from em_engine.data import as_data_matrix
+from em_engine.errors import DataError
+from em_engine.gaussian import check_covariance_type
+
+__all__ = ["SelectionResult", "SelectionRow", "select_model"]
+
+
+class SelectionRow(NamedTuple):
+    """One fitted candidate. The scores are None when it failed (``error`` says why).
+
+    ``log_likelihood`` is summed over the samples; BIC and AIC are lower-is-better.
+    """
+
+    n_components: int
+    covariance_type: str
+    bic: float | None
+    aic: float | None
+    log_likelihood: float | None
+    converged: bool
+    n_iter: int
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class SelectionResult:
+    """All candidates in the order fitted (covariance type, then K), and the best by BIC."""
+
+    rows: tuple[SelectionRow, ...]
+    best: SelectionRow
+    n_samples: int
+
+    def table(self) -> str:
+        """A plain-text table, one line per candidate, the best marked with ``*``."""
+        header = (
+            f"  {'K':>3}  {'covariance':<10}  {'BIC':>14}  {'AIC':>14}  {'log-likelihood':>14}"
+            f"  {'converged':<9}  {'iterations':>10}"
+        )
+        lines = [header]
+        for row in self.rows:
+            mark = "*" if row == self.best else " "
+            if row.error is not None:
+                lines.append(
+                    f"{mark} {row.n_components:>3}  {row.covariance_type:<10}  failed: {row.error}"
+                )
+                continue
+            lines.append(
+                f"{mark} {row.n_components:>3}  {row.covariance_type:<10}  {row.bic:>14.6g}"
+                f"  {row.aic:>14.6g}  {row.log_likelihood:>14.6g}"
+                f"  {'yes' if row.converged else 'no':<9}  {row.n_iter:>10}"
+            )
+        best = self.best
+        lines.append(
+            f"* best by BIC: K = {best.n_components}, {best.covariance_type} covariance "
+            f"(BIC {best.bic:.6g}; lowest is best; {self.n_samples} samples)"
+        )
+        return "\n".join(lines)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def select_model(
+    X: np.ndarray,
+    components: Iterable[int] = range(1, 9),
+    covariance_types: Sequence[str] = ("full", "tied", "diag", "spherical"),
+    *,
+    n_init: int = 1,
+    seed: int = 0,
+    init: str = "kmeans",
+    max_iter: int = 100,
+    tol: float = 1e-3,
+    reg_covar: float = 1e-6,
+    prior: Any = None,
+    progress: Callable[[SelectionRow, int, int], None] | None = None,
+) -> SelectionResult:
+    """Fit a GaussianMixture for every K and covariance type; compare by BIC and AIC.
+
+    Parameters
+    ----------
+    X : array-like of shape (N, D)
+    components : iterable of int
+        Numbers of components K to try (each >= 1).
+    covariance_types : sequence of str
+        Any of "full", "tied", "diag", "spherical".
+    n_init, seed, init, max_iter, tol, reg_covar, prior
+        Passed to every GaussianMixture (``seed`` as ``random_state``, ``init`` as
+        ``init_params``).
+    progress : callable(row, done, total), optional
+        Called after each candidate.
+
+    Returns
+    -------
+    SelectionResult
+        ``rows`` ordered by covariance type then K; ``best`` has the lowest BIC.
+
+    Raises
+    ------
+    DataError
+        If X is not a finite 2-D array, a K is not a positive integer, or no candidate could be
+        fitted (the message gives the first reason).
+    ValueError
+        If a covariance type is unknown.
+    """
+    from em_engine.mixture import GaussianMixture
+
+    X = as_data_matrix(X)
+    ks = list(components)
+    for k in ks:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise DataError(f"numbers of components must be positive integers, got {k!r}")
+    types = [check_covariance_type(t) for t in covariance_types]
+    if not ks or not types:
+        raise DataError("nothing to compare: give at least one K and one covariance type")
+    total = len(ks) * len(types)
+    rows: list[SelectionRow] = []
+    for cov_type in types:
+        for k in ks:
+            model = GaussianMixture(
+                n_components=int(k),
+                covariance_type=cov_type,
+                tol=tol,
+                reg_covar=reg_covar,
+                max_iter=max_iter,
+                n_init=n_init,
+                init_params=init,
+                random_state=seed,
+                prior=prior,
+            )
+            try:
+                with np.errstate(all="ignore"):
+                    model.fit(X)
+                    log_likelihood = float(model.score(X)) * X.shape[0]
+                    bic, aic = float(model.bic(X)), float(model.aic(X))
+                if not all(math.isfinite(v) for v in (log_likelihood, bic, aic)):
+                    raise ValueError("the fit gave a non-finite log-likelihood")
+                row = SelectionRow(
+                    int(k),
+                    cov_type,
+                    bic,
+                    aic,
+                    log_likelihood,
+                    bool(model.converged_),
+                    int(model.n_iter_),
+                )
+            except (ValueError, np.linalg.LinAlgError, FloatingPointError) as exc:
+                row = SelectionRow(int(k), cov_type, None, None, None, False, 0, _first_line(exc))
+            rows.append(row)
+            if progress is not None:
+                progress(row, len(rows), total)
+    fitted = [row for row in rows if row.error is None]
+    if not fitted:
+        raise DataError(f"no model could be fitted ({rows[0].error})")
+    best = min(fitted, key=lambda row: row.bic)
+    return SelectionResult(rows=tuple(rows), best=best, n_samples=int(X.shape[0]))
