@@ -246,65 +246,6 @@ class SufficientStats:
     n_samples: int
 
 
-def _moment_features(xc: np.ndarray, covariance_type: str) -> np.ndarray:
-    """(B, F) features whose responsibility-weighted sums give nk, sx and sxx in one matmul.
-
-    Columns: 1 | x (D) | second moments (full: D(D+1)/2 upper-triangle products; diag/spherical:
-    D squares; tied: none, its unweighted second moment is summed separately).
-    """
-    n_rows, n_features = xc.shape
-    if covariance_type == "full":
-        rows, cols = np.triu_indices(n_features)
-        n_second = rows.size
-    elif covariance_type == "tied":
-        n_second = 0
-    else:
-        n_second = n_features
-    feats = np.empty((n_rows, 1 + n_features + n_second), dtype=xc.dtype)
-    feats[:, 0] = 1.0
-    feats[:, 1 : 1 + n_features] = xc
-    if covariance_type == "full":
-        np.multiply(xc[:, rows], xc[:, cols], out=feats[:, 1 + n_features :])
-    elif covariance_type != "tied":
-        np.multiply(xc, xc, out=feats[:, 1 + n_features :])
-    return feats
-
-
-def _block_moments(
-    xc: np.ndarray, resp: np.ndarray, covariance_type: str
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """(K, F) float64 weighted sums for one block (see _moment_features); tied adds (D, D)."""
-    sums = (resp.T @ _moment_features(xc, covariance_type)).astype(np.float64)
-    if covariance_type == "tied":
-        return sums, (xc.T @ xc).astype(np.float64)
-    return sums, None
-
-
-def _stats_from_sums(
-    sums: np.ndarray,
-    tied_sxx: np.ndarray | None,
-    shift: np.ndarray,
-    covariance_type: str,
-    n_samples: int,
-    eps: float,
-) -> SufficientStats:
-    n_components = sums.shape[0]
-    n_features = shift.shape[0]
-    nk = sums[:, 0] + 10.0 * eps
-    sx = sums[:, 1 : 1 + n_features].copy()
-    second = sums[:, 1 + n_features :]
-    if covariance_type == "full":
-        rows, cols = np.triu_indices(n_features)
-        sxx = np.empty((n_components, n_features, n_features))
-        sxx[:, rows, cols] = second
-        sxx[:, cols, rows] = second
-    elif covariance_type == "tied":
-        sxx = tied_sxx
-    else:
-        sxx = second.copy()
-    return SufficientStats(nk=nk, sx=sx, sxx=sxx, shift=shift, n_samples=n_samples)
-
-
 def _work_dtype(X: np.ndarray) -> np.dtype:
     return np.dtype(np.float32) if X.dtype == np.float32 else np.dtype(np.float64)
 
@@ -318,11 +259,71 @@ def _as_data(X: np.ndarray) -> np.ndarray:
     return X
 
 
+class _Features:
+    """Per-block feature rows (F, B), transposed so that per-row work is contiguous.
+
+    Rows: x - shift (D) | 1 | second moments (full: D(D+1)/2 upper-triangle products; diag and
+    spherical: D squares; tied: none, its unweighted second moment is summed separately).
+    The first D + 1 rows feed the E-step transform; responsibilities (K, B) @ rows.T give
+    nk, sx and sxx of the block in one matrix product.
+    """
+
+    def __init__(self, n_features: int, covariance_type: str, shift: np.ndarray, dtype) -> None:
+        self.n_features = n_features
+        self.covariance_type = covariance_type
+        self.shift = shift.astype(dtype)[:, None]
+        self.dtype = dtype
+        if covariance_type == "full":
+            self.pairs = np.triu_indices(n_features)
+            n_second = self.pairs[0].size
+        else:
+            n_second = 0 if covariance_type == "tied" else n_features
+        self.n_rows = n_features + 1 + n_second
+
+    def fill(self, X: np.ndarray, start: int, stop: int) -> np.ndarray:
+        """(F, stop - start) feature rows of X[start:stop]."""
+        d = self.n_features
+        feats = np.empty((self.n_rows, stop - start), dtype=self.dtype)
+        np.subtract(X[start:stop].T, self.shift, out=feats[:d])
+        feats[d] = 1.0
+        if self.covariance_type == "full":
+            for row, (i, j) in enumerate(zip(*self.pairs, strict=True), start=d + 1):
+                np.multiply(feats[i], feats[j], out=feats[row])
+        elif self.covariance_type != "tied":
+            np.square(feats[:d], out=feats[d + 1 :])
+        return feats
+
+    def moments(self, feats: np.ndarray, resp: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Block sums: (K, F) float64 = resp (K, B) @ feats.T, and tied's (D, D) or None."""
+        sums = (resp @ feats.T).astype(np.float64)
+        if self.covariance_type != "tied":
+            return sums, None
+        xc = feats[: self.n_features]
+        return sums, (xc @ xc.T).astype(np.float64)
+
+    def stats(self, parts: list, n_samples: int, eps: float, shift: np.ndarray) -> SufficientStats:
+        """SufficientStats from the per-block (sums, tied) pairs, added in block order."""
+        sums = np.sum([part[0] for part in parts], axis=0)
+        d = self.n_features
+        nk = sums[:, d] + 10.0 * eps
+        sx = sums[:, :d].copy()
+        second = sums[:, d + 1 :]
+        if self.covariance_type == "full":
+            rows, cols = self.pairs
+            sxx = np.empty((sums.shape[0], d, d))
+            sxx[:, rows, cols] = second
+            sxx[:, cols, rows] = second
+        elif self.covariance_type == "tied":
+            sxx = np.sum([part[1] for part in parts], axis=0)
+        else:
+            sxx = second.copy()
+        return SufficientStats(nk=nk, sx=sx, sxx=sxx, shift=shift, n_samples=n_samples)
+
+
 def _block_bounds(n_rows: int, width: int, block_rows: int | None) -> list[tuple[int, int]]:
     if block_rows is None:
-        block_rows = int(
-            np.clip(_BLOCK_ELEMENTS // max(width, 1), _MIN_BLOCK_ROWS, _MAX_BLOCK_ROWS)
-        )
+        block_rows = _BLOCK_ELEMENTS // max(width, 1)
+        block_rows = int(np.clip(block_rows, _MIN_BLOCK_ROWS, _MAX_BLOCK_ROWS))
     block_rows = max(int(block_rows), 1)
     return [(start, min(start + block_rows, n_rows)) for start in range(0, n_rows, block_rows)]
 
@@ -353,112 +354,45 @@ def stats_from_resp(X: np.ndarray, resp: np.ndarray, covariance_type: str) -> Su
     dtype = _work_dtype(X)
     resp = np.asarray(resp)
     shift = X.mean(axis=0, dtype=np.float64)
-    shift_w = shift.astype(dtype)
-    width = 1 + X.shape[1] * (X.shape[1] + 3) // 2
+    features = _Features(X.shape[1], covariance_type, shift, dtype)
 
     def block(start: int, stop: int) -> tuple[np.ndarray, np.ndarray | None]:
-        xc = X[start:stop] - shift_w
-        return _block_moments(xc, resp[start:stop].astype(dtype, copy=False), covariance_type)
+        feats = features.fill(X, start, stop)
+        return features.moments(feats, resp[start:stop].T.astype(dtype, copy=False))
 
-    parts = _map_blocks(block, _block_bounds(X.shape[0], width, None))
-    sums = np.sum([p[0] for p in parts], axis=0)
-    tied = np.sum([p[1] for p in parts], axis=0) if covariance_type == "tied" else None
-    return _stats_from_sums(
-        sums, tied, shift, covariance_type, X.shape[0], float(np.finfo(resp.dtype).eps)
-    )
+    parts = _map_blocks(block, _block_bounds(X.shape[0], features.n_rows, None))
+    return features.stats(parts, X.shape[0], float(np.finfo(resp.dtype).eps), shift)
 
 
 # --- log-probabilities per block -----------------------------------------------------------------
-# Each kernel returns 0.5 * squared Mahalanobis distances (B, K) of centred rows xc (B, D) from
-# centred means cm (K, D); factors are prepared once per pass (scaled by sqrt(0.5)).
+# Every covariance type is a per-component linear map U_k with precision_k = U_k @ U_k.T; the
+# E-step transforms centred rows with all K maps in one matrix product: y_k = U_k^T (x - mu_k).
 
 
-def _half_mahalanobis_full(xc: np.ndarray, prep: tuple) -> np.ndarray:
-    if len(prep) == 4:  # D == 2: closed form on (B, K) arrays, no matmul
-        cm, u00, u01, u11 = prep
-        d0 = xc[:, 0:1] - cm[:, 0]
-        d1 = xc[:, 1:2] - cm[:, 1]
-        y1 = d0 * u01
-        d1 *= u11
-        y1 += d1
-        d0 *= u00
-        d0 *= d0
-        y1 *= y1
-        d0 += y1
-        return d0
-    factors, offsets, n_components = prep
-    y = xc @ factors  # (B, K * D)
-    y -= offsets
-    y *= y
-    return y.reshape(xc.shape[0], n_components, -1).sum(axis=2)
+def _factors_full(pc: np.ndarray, n_components: int, n_features: int) -> np.ndarray:
+    return pc
 
 
-def _prepare_full(cm: np.ndarray, pc: np.ndarray, dtype: np.dtype) -> tuple:
-    n_components, n_features, _ = pc.shape
-    scaled = pc * math.sqrt(0.5)
-    if n_features == 2:
-        return (
-            cm.astype(dtype),
-            scaled[:, 0, 0].astype(dtype),
-            scaled[:, 0, 1].astype(dtype),
-            scaled[:, 1, 1].astype(dtype),
-        )
-    factors = np.transpose(scaled, (1, 0, 2)).reshape(n_features, -1)
-    offsets = np.einsum("kd,kde->ke", cm, scaled).reshape(-1)
-    return factors.astype(dtype), offsets.astype(dtype), n_components
+def _factors_tied(pc: np.ndarray, n_components: int, n_features: int) -> np.ndarray:
+    return np.broadcast_to(pc, (n_components, n_features, n_features))
 
 
-def _half_mahalanobis_tied(xc: np.ndarray, prep: tuple) -> np.ndarray:
-    factor, offsets = prep
-    y = xc @ factor  # (B, D)
-    out = np.zeros((xc.shape[0], offsets.shape[0]), dtype=xc.dtype)
-    for j in range(offsets.shape[1]):
-        t = y[:, j : j + 1] - offsets[:, j]
-        t *= t
-        out += t
-    return out
+def _factors_diag(pc: np.ndarray, n_components: int, n_features: int) -> np.ndarray:
+    factors = np.zeros((n_components, n_features, n_features))
+    idx = np.arange(n_features)
+    factors[:, idx, idx] = pc
+    return factors
 
 
-def _prepare_tied(cm: np.ndarray, pc: np.ndarray, dtype: np.dtype) -> tuple:
-    scaled = pc * math.sqrt(0.5)
-    return scaled.astype(dtype), (cm @ scaled).astype(dtype)
+def _factors_spherical(pc: np.ndarray, n_components: int, n_features: int) -> np.ndarray:
+    return pc[:, None, None] * np.eye(n_features)
 
 
-def _half_mahalanobis_diag(xc: np.ndarray, prep: tuple) -> np.ndarray:
-    cm, scale = prep
-    out = np.zeros((xc.shape[0], cm.shape[0]), dtype=xc.dtype)
-    for j in range(cm.shape[1]):
-        t = xc[:, j : j + 1] - cm[:, j]
-        t *= scale[:, j]
-        t *= t
-        out += t
-    return out
-
-
-def _prepare_diag(cm: np.ndarray, pc: np.ndarray, dtype: np.dtype) -> tuple:
-    return cm.astype(dtype), (pc * math.sqrt(0.5)).astype(dtype)
-
-
-def _half_mahalanobis_spherical(xc: np.ndarray, prep: tuple) -> np.ndarray:
-    cm, scale2 = prep
-    out = np.zeros((xc.shape[0], cm.shape[0]), dtype=xc.dtype)
-    for j in range(cm.shape[1]):
-        t = xc[:, j : j + 1] - cm[:, j]
-        t *= t
-        out += t
-    out *= scale2
-    return out
-
-
-def _prepare_spherical(cm: np.ndarray, pc: np.ndarray, dtype: np.dtype) -> tuple:
-    return cm.astype(dtype), (0.5 * pc * pc).astype(dtype)
-
-
-_KERNELS = {
-    "full": (_prepare_full, _half_mahalanobis_full),
-    "tied": (_prepare_tied, _half_mahalanobis_tied),
-    "diag": (_prepare_diag, _half_mahalanobis_diag),
-    "spherical": (_prepare_spherical, _half_mahalanobis_spherical),
+_FACTORS = {
+    "full": _factors_full,
+    "tied": _factors_tied,
+    "diag": _factors_diag,
+    "spherical": _factors_spherical,
 }
 
 
@@ -473,7 +407,7 @@ class _Pass:
         precisions_cholesky: np.ndarray,
         covariance_type: str,
     ) -> None:
-        self.covariance_type = check_covariance_type(covariance_type)
+        covariance_type = check_covariance_type(covariance_type)
         self.dtype = _work_dtype(X)
         weights = np.asarray(weights, dtype=np.float64)
         means = np.asarray(means, dtype=np.float64)
@@ -483,39 +417,57 @@ class _Pass:
             raise ValueError(
                 f"means have shape {means.shape}, expected (n_components, {n_features})"
             )
-        self.n_components = means.shape[0]
+        self.n_components = n_components = means.shape[0]
+        self.n_features = n_features
         self.shift = weights @ means  # a fixed centre near the data: keeps sxx well conditioned
-        self.shift_w = self.shift.astype(self.dtype)
-        prepare, self.kernel = _KERNELS[self.covariance_type]
-        self.prep = prepare(means - self.shift, pc, self.dtype)
+        self.features = _Features(n_features, covariance_type, self.shift, self.dtype)
+        # transform (K * D, D + 1): row k*D + j gives sqrt(1/2) * (U_k^T (x - mu_k))_j
+        # from the feature rows (x - shift, 1)
+        factors = math.sqrt(0.5) * _FACTORS[covariance_type](pc, n_components, n_features)
+        rotation = np.swapaxes(factors, 1, 2)  # (K, j, i)
+        offsets = -np.einsum("kji,ki->kj", rotation, means - self.shift)
+        transform = np.concatenate([rotation, offsets[:, :, None]], axis=2)
+        self.transform = transform.reshape(n_components * n_features, n_features + 1)
+        self.transform = self.transform.astype(self.dtype)
         with np.errstate(divide="ignore"):
             log_weights = np.log(weights)
-        self.constant = (
+        constant = (
             log_weights
-            + log_det_cholesky(pc, self.covariance_type, n_features)
+            + log_det_cholesky(pc, covariance_type, n_features)
             - 0.5 * n_features * _LOG_2PI
-        ).astype(self.dtype)
-        self.width = max(self.n_components, 1 + n_features * (n_features + 3) // 2)
+        )
+        self.constant = constant.astype(self.dtype)[:, None]
+        self.width = max(n_components * n_features, self.features.n_rows)
 
-    def centred(self, X: np.ndarray, start: int, stop: int) -> np.ndarray:
-        return X[start:stop] - self.shift_w
-
-    def weighted_log_prob(self, xc: np.ndarray) -> np.ndarray:
-        """(B, K) log(w_k) + log N(x | mu_k, Sigma_k) for centred rows xc (B, D)."""
-        wlp = self.kernel(xc, self.prep)
-        np.subtract(self.constant, wlp, out=wlp)
-        return wlp
+    def weighted_log_prob(self, feats: np.ndarray) -> np.ndarray:
+        """(K, B) log(w_k) + log N(x | mu_k, Sigma_k) from a block's feature rows."""
+        y = self.transform @ feats[: self.n_features + 1]  # (K * D, B)
+        np.square(y, out=y)
+        y = y.reshape(self.n_components, self.n_features, -1)
+        if self.n_features == 2:
+            half_distance = np.add(y[:, 0], y[:, 1])
+        else:
+            half_distance = y.sum(axis=1)
+        return np.subtract(self.constant, half_distance, out=half_distance)
 
 
 def _normalise(wlp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """In place: wlp (B, K) -> exp(wlp - max); returns (max (B, 1), row sums (B, 1))."""
-    top = wlp.max(axis=1, keepdims=True)
-    finite = np.isfinite(top)
-    if not finite.all():
-        top = np.where(finite, top, 0.0).astype(wlp.dtype)
+    """In place: wlp (K, B) -> exp(wlp - max over k); returns (max (B,), sums (B,))."""
+    top = np.maximum.reduce(wlp, axis=0)
+    if not np.isfinite(top).all():
+        top[~np.isfinite(top)] = 0.0
     wlp -= top
+    # exp(-700) ~ 1e-304 is nothing next to the row's 1; below it exp takes a slow subnormal path
+    np.maximum(wlp, -700.0, out=wlp)
     np.exp(wlp, out=wlp)
-    return top, wlp.sum(axis=1, keepdims=True)
+    return top, np.add.reduce(wlp, axis=0)
+
+
+def _sum_log(values: np.ndarray) -> float:
+    """sum(log(values)) for values in [1, K]: logs of products of 16, a 16th of the log calls."""
+    n = values.size - values.size % 16
+    products = np.multiply.reduce(values[:n].reshape(16, -1), axis=0)
+    return float(np.log(products).sum(dtype=np.float64) + np.log(values[n:]).sum(dtype=np.float64))
 
 
 @dataclass(frozen=True)
@@ -570,27 +522,29 @@ def e_step(
     density = np.empty(n_samples, dtype=p.dtype) if with_density else None
 
     def block(start: int, stop: int) -> tuple[float, np.ndarray, np.ndarray | None]:
-        xc = p.centred(X, start, stop)
-        resp = p.weighted_log_prob(xc)
+        feats = p.features.fill(X, start, stop)
+        resp = p.weighted_log_prob(feats)
         top, total = _normalise(resp)
         if labels is not None:
-            labels[start:stop] = resp.argmax(axis=1)
-            np.divide(1.0, total[:, 0], out=confidence[start:stop])
-        log_norm = np.log(total)
-        log_norm += top
+            labels[start:stop] = resp.argmax(axis=0)
         if density is not None:
-            density[start:stop] = log_norm[:, 0]
-        resp /= total
-        sums, tied = _block_moments(xc, resp, p.covariance_type)
-        return float(log_norm.sum(dtype=np.float64)), sums, tied
+            log_norm = np.log(total)
+            log_norm += top
+            density[start:stop] = log_norm
+            log_likelihood = float(log_norm.sum(dtype=np.float64))
+        else:
+            log_likelihood = float(top.sum(dtype=np.float64)) + _sum_log(total)
+        inverse = np.divide(1.0, total, out=total)
+        if confidence is not None:
+            confidence[start:stop] = inverse
+        resp *= inverse
+        return (log_likelihood, *p.features.moments(feats, resp))
 
     parts = _map_blocks(block, _block_bounds(n_samples, p.width, block_rows))
-    log_likelihood = math.fsum(part[0] for part in parts)
-    sums = np.sum([part[1] for part in parts], axis=0)
-    tied = np.sum([part[2] for part in parts], axis=0) if p.covariance_type == "tied" else None
-    stats = _stats_from_sums(
-        sums, tied, p.shift, p.covariance_type, n_samples, float(np.finfo(p.dtype).eps)
+    stats = p.features.stats(
+        [part[1:] for part in parts], n_samples, float(np.finfo(p.dtype).eps), p.shift
     )
+    log_likelihood = math.fsum(part[0] for part in parts)
     return EStepResult(log_likelihood, stats, labels, confidence, density)
 
 
@@ -608,12 +562,12 @@ def estimate_log_prob_resp(
     log_resp = np.empty((X.shape[0], p.n_components), dtype=p.dtype)
 
     def block(start: int, stop: int) -> None:
-        wlp = p.weighted_log_prob(p.centred(X, start, stop))
+        wlp = p.weighted_log_prob(p.features.fill(X, start, stop))
         top, total = _normalise(wlp.copy())
         norm = np.log(total)
         norm += top
-        log_prob_norm[start:stop] = norm[:, 0]
-        np.subtract(wlp, norm, out=log_resp[start:stop])
+        log_prob_norm[start:stop] = norm
+        np.subtract(wlp, norm, out=log_resp[start:stop].T)
 
     _map_blocks(block, _block_bounds(X.shape[0], p.width, None))
     return log_prob_norm, log_resp
