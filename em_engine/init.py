@@ -207,6 +207,7 @@ def kmeans(
     *,
     max_iter: int = 300,
     tol: float = 1e-4,
+    initial_centres: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Lloyd's k-means from k-means++ seeds, as scikit-learn's ``KMeans(n_init=1)``.
 
@@ -219,6 +220,8 @@ def kmeans(
     X : ndarray (N, D), float32 or float64
     n_clusters : int, 1 <= K <= N
     rng : int, RandomState, Generator or None
+    max_iter, tol : as scikit-learn's KMeans
+    initial_centres : ndarray (K, D), optional; default k-means++ seeds drawn with ``rng``
 
     Returns
     -------
@@ -232,12 +235,14 @@ def kmeans(
     centre = X.mean(axis=0, dtype=np.float64)
     x_sq = _centred_sq_norms(X, centre, block)
     tol_abs = x_sq.sum() / (n_samples * n_features) * tol
-    seeds, _ = _kmeans_plusplus(X, n_clusters, random, centre, x_sq, block, None)
-    centres = seeds - centre
+    if initial_centres is None:
+        initial_centres = _kmeans_plusplus(X, n_clusters, random, centre, x_sq, block, None)[0]
+    centres = np.asarray(initial_centres, dtype=np.float64) - centre
     labels = np.full(n_samples, -1, dtype=np.intp)
     strict = False
     n_iter = 0
-    for n_iter in range(1, max_iter + 1):  # noqa: B007 (n_iter is returned)
+    while n_iter < max_iter:
+        n_iter += 1
         new_labels, sums, counts = _assign(X, centre, centres, block)
         _relocate_empty_clusters(X, centre, centres, new_labels, sums, counts, block)
         filled = counts > 0
@@ -292,6 +297,29 @@ def initial_responsibilities(
     else:
         indices = random.choice(n_samples, size=n_components, replace=False)
         resp[indices, np.arange(n_components)] = 1
+    return resp
+
+
+def nearest_mean_responsibilities(X: np.ndarray, means: np.ndarray) -> np.ndarray:
+    """One-hot responsibilities: each row to its nearest mean (Euclidean), blocked.
+
+    Parameters
+    ----------
+    X : ndarray (N, D), float32 or float64
+    means : ndarray (K, D)
+
+    Returns
+    -------
+    resp : ndarray (N, K) of X's dtype, one 1 per row.
+    """
+    n_samples = X.shape[0]
+    means = np.asarray(means, dtype=np.float64)
+    centre = X.mean(axis=0, dtype=np.float64)
+    block = _block_rows(n_samples, max(means.shape[0], X.shape[1], 8))
+    labels = _assign(X, centre, means - centre, block)[0]
+    dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+    resp = np.zeros((n_samples, means.shape[0]), dtype=dtype)
+    resp[np.arange(n_samples), labels] = 1
     return resp
 
 
