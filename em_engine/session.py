@@ -1,0 +1,702 @@
+"""EMSession: EM one half-step at a time, with immutable snapshots and the full history.
+
+Iteration i's parameters are theta_i (theta_0 = the initial parameters); ``iteration`` counts the
+completed M-steps. An E-step on theta_i gives responsibilities, labels, confidence and the objective
+*of theta_i*: the total log-likelihood sum_n log p(x_n | theta_i), or with a prior the log posterior
+(log-likelihood + log prior density of theta_i). The M-step then makes theta_{i+1}. Convergence
+is scikit-learn's: after the E-step on theta_i, converged when
+|objective_i - objective_{i-1}| / N < tol.
+From the same theta_0, a session and ``GaussianMixture`` go through the same parameters.
+
+Every method returns a new :class:`Snapshot` (also kept as ``session.snapshot``). Snapshot and
+history arrays are read-only views of memory the session never writes again: parameters are small
+and copied per parameter set; the per-point ``labels`` and ``confidence`` of one E-step are shared
+by the snapshots built from that E-step (an E snapshot and the M snapshot that follows it).
+
+Collapse policy
+---------------
+After every M-step, a component is *collapsed* when
+
+- its weight is below 1/N, i.e. it holds less than one sample's worth of responsibility (a relative
+  allowance of 1e-6 absorbs rounding, so K == N components on one point each are not collapsed), or
+- its covariance is not positive definite (the Cholesky factor of its precision cannot be computed,
+  e.g. with ``reg_covar=0`` on duplicated or collinear points), or its parameters are not finite.
+
+A collapsed component is re-initialised: its mean moves to the worst-explained row (the lowest
+log density log p(x_n) under the mixture of the healthy components; several collapsed components
+take distinct rows, and distinct values where the data allow), its covariance becomes the data's
+overall covariance (+ reg_covar; for diag its diagonal, for spherical the mean variance) and its
+weight 1/K, after which the weights are renormalised. With the tied type, a tied covariance that is
+not positive definite is replaced by the data covariance. Each re-initialisation is reported as an
+event, e.g. "component 3 collapsed (weight 2.1e-09) and was re-initialised at row 17" (component
+and row numbers count from 0, like labels and array rows). The objective may drop at an iteration
+with such an event; it never drops otherwise (EM's guarantee). Initial parameters are checked the
+same way, except for the weight test (a small starting weight is the user's choice). So a session
+never raises and never produces NaN on awkward data: duplicates, collinear points, constant
+columns, K == N.
+
+``GaussianMixture`` keeps scikit-learn's behaviour instead (a ValueError naming reg_covar).
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from em_engine import gaussian
+from em_engine.errors import DataError
+from em_engine.init import (
+    INIT_METHODS,
+    initial_parameters,
+    nearest_mean_responsibilities,
+)
+from em_engine.prior import Prior, log_prior
+
+PHASES = ("init", "e", "m", "edit")
+INITIAL_PARAM_KEYS = ("weights", "means", "covariances")
+
+_WEIGHT_ALLOWANCE = 1e-6  # relative allowance below 1/N before a weight counts as collapsed
+_MAX_SEED = 2**32 - 1
+
+
+def _frozen(array: np.ndarray, dtype: Any = None) -> np.ndarray:
+    """A read-only view of a private copy of ``array`` (the view cannot be made writeable)."""
+    base = np.array(array, dtype=dtype, copy=True)
+    base.flags.writeable = False
+    return base.view()
+
+
+def _shared(array: np.ndarray) -> np.ndarray:
+    """A read-only view of ``array``, which the caller gives up (no copy)."""
+    array.flags.writeable = False
+    return array.view()
+
+
+@dataclass(frozen=True, eq=False)
+class HistoryEntry:
+    """One parameter set theta_iteration of the history.
+
+    Attributes
+    ----------
+    iteration : int
+    weights : (K,)
+    means : (K, D)
+    covariances : full (K, D, D), tied (D, D), diag (K, D), spherical (K,)
+    log_likelihood : objective of these parameters (log-likelihood, or log posterior with a prior),
+        None until an E-step has scored them
+    events : what happened when these parameters were made (collapse re-initialisations, an edit)
+    """
+
+    iteration: int
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    log_likelihood: float | None
+    events: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """The state after one session call. All arrays are read-only.
+
+    Attributes
+    ----------
+    iteration : index i of the parameters shown (theta_i)
+    phase : "init" (theta_0, not yet scored), "e" (E-step on theta_i), "m" (theta_i just made by
+        an M-step from the E-step on theta_{i-1}) or "edit" (theta_i edited by the user)
+    covariance_type : "full", "tied", "diag" or "spherical"
+    weights : (K,)
+    means : (K, D)
+    covariances : full (K, D, D), tied (D, D), diag (K, D), spherical (K,)
+    log_likelihood : the latest objective value, or None; it scores theta_{log_likelihood_iteration}
+        (after an M-step, the parameters *before* it, as scikit-learn's lower bound)
+    log_likelihood_iteration : which theta ``log_likelihood`` scores, or None
+    objective : "log-likelihood" or "log posterior"
+    labels : (N,) intp component of largest responsibility, from the E-step that fed this state
+    confidence : (N,) that largest responsibility
+    converged : the objective changed by less than tol per sample at the latest E-step
+    events : human-readable notes (collapse re-initialisations, edits)
+    seed : seed of the initial parameters
+    elapsed : seconds the call took
+    """
+
+    iteration: int
+    phase: str
+    covariance_type: str
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    log_likelihood: float | None
+    log_likelihood_iteration: int | None
+    objective: str
+    labels: np.ndarray | None
+    confidence: np.ndarray | None
+    converged: bool
+    events: tuple[str, ...]
+    seed: int
+    elapsed: float
+
+
+@dataclass(frozen=True, eq=False)
+class _Theta:
+    """Valid parameters (finite, positive definite) with their precision Cholesky factors."""
+
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    precisions_cholesky: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class _EState:
+    """An E-step on the current parameters."""
+
+    result: gaussian.EStepResult
+    objective: float
+    labels: np.ndarray
+    confidence: np.ndarray
+    converged: bool
+
+
+def _check_data(X: Any) -> np.ndarray:
+    try:
+        X = np.asarray(X)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"X cannot be read as a numeric array: {exc}") from None
+    if X.ndim != 2:
+        raise DataError(f"X must be a 2-D array (n_samples, n_features), got shape {X.shape}")
+    if X.shape[0] < 1 or X.shape[1] < 1:
+        raise DataError(f"X must have at least one row and one column, got shape {X.shape}")
+    if X.dtype not in (np.float32, np.float64):
+        if X.dtype.kind not in "biuf":
+            raise DataError(f"X must be numeric, got dtype {X.dtype}")
+        X = X.astype(np.float64)
+    bad = ~np.isfinite(X)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise DataError(f"X contains {X[row, col]} at row {row}, column {col}")
+    return X
+
+
+def _check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < low or (high is not None and value > high):
+        bound = f">= {low}" if high is None else f"between {low} and {high}"
+        raise ValueError(f"{name} must be {bound}, got {value!r}")
+    return int(value)
+
+
+def _check_float(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def _covariance_shape(covariance_type: str, n_components: int, n_features: int) -> tuple:
+    return {
+        "full": (n_components, n_features, n_features),
+        "tied": (n_features, n_features),
+        "diag": (n_components, n_features),
+        "spherical": (n_components,),
+    }[covariance_type]
+
+
+def _is_positive_definite(covariances: np.ndarray, covariance_type: str) -> bool:
+    try:
+        gaussian.compute_precision_cholesky(covariances, covariance_type)
+    except ValueError:
+        return False
+    return True
+
+
+class EMSession:
+    """Gaussian-mixture EM on X, driven one half-step at a time (the GUI's engine).
+
+    Parameters
+    ----------
+    X : array (N, D), finite; float32 is kept as float32, other numbers become float64
+    n_components : K, 1 <= K <= N
+    covariance_type : "full", "tied", "diag" or "spherical"
+    init : "kmeans", "k-means++", "random" or "random_from_data" (see em_engine.init)
+    seed : int in [0, 2**32 - 1], seeds the initialisation
+    tol : convergence threshold on the per-sample change of the objective
+    reg_covar : added to the covariance diagonals
+    max_iter : default number of iterations of :meth:`run`
+    prior : None (maximum likelihood), True (``Prior.default``) or a ``Prior`` (MAP)
+    initial_params : None, or a dict with any of "weights" (K,), "means" (K, D), "covariances"
+        (type shape): user-placed means or an imported model. Given entries are used as they are.
+        Missing entries: if "means" is given, the others come from assigning each row to its
+        nearest given mean (a mean with no rows gets the data covariance); otherwise from the init
+        method, as scikit-learn's weights_init/means_init.
+    """
+
+    def __init__(
+        self,
+        X: np.ndarray,
+        n_components: int,
+        covariance_type: str = "full",
+        init: str = "kmeans",
+        seed: int = 0,
+        tol: float = 1e-3,
+        reg_covar: float = 1e-6,
+        max_iter: int = 100,
+        prior: bool | Prior | None = None,
+        initial_params: Mapping[str, Any] | None = None,
+    ) -> None:
+        started = time.perf_counter()
+        self._X = _check_data(X)
+        self.n_components = _check_int("n_components", n_components, 1, self._X.shape[0])
+        if covariance_type not in gaussian.COVARIANCE_TYPES:
+            raise ValueError(
+                f"covariance_type must be one of {gaussian.COVARIANCE_TYPES}, "
+                f"got {covariance_type!r}"
+            )
+        self.covariance_type = covariance_type
+        if init not in INIT_METHODS:
+            raise ValueError(f"init must be one of {INIT_METHODS}, got {init!r}")
+        self.init = init
+        self.tol = _check_float("tol", tol)
+        self.reg_covar = _check_float("reg_covar", reg_covar)
+        self.max_iter = _check_int("max_iter", max_iter, 1)
+        self.prior = self._check_prior(prior)
+        self.objective = "log-likelihood" if self.prior is None else "log posterior"
+        self._initial_params = self._check_initial_params(initial_params)
+        self._data_moments: tuple[np.ndarray, np.ndarray] | None = None
+        self.seed = _check_int("seed", seed, 0, _MAX_SEED)
+        self._start(started)
+
+    # --- public interface ------------------------------------------------------------------------
+
+    @property
+    def X(self) -> np.ndarray:
+        """The data (N, D), read-only."""
+        view = self._X.view()
+        view.flags.writeable = False
+        return view
+
+    @property
+    def history(self) -> tuple[HistoryEntry, ...]:
+        """One entry per parameter set theta_0..theta_n currently kept."""
+        return tuple(self._entries)
+
+    @property
+    def iteration(self) -> int:
+        """Index i of the current parameters theta_i."""
+        return self._iteration
+
+    def e_step(self) -> Snapshot:
+        """Responsibilities, labels and objective of the current parameters (unchanged)."""
+        started = time.perf_counter()
+        self._truncate()
+        state = self._ensure_e_step()
+        return self._publish(
+            "e", started, state, self._iteration, self._entries[self._iteration].events
+        )
+
+    def m_step(self) -> Snapshot:
+        """Parameters from the latest responsibilities (an E-step first if they are stale)."""
+        started = time.perf_counter()
+        self._truncate()
+        state = self._ensure_e_step()
+        self._advance(state)
+        return self._publish(
+            "m", started, state, self._iteration - 1, self._entries[self._iteration].events
+        )
+
+    def step(self) -> Snapshot:
+        """One full iteration (E-step then M-step); returns the M snapshot."""
+        return self.m_step()
+
+    def run(self, max_iter: int | None = None) -> Iterator[Snapshot]:
+        """Iterate until converged or ``max_iter`` more iterations (default: the session's).
+
+        A generator yielding the snapshot of each full iteration; the caller may stop between
+        iterations. Nothing is done when the current snapshot is already converged.
+        """
+        limit = self.max_iter if max_iter is None else _check_int("max_iter", max_iter, 1)
+        return self._run(limit)
+
+    def reseed(self, seed: int | None = None) -> Snapshot:
+        """New seed (random if None) and new initial parameters from the init method.
+
+        The session's ``initial_params`` are dropped; the history restarts at iteration 0.
+        """
+        started = time.perf_counter()
+        if seed is None:
+            seed = secrets.randbelow(_MAX_SEED + 1)
+        self.seed = _check_int("seed", seed, 0, _MAX_SEED)
+        self._initial_params = {}
+        self._start(started)
+        return self.snapshot
+
+    def reset(self) -> Snapshot:
+        """Back to theta_0 of the current seed (undoing edits); the history restarts."""
+        started = time.perf_counter()
+        self._restart(started)
+        return self.snapshot
+
+    def restore(self, iteration: int) -> Snapshot:
+        """Show theta_iteration from the history, with its labels (via an E-step).
+
+        The later history is kept until the next e_step/m_step/step/run, which replaces it.
+        """
+        started = time.perf_counter()
+        iteration = _check_int("iteration", iteration, 0, len(self._entries) - 1)
+        self._iteration = iteration
+        self._theta = self._thetas[iteration]
+        self._e_state = None
+        state = self._ensure_e_step()
+        return self._publish("e", started, state, iteration, self._entries[iteration].events)
+
+    def move_mean(self, k: int, mean: Any) -> Snapshot:
+        """Move component k's mean (a user's drag): later history dropped, an event reported.
+
+        The edited parameters replace theta_iteration and are scored by an E-step.
+        """
+        started = time.perf_counter()
+        k = _check_int("k", k, 0, self.n_components - 1)
+        n_features = self._X.shape[1]
+        try:
+            mean = np.asarray(mean, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"mean must be {n_features} numbers, got {mean!r}") from None
+        if mean.shape != (n_features,) or not np.all(np.isfinite(mean)):
+            raise ValueError(f"mean must be {n_features} finite numbers, got {mean.tolist()!r}")
+        self._truncate()
+        means = self._theta.means.copy()
+        means[k] = mean
+        theta = self._make_theta(self._theta.weights, means, self._theta.covariances)
+        coords = ", ".join(f"{v:.6g}" for v in mean)
+        events = (f"component {k} mean moved to ({coords})",)
+        self._set_current(theta, events)
+        state = self._ensure_e_step()
+        return self._publish("edit", started, state, self._iteration, events, converged=False)
+
+    # --- construction ----------------------------------------------------------------------------
+
+    def _check_prior(self, prior: Any) -> Prior | None:
+        if prior is None or prior is False:
+            return None
+        if prior is True:
+            return Prior.default(self._X, self.n_components, self.covariance_type)
+        if isinstance(prior, Prior):
+            return prior
+        raise ValueError(f"prior must be None, True or a Prior, got {prior!r}")
+
+    def _check_initial_params(self, params: Mapping[str, Any] | None) -> dict[str, np.ndarray]:
+        if params is None:
+            return {}
+        if not isinstance(params, Mapping):
+            raise ValueError(f"initial_params must be None or a dict, got {params!r}")
+        unknown = sorted(set(params) - set(INITIAL_PARAM_KEYS))
+        if unknown:
+            raise ValueError(
+                f"initial_params has unknown key(s) {unknown}; expected any of {INITIAL_PARAM_KEYS}"
+            )
+        n_features = self._X.shape[1]
+        shapes = {
+            "weights": (self.n_components,),
+            "means": (self.n_components, n_features),
+            "covariances": _covariance_shape(self.covariance_type, self.n_components, n_features),
+        }
+        checked = {}
+        for key, value in params.items():
+            name = f"initial_params[{key!r}]"
+            try:
+                array = np.array(value, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(f"{name} must be numbers, got {value!r}") from None
+            if array.shape != shapes[key]:
+                raise ValueError(f"{name} must have shape {shapes[key]}, got {array.shape}")
+            if not np.all(np.isfinite(array)):
+                raise ValueError(f"{name} contains NaN or infinity")
+            checked[key] = array
+        weights = checked.get("weights")
+        if weights is not None:
+            if np.any(weights < 0) or abs(weights.sum() - 1.0) > 1e-6:
+                raise ValueError(
+                    "initial_params['weights'] must be >= 0 and sum to 1, "
+                    f"got sum {weights.sum()!r}"
+                )
+            checked["weights"] = weights / weights.sum()
+        covariances = checked.get("covariances")
+        if covariances is not None and not _is_positive_definite(covariances, self.covariance_type):
+            raise ValueError(
+                f"initial_params['covariances'] are not all positive definite "
+                f"({self.covariance_type} covariances)"
+            )
+        return checked
+
+    def _initial_theta(self) -> tuple[_Theta, tuple[str, ...]]:
+        given = self._initial_params
+        if len(given) == len(INITIAL_PARAM_KEYS):
+            weights, means, covariances = given["weights"], given["means"], given["covariances"]
+        elif "means" in given:
+            weights, means, covariances = self._from_given_means(given["means"])
+        else:
+            weights, means, covariances = initial_parameters(
+                self._X,
+                self.n_components,
+                self.covariance_type,
+                self.init,
+                self.seed,
+                self.reg_covar,
+            )
+        weights = given.get("weights", weights)
+        means = given.get("means", means)
+        covariances = given.get("covariances", covariances)
+        return self._sanitise(weights, means, covariances, check_weights=False)
+
+    def _from_given_means(self, means: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Weights and covariances from assigning every row to its nearest given mean."""
+        resp = nearest_mean_responsibilities(self._X, means)
+        stats = gaussian.stats_from_resp(self._X, resp, self.covariance_type)
+        weights, _, covariances = gaussian.m_step(stats, self.covariance_type, self.reg_covar)
+        empty = stats.nk < 1.0
+        if empty.any():
+            if self.covariance_type != "tied":
+                covariances[empty] = self._data_covariance()
+            weights[empty] = 1.0 / self.n_components
+            weights /= weights.sum()
+        return weights, means, covariances
+
+    def _start(self, started: float) -> None:
+        self._theta0, self._theta0_events = self._initial_theta()
+        self._restart(started)
+
+    def _restart(self, started: float) -> None:
+        self._thetas: list[_Theta] = []
+        self._entries: list[HistoryEntry] = []
+        self._iteration = 0
+        self._set_current(self._theta0, self._theta0_events)
+        self._publish("init", started, None, None, self._theta0_events, converged=False)
+
+    # --- EM --------------------------------------------------------------------------------------
+
+    def _run(self, limit: int) -> Iterator[Snapshot]:
+        if self.snapshot.converged:
+            return
+        for _ in range(limit):
+            snapshot = self.step()
+            yield snapshot
+            if snapshot.converged:
+                return
+
+    def _truncate(self) -> None:
+        """Drop the history after the current parameters (after a restore)."""
+        del self._thetas[self._iteration + 1 :]
+        del self._entries[self._iteration + 1 :]
+
+    def _set_current(self, theta: _Theta, events: tuple[str, ...]) -> None:
+        """Make ``theta`` the parameters of the current iteration (replacing or appending)."""
+        entry = HistoryEntry(
+            self._iteration, theta.weights, theta.means, theta.covariances, None, events
+        )
+        del self._thetas[self._iteration :]
+        del self._entries[self._iteration :]
+        self._thetas.append(theta)
+        self._entries.append(entry)
+        self._theta = theta
+        self._e_state: _EState | None = None
+
+    def _objective(self, theta: _Theta, log_likelihood: float) -> float:
+        if self.prior is None:
+            return log_likelihood
+        return log_likelihood + log_prior(
+            theta.weights, theta.means, theta.covariances, self.covariance_type, self.prior
+        )
+
+    def _ensure_e_step(self) -> _EState:
+        """The E-step on the current parameters (computed once per parameter set)."""
+        if self._e_state is not None:
+            return self._e_state
+        theta, i = self._theta, self._iteration
+        result = gaussian.e_step(
+            self._X,
+            theta.weights,
+            theta.means,
+            theta.precisions_cholesky,
+            self.covariance_type,
+            with_labels=True,
+        )
+        objective = self._objective(theta, result.log_likelihood)
+        previous = self._entries[i - 1].log_likelihood if i > 0 else None
+        converged = (
+            previous is not None
+            and not self._entries[i].events
+            and abs(objective - previous) / self._X.shape[0] < self.tol
+        )
+        self._entries[i] = replace(self._entries[i], log_likelihood=objective)
+        self._e_state = _EState(
+            result, objective, _shared(result.labels), _shared(result.confidence), converged
+        )
+        return self._e_state
+
+    def _advance(self, state: _EState) -> None:
+        """M-step from ``state`` (the E-step on theta_i): theta_{i+1} becomes current."""
+        weights, means, covariances = gaussian.m_step(
+            state.result.stats, self.covariance_type, self.reg_covar, self.prior
+        )
+        theta, events = self._sanitise(weights, means, covariances, check_weights=True)
+        self._iteration += 1
+        self._set_current(theta, events)
+
+    def _publish(
+        self,
+        phase: str,
+        started: float,
+        state: _EState | None,
+        scored: int | None,
+        events: tuple[str, ...],
+        converged: bool | None = None,
+    ) -> Snapshot:
+        theta = self._theta
+        self.snapshot = Snapshot(
+            iteration=self._iteration,
+            phase=phase,
+            covariance_type=self.covariance_type,
+            weights=_frozen(theta.weights),
+            means=_frozen(theta.means),
+            covariances=_frozen(theta.covariances),
+            log_likelihood=None if state is None else state.objective,
+            log_likelihood_iteration=None if state is None else scored,
+            objective=self.objective,
+            labels=None if state is None else state.labels.view(),
+            confidence=None if state is None else state.confidence.view(),
+            converged=state.converged if converged is None else converged,
+            events=events,
+            seed=self.seed,
+            elapsed=time.perf_counter() - started,
+        )
+        return self.snapshot
+
+    # --- collapse policy -------------------------------------------------------------------------
+
+    def _make_theta(
+        self, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray
+    ) -> _Theta:
+        """Valid parameters -> _Theta with read-only copies and precision Cholesky factors."""
+        precisions_cholesky = gaussian.compute_precision_cholesky(covariances, self.covariance_type)
+        return _Theta(
+            _frozen(weights, np.float64),
+            _frozen(means, np.float64),
+            _frozen(covariances, np.float64),
+            _frozen(precisions_cholesky),
+        )
+
+    def _sanitise(
+        self,
+        weights: np.ndarray,
+        means: np.ndarray,
+        covariances: np.ndarray,
+        *,
+        check_weights: bool,
+    ) -> tuple[_Theta, tuple[str, ...]]:
+        """Apply the collapse policy (module docstring); returns valid parameters and events."""
+        n_samples = self._X.shape[0]
+        weights = np.array(weights, dtype=np.float64)
+        means = np.array(means, dtype=np.float64)
+        covariances = np.array(covariances, dtype=np.float64)
+        reasons: dict[int, str] = {}
+        for k in range(self.n_components):
+            if not (np.isfinite(weights[k]) and np.all(np.isfinite(means[k]))):
+                reasons[k] = "non-finite parameters"
+            elif check_weights and weights[k] < (1.0 - _WEIGHT_ALLOWANCE) / n_samples:
+                reasons[k] = f"weight {weights[k]:.2g}"
+        events = []
+        if self.covariance_type == "tied":
+            if not _is_positive_definite(covariances, "tied"):
+                covariances = self._data_covariance()
+                events.append(
+                    "the tied covariance was not positive definite and was reset to the data "
+                    "covariance"
+                )
+        elif not _is_positive_definite(covariances, self.covariance_type):
+            for k in range(self.n_components):
+                if k not in reasons and not _is_positive_definite(
+                    covariances[k : k + 1], self.covariance_type
+                ):
+                    reasons[k] = "covariance not positive definite"
+        if not reasons:
+            return self._make_theta(weights, means, covariances), tuple(events)
+        collapsed = np.array(sorted(reasons))
+        rows = self._worst_rows(weights, means, covariances, collapsed)
+        data_cov = self._data_covariance()
+        for k, row in zip(collapsed, rows, strict=True):
+            means[k] = self._X[row]
+            if self.covariance_type != "tied":
+                covariances[k] = data_cov
+            weights[k] = 1.0 / self.n_components
+            events.append(
+                f"component {k} collapsed ({reasons[k]}) and was re-initialised at row {row}"
+            )
+        weights /= weights.sum()
+        return self._make_theta(weights, means, covariances), tuple(events)
+
+    def _worst_rows(
+        self,
+        weights: np.ndarray,
+        means: np.ndarray,
+        covariances: np.ndarray,
+        collapsed: np.ndarray,
+    ) -> np.ndarray:
+        """Rows with the lowest log density under the healthy components, one per collapsed one.
+
+        Distinct rows, with distinct values where possible. With no healthy component, the
+        density of one Gaussian with the data's mean and covariance is used.
+        """
+        healthy = np.ones(self.n_components, dtype=bool)
+        healthy[collapsed] = False
+        if healthy.any():
+            w = weights[healthy] / weights[healthy].sum()
+            mu = means[healthy]
+            cov = covariances if self.covariance_type == "tied" else covariances[healthy]
+            covariance_type = self.covariance_type
+        else:
+            mu, cov = self._data_moments_checked()
+            w, mu, cov, covariance_type = np.ones(1), mu[None], cov[None], "full"
+        pc = gaussian.compute_precision_cholesky(cov, covariance_type)
+        density = gaussian.e_step(
+            self._X, w, mu, pc, covariance_type, with_density=True
+        ).sample_log_density
+        n_samples, count = self._X.shape[0], len(collapsed)
+        n_candidates = min(n_samples, 4 * count + 16)
+        candidates = np.argpartition(density, n_candidates - 1)[:n_candidates]
+        candidates = candidates[np.argsort(density[candidates], kind="stable")]
+        _, first = np.unique(self._X[candidates], axis=0, return_index=True)
+        distinct = candidates[np.sort(first)]
+        rest = candidates[~np.isin(candidates, distinct)]
+        return np.concatenate([distinct, rest])[:count]
+
+    def _data_moments_checked(self) -> tuple[np.ndarray, np.ndarray]:
+        """Data mean (D,) and covariance (D, D) + reg_covar, made positive definite if needed."""
+        if self._data_moments is None:
+            n_samples = self._X.shape[0]
+            resp = np.ones((n_samples, 1), dtype=self._X.dtype)
+            stats = gaussian.stats_from_resp(self._X, resp, "full")
+            _, mean, cov = gaussian.m_step(stats, "full", self.reg_covar)
+            cov = cov[0]
+            scale = float(np.mean(np.diag(cov)))
+            jitter = 1e-6 * (scale if scale > 0 else 1.0)
+            while not _is_positive_definite(cov, "tied"):
+                cov = cov + jitter * np.eye(cov.shape[0])
+                jitter *= 10.0
+            self._data_moments = (mean[0], cov)
+        return self._data_moments
+
+    def _data_covariance(self) -> np.ndarray:
+        """The data covariance in the shape of one component (tied: the shared matrix)."""
+        cov = self._data_moments_checked()[1]
+        if self.covariance_type in ("full", "tied"):
+            return cov.copy()
+        diagonal = np.diag(cov).copy()
+        return diagonal if self.covariance_type == "diag" else np.float64(diagonal.mean())
