@@ -175,20 +175,22 @@ def _layout(rows: list[list[str]], path: Path, delimiter: str, header: bool | No
     has_header = _detect_header(rows) if header is None else header
     data = rows[1:] if has_header else rows
     counts = [len(r) for r in data]
-    n_fields = max(set(counts), key=counts.count) if counts else len(rows[0])
+    # The most common field count; a tie goes to the earliest row.
+    n_fields = max(counts, key=counts.count) if counts else len(rows[0])
     has_row_names = False
     if has_header:
         head = [cell.strip() for cell in rows[0]]
+        names = head
         if len(head) == n_fields - 1:  # R's write.table: no header cell over the row names
-            has_row_names, names = True, head
+            has_row_names = True
         elif len(head) > 1 and head[0] == "" and (not data or n_fields == len(head)):
             has_row_names, names = True, head[1:]  # R's write.csv: empty header cell
-        else:
-            names = head
-        if data and len(names) != n_fields - has_row_names:
+        elif len(set(counts)) == 1 and n_fields != len(head):
             raise DataError(
                 f"{path}: the header has {len(head)} fields, but the data rows have {n_fields}"
             )
+        else:
+            n_fields = len(head)  # rows that differ are ragged
         names = [name or f"x{j + 1}" for j, name in enumerate(names)]
         seen: set[str] = set()
         for name in names:

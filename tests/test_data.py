@@ -1,0 +1,293 @@
+"""CSV reading (em_engine.data): the files people have, and one clear error for each bad one."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from em_engine import data as data_module
+from em_engine.data import as_data_matrix, read_csv, sniff_csv, write_csv, write_text_atomic
+from em_engine.errors import DataError
+
+
+def make(tmp_path: Path, text: str, name: str = "data.csv", encoding: str = "utf-8") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+# --- layouts that must read ----------------------------------------------------------------------
+
+
+def test_header_and_comma(tmp_path: Path) -> None:
+    ds = read_csv(make(tmp_path, "x,y\n1,2\n3.5,-4e-3\n"))
+    assert ds.feature_names == ("x", "y")
+    np.testing.assert_array_equal(ds.X, [[1.0, 2.0], [3.5, -4e-3]])
+    assert ds.X.dtype == np.float64 and ds.X.flags.c_contiguous
+    assert ds.n_dropped == 0 and ds.drop_reasons == () and ds.labels is None
+    assert ds.source == str(tmp_path / "data.csv")
+
+
+def test_no_header_semicolon_and_trailing_blank_lines(tmp_path: Path) -> None:
+    ds = read_csv(make(tmp_path, "1;2;3\n4;5;6\n\n\n"))
+    assert ds.feature_names == ("x1", "x2", "x3")
+    np.testing.assert_array_equal(ds.X, [[1, 2, 3], [4, 5, 6]])
+
+
+def test_tab_bom_and_windows_line_endings(tmp_path: Path) -> None:
+    ds = read_csv(make(tmp_path, "\ufeffa\tb\r\n1.5\t2\r\n3\t4\r\n\r\n"))
+    assert ds.feature_names == ("a", "b")
+    np.testing.assert_array_equal(ds.X, [[1.5, 2.0], [3.0, 4.0]])
+
+
+def test_quoted_fields_and_spaces(tmp_path: Path) -> None:
+    ds = read_csv(make(tmp_path, '"width, cm","height"\n"1.5", 2\n" 3",4 \n'))
+    assert ds.feature_names == ("width, cm", "height")
+    np.testing.assert_array_equal(ds.X, [[1.5, 2.0], [3.0, 4.0]])
+
+
+def test_r_write_csv_row_numbers(tmp_path: Path) -> None:
+    path = make(tmp_path, '"","x","y"\n"1",0.5,2\n"2",3,4\n')
+    ds = read_csv(path)
+    assert ds.feature_names == ("x", "y")
+    np.testing.assert_array_equal(ds.X, [[0.5, 2.0], [3.0, 4.0]])
+    preview = sniff_csv(path)
+    assert preview.has_row_names and preview.column_names == ("x", "y")
+    assert preview.preview_rows == (("0.5", "2"), ("3", "4"))
+
+
+def test_r_write_table_row_names_header_one_shorter(tmp_path: Path) -> None:
+    ds = read_csv(make(tmp_path, "mpg,wt\nMazda RX4,21,2.62\nDatsun 710,22.8,2.32\n"))
+    assert ds.feature_names == ("mpg", "wt")
+    np.testing.assert_array_equal(ds.X, [[21.0, 2.62], [22.8, 2.32]])
+
+
+def test_text_columns_are_skipped_unless_chosen(tmp_path: Path) -> None:
+    path = make(tmp_path, "a,species,b\n1,setosa,2\n3,virginica,4\n")
+    ds = read_csv(path)
+    assert ds.feature_names == ("a", "b")
+    np.testing.assert_array_equal(ds.X, [[1, 2], [3, 4]])
+    with pytest.raises(DataError) as err:
+        read_csv(path, columns=["species"])
+    assert str(err.value) == (
+        f"{path}: row 2: column 'species' is 'setosa', not a number (1 more invalid row)"
+    )
+
+
+def test_choose_columns_by_name_index_and_digit_string(tmp_path: Path) -> None:
+    path = make(tmp_path, "a,b,c\n1,2,3\n4,5,6\n")
+    assert read_csv(path, columns=["c", "a"]).feature_names == ("c", "a")
+    np.testing.assert_array_equal(read_csv(path, columns=["c", "a"]).X, [[3, 1], [6, 4]])
+    np.testing.assert_array_equal(read_csv(path, columns=[1]).X, [[2], [5]])
+    np.testing.assert_array_equal(read_csv(path, columns=["2"]).X, [[3], [6]])
+
+
+def test_column_named_like_a_digit_is_a_name_first(tmp_path: Path) -> None:
+    path = make(tmp_path, "1,0\n1e0x,5\n7,8\n", name="d.csv")  # header has a text cell
+    ds = read_csv(path, header=True, columns=["0"])
+    assert ds.feature_names == ("0",)
+    np.testing.assert_array_equal(ds.X, [[5], [8]])
+
+
+def test_header_option_overrides_detection(tmp_path: Path) -> None:
+    path = make(tmp_path, "10,20\n1,2\n")
+    assert read_csv(path).X.shape == (2, 2)
+    forced = read_csv(path, header=True)
+    assert forced.feature_names == ("10", "20")
+    np.testing.assert_array_equal(forced.X, [[1, 2]])
+
+
+def test_explicit_delimiter(tmp_path: Path) -> None:
+    ds = read_csv(make(tmp_path, "a|b\n1|2\n"), delimiter="|")
+    np.testing.assert_array_equal(ds.X, [[1, 2]])
+
+
+def test_single_column(tmp_path: Path) -> None:
+    ds = read_csv(make(tmp_path, "price\n100\n250.5\n"))
+    assert ds.feature_names == ("price",) and ds.X.shape == (2, 1)
+
+
+def test_float32(tmp_path: Path) -> None:
+    ds = read_csv(make(tmp_path, "a,b\n1,2\n"), dtype=np.float32)
+    assert ds.X.dtype == np.float32
+
+
+def test_latin1_fallback(tmp_path: Path) -> None:
+    ds = read_csv(make(tmp_path, "größe,b\n1,2\n", encoding="latin-1"))
+    assert ds.feature_names == ("größe", "b")
+
+
+def test_values_round_trip_exactly_through_write_csv(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(500, 3)) * 10.0 ** rng.integers(-8, 8, size=(500, 3))
+    write_csv(tmp_path / "r.csv", X, ["a", "b", "c"])
+    np.testing.assert_array_equal(read_csv(tmp_path / "r.csv").X, X)
+
+
+def test_fast_and_careful_paths_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = '"","u","v"\r\n"1",1.25,-3\r\n\r\n"2",7e-3,  8\r\n"3",1e300,0\r\n'
+    path = make(tmp_path, text)
+    fast = read_csv(path)
+
+    def no_loadtxt(*args, **kwargs):
+        raise ValueError("fast path disabled")
+
+    monkeypatch.setattr(data_module.np, "loadtxt", no_loadtxt)
+    careful = read_csv(path)
+    np.testing.assert_array_equal(fast.X, careful.X)
+    assert fast.feature_names == careful.feature_names == ("u", "v")
+
+
+def test_sniff_csv_preview(tmp_path: Path) -> None:
+    rows = "\n".join(f"{i};{i * 2}" for i in range(30))
+    preview = sniff_csv(make(tmp_path, "a;b\n" + rows + "\n"), n_preview=5)
+    assert preview.delimiter == ";" and preview.has_header and not preview.has_row_names
+    assert preview.column_names == ("a", "b")
+    assert preview.preview_rows == tuple((str(i), str(i * 2)) for i in range(5))
+
+
+# --- errors: one message naming file, row and column ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a,b\n1,2\n3,abc\n", "row 3: column 'b' is 'abc', not a number"),
+        ("a,b\n1,2\n\n3,\n", "row 4: column 'b' is empty"),
+        ("a,b\n1,2\n3,4,5\n", "row 3: has 3 fields, expected 2"),
+        ("a,b\n1,2\n3\n", "row 3: has 1 field, expected 2"),
+        ("a,b\n1\n2,3\n", "row 2: has 1 field, expected 2"),
+        ("1,2\n3\n", "row 2: has 1 field, expected 2"),
+        ("a,b\n1,nan\n", "row 2: column 'b' is nan, not a finite number"),
+        ("a,b\n1,2\n-inf,2\n", "row 3: column 'a' is -inf, not a finite number"),
+        ("a,b\n1,2\n3,x\n4,y\n", "row 3: column 'b' is 'x', not a number (1 more invalid row)"),
+        (
+            "a;b\n1,5;2\n",
+            "row 2: column 'a' is '1,5', not a number (decimal commas are not supported: "
+            "use a decimal point)",
+        ),
+        ("", "the file is empty"),
+        ("\n  \n\n", "the file is empty"),
+        ("a,b\n", "the file has a header but no data rows"),
+        ("a,b\nx,y\n", "no numeric columns (columns: a, b; delimiter comma)"),
+        ("a,b,c\n1,2\n3,4\n", "the header has 3 fields, but the data rows have 2"),
+        ("a,a\n1,2\n", "the header names column 'a' twice"),
+    ],
+)
+def test_bad_files_give_one_clear_error(tmp_path: Path, text: str, message: str) -> None:
+    path = make(tmp_path, text)
+    with pytest.raises(DataError) as err:
+        read_csv(path)
+    assert str(err.value) == f"{path}: {message}"
+
+
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        (["z"], "no column named 'z' (columns: a, b)"),
+        ([5], "column index 5 is out of range (the file has 2 columns, 0 to 1)"),
+        (["a", 0], "column 'a' is chosen twice"),
+        ([], "no columns chosen"),
+    ],
+)
+def test_bad_column_choices(tmp_path: Path, columns: list, message: str) -> None:
+    path = make(tmp_path, "a,b\n1,2\n")
+    with pytest.raises(DataError) as err:
+        read_csv(path, columns=columns)
+    assert str(err.value) == f"{path}: {message}"
+
+
+def test_missing_file_and_folder(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="no such file"):
+        read_csv(tmp_path / "nope.csv")
+    with pytest.raises(DataError, match="is a folder"):
+        read_csv(tmp_path)
+
+
+def test_binary_file(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_bytes(b"PK\x03\x04\x00\x00binary")
+    with pytest.raises(DataError, match="not a text file"):
+        read_csv(path)
+
+
+def test_drop_invalid_counts_rows_with_reasons(tmp_path: Path) -> None:
+    text = "a,b\n1,2\n3,abc\n5,6\n7,nan\n8\n9,10\n"
+    ds = read_csv(make(tmp_path, text), drop_invalid=True)
+    np.testing.assert_array_equal(ds.X, [[1, 2], [5, 6], [9, 10]])
+    assert ds.n_dropped == 3
+    assert ds.drop_reasons == (
+        "row 3: column 'b' is 'abc', not a number",
+        "row 5: column 'b' is nan, not a finite number",
+        "row 6: has 1 field, expected 2",
+    )
+
+
+def test_drop_invalid_ignores_bad_cells_in_unchosen_columns(tmp_path: Path) -> None:
+    ds = read_csv(make(tmp_path, "a,b\n1,x\n2,3\n"), columns=["a"], drop_invalid=True)
+    np.testing.assert_array_equal(ds.X, [[1], [2]])
+    assert ds.n_dropped == 0
+
+
+def test_drop_invalid_with_nothing_left(tmp_path: Path) -> None:
+    path = make(tmp_path, "a\nx\ny\n")
+    with pytest.raises(DataError) as err:
+        read_csv(path, columns=["a"], drop_invalid=True)
+    assert str(err.value) == f"{path}: no valid data rows (row 2: column 'a' is 'x', not a number)"
+
+
+def test_large_file_reads_exactly(tmp_path: Path) -> None:
+    X = np.random.default_rng(0).normal(size=(200_000, 2))
+    write_csv(tmp_path / "big.csv", X, ["a", "b"])
+    np.testing.assert_array_equal(read_csv(tmp_path / "big.csv").X, X)
+
+
+# --- arrays and writing --------------------------------------------------------------------------
+
+
+def test_as_data_matrix() -> None:
+    assert as_data_matrix([1, 2, 3]).shape == (3, 1)
+    assert as_data_matrix(np.ones((2, 2), np.float32)).dtype == np.float32
+    assert as_data_matrix([[1, 2]]).dtype == np.float64
+    with pytest.raises(DataError, match=r"X has a non-finite value nan at row 1, column 0"):
+        as_data_matrix([[1.0, 2.0], [np.nan, 1.0]])
+    with pytest.raises(DataError, match="must be 2-D"):
+        as_data_matrix(np.ones((2, 2, 2)))
+    with pytest.raises(DataError, match="is empty"):
+        as_data_matrix(np.ones((0, 2)))
+    with pytest.raises(DataError, match="not a numeric array"):
+        as_data_matrix([["a", "b"]])
+
+
+def test_write_text_atomic_replaces_and_cleans_up(tmp_path: Path) -> None:
+    path = tmp_path / "out.txt"
+    write_text_atomic(path, "first")
+    write_text_atomic(path, "second")
+    assert path.read_text() == "second"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
+
+
+def test_write_text_atomic_failure_leaves_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "out.txt"
+    path.write_text("old")
+
+    def broken_replace(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        write_text_atomic(path, "new")
+    assert path.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
+
+
+def test_write_csv_quotes_header_and_formats(tmp_path: Path) -> None:
+    text = write_csv(tmp_path / "o.csv", np.array([[1, 0.5]]), ["a,b", "c"], fmt=["%d", "%.3f"])
+    assert text == '"a,b",c\n1,0.500\n'
+    assert (tmp_path / "o.csv").read_text() == text
+    assert read_csv(tmp_path / "o.csv").feature_names == ("a,b", "c")
