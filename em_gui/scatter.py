@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from pyqtgraph.exporters import ImageExporter, SVGExporter
+from pyqtgraph.exporters import ImageExporter
 from pyqtgraph.Qt import internals
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtGui, QtSvg, QtWidgets
 
 from em_gui import palette
 
@@ -507,8 +507,33 @@ class ScatterView(QtWidgets.QWidget):
                 if not exporter.export(tmp):
                     raise OSError(f"{path}: could not write the PNG image")
             else:
-                SVGExporter(self.plot_item).export(tmp)
+                self._write_svg(tmp)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    def _write_svg(self, filename: str) -> None:
+        """Render the plot with QSvgGenerator: axes, ellipses and markers as vectors, points as one
+        embedded raster image.
+
+        pyqtgraph 0.14's SVGExporter fails on Qt 6.12's path data (it cannot parse the "Z" that
+        QSvgGenerator now writes), so the scene is rendered directly.
+        """
+        source = self.plot_item.sceneBoundingRect()
+        target = QtCore.QRectF(0, 0, source.width(), source.height())
+        generator = QtSvg.QSvgGenerator()
+        generator.setFileName(filename)
+        generator.setSize(target.size().toSize())
+        generator.setViewBox(target)
+        generator.setTitle("EM Explorer scatter plot")
+        painter = QtGui.QPainter()
+        if not painter.begin(generator):
+            raise OSError(f"{filename}: cannot write the SVG file")
+        self._points.setExportMode(True, {})
+        try:
+            painter.fillRect(target, QtGui.QColor("white"))
+            self.plot_widget.scene().render(painter, target, source)
+        finally:
+            self._points.setExportMode(False)
+            painter.end()
