@@ -17,7 +17,6 @@ field and raises one ``ModelFileError`` naming the file and the field.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -83,7 +82,7 @@ _SYMMETRY_TOL = 1e-8
 
 
 def _jsonable(value: Any) -> Any:
-    """Numbers, arrays, dataclasses and mappings as plain JSON values (floats stay exact)."""
+    """Numbers, arrays, priors and mappings as plain JSON values (floats stay exact)."""
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, (int, np.integer)):
@@ -92,8 +91,8 @@ def _jsonable(value: Any) -> Any:
         return float(value)
     if isinstance(value, np.ndarray):
         return value.tolist()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if hasattr(value, "to_dict"):  # a Prior
+        value = value.to_dict()
     if isinstance(value, Mapping):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -102,9 +101,12 @@ def _jsonable(value: Any) -> Any:
 
 
 def _fit_details(model: Any, X: np.ndarray | None) -> dict[str, Any]:
-    """The "fit" object: from the estimator's settings and, if X is given, its scores on X."""
+    """The "fit" object: from the estimator (a loaded model keeps its file's details), then, if X
+    is given, its scores on X."""
     seed = getattr(model, "random_state", None)
-    prior = getattr(model, "prior", None)
+    prior = getattr(model, "prior_", None)
+    if prior is None and getattr(model, "prior", None) is True:
+        prior = True
     details: dict[str, Any] = {
         "log_likelihood": None,
         "bic": None,
@@ -115,9 +117,12 @@ def _fit_details(model: Any, X: np.ndarray | None) -> dict[str, Any]:
         "reg_covar": model.reg_covar,
         "init": getattr(model, "init_params", None),
         "seed": seed if isinstance(seed, (int, np.integer)) else None,
-        "prior": None if prior is False else prior,
+        "prior": prior,
         "n_samples": None,
     }
+    loaded = getattr(model, "fit_details_", None)
+    if isinstance(loaded, Mapping):
+        details.update({key: loaded[key] for key in FIT_FIELDS if key in loaded})
     if X is not None:
         X = as_data_matrix(X)
         details["log_likelihood"] = float(model.score(X)) * X.shape[0]
@@ -387,7 +392,7 @@ def _prior_argument(prior: Any) -> Any:
         return prior or None
     from em_engine.prior import Prior
 
-    return Prior(**{k: np.asarray(v) if isinstance(v, list) else v for k, v in prior.items()})
+    return Prior.from_dict(prior)
 
 
 def load_model(path: str | os.PathLike[str]) -> GaussianMixture:
@@ -441,7 +446,7 @@ def load_model(path: str | os.PathLike[str]) -> GaussianMixture:
         i = int(np.argmax(weights < 0))
         raise check.fail(f"weights[{i}]", f"must not be negative, got {weights[i]}")
     if abs(weights.sum() - 1.0) > _WEIGHT_SUM_TOL:
-        raise check.fail("weights", f"must sum to 1, they sum to {weights.sum()!r}")
+        raise check.fail("weights", f"must sum to 1, they sum to {float(weights.sum()):.10g}")
     means = check.array(doc["means"], "means", (k, d))
     covariances = check.array(doc["covariances"], "covariances", _COVARIANCE_SHAPES[cov_type](k, d))
     _check_covariances(check, covariances, cov_type)
