@@ -278,10 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
 class _Progress:
     """Prints a progress line on stderr at most once per interval, starting after one interval."""
 
-    def __init__(self, stream: TextIO, interval: float = _PROGRESS_INTERVAL) -> None:
+    def __init__(self, stream: TextIO) -> None:
         self.stream = stream
-        self.interval = interval
-        self.next_time = time.monotonic() + interval
+        self.interval = _PROGRESS_INTERVAL
+        self.next_time = time.monotonic() + self.interval
 
     def __call__(self, message: str) -> None:
         now = time.monotonic()
@@ -390,7 +390,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         _write(
             args.out, lambda: save_model(model, args.out, feature_names=dataset.feature_names, X=X)
         )
-        lines.append(f"model saved to {args.out}")
+        lines.append(f"model file: {args.out}")
     print("\n".join(lines))
     return 0
 
@@ -422,6 +422,12 @@ def _cmd_score(args: argparse.Namespace) -> int:
             f"the model has {d} feature{'s' if d != 1 else ''} ({', '.join(model.feature_names_)}) "
             f"but {args.data} gives {X.shape[1]} ({', '.join(dataset.feature_names)}); "
             "choose them with --columns"
+        )
+    if tuple(dataset.feature_names) != tuple(model.feature_names_) and args.columns is None:
+        print(
+            f"note: using the columns {', '.join(dataset.feature_names)} of {args.data} for the "
+            f"model's features {', '.join(model.feature_names_)}",
+            file=sys.stderr,
         )
     resp = model.predict_proba(X)
     log_density = model.score_samples(X)

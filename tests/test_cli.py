@@ -1,0 +1,323 @@
+"""The command line (em_engine.cli via main.py): fit, score, select, --version, and bad input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from em_engine import __version__, cli
+from em_engine._resources import resource_path
+from em_engine.data import read_csv, write_csv
+from em_engine.modelio import load_model
+
+ROOT = Path(__file__).resolve().parent.parent
+BLOBS = resource_path("samples", "blobs.csv")
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def assert_one_error_line(status: int, out: str, err: str, *parts: str) -> None:
+    assert status == 2
+    assert out == ""
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in err
+    for part in parts:
+        assert part in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "blobs.json"
+    assert cli.main(["fit", str(BLOBS), "-k", "4", "--out", str(path)]) == 0
+    return path
+
+
+# --- fit -----------------------------------------------------------------------------------------
+
+
+def test_fit_prints_a_summary_and_writes_a_loadable_model(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out_path = tmp_path / "m.json"
+    status, out, err = run(capsys, "fit", BLOBS, "--components", "4", "--out", out_path)
+    assert status == 0, err
+    model = load_model(out_path)
+    X = read_csv(BLOBS).X
+    summary = dict(line.split(": ", 1) for line in out.splitlines())
+    assert float(summary["log-likelihood"].split()[0]) == pytest.approx(
+        model.fit_details_["log_likelihood"], abs=1e-6
+    )
+    assert float(summary["BIC"]) == pytest.approx(model.bic(X), abs=1e-6)
+    assert int(summary["iterations"]) == model.fit_details_["n_iter"] >= 1
+    assert summary["converged"] == "yes"
+    assert summary["model file"] == str(out_path)
+    assert summary["data"].startswith(f"{BLOBS}: 400 rows x 2 columns (x, y)")
+    assert model.feature_names_ == ("x", "y")
+    assert model.fit_details_["n_samples"] == 400
+    assert model.n_components == 4 and model.covariance_type == "full"
+
+
+def test_fit_options_reach_the_model(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text(
+        "id,a,b,label\n" + "".join(f"{i},{i % 7},{(i * 3) % 11},z\n" for i in range(60))
+    )
+    out_path = tmp_path / "m.json"
+    status, out, err = run(
+        capsys, "fit", path, "-k", "2", "--covariance", "diag", "--init", "k-means++",
+        "--n-init", "2", "--max-iter", "50", "--tol", "1e-4", "--reg-covar", "1e-3",
+        "--seed", "9", "--columns", "a,2", "--prior", "-o", out_path,
+    )  # fmt: skip
+    assert status == 0, err
+    assert "MAP (conjugate prior)" in out
+    model = load_model(out_path)
+    details = model.fit_details_
+    assert model.covariance_type == "diag" and model.feature_names_ == ("a", "b")
+    assert details["init"] == "k-means++" and details["seed"] == 9
+    assert details["tol"] == 1e-4 and details["reg_covar"] == 1e-3
+    assert details["prior"] not in (None, False)
+    assert np.all(model.covariances_ >= 1e-3)
+
+
+def test_fit_reports_progress_on_stderr(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "_PROGRESS_INTERVAL", 0.0)
+    status, out, err = run(capsys, "fit", BLOBS, "-k", "4", "--init", "random", "--tol", "0")
+    assert status == 0
+    lines = err.splitlines()
+    assert lines and all(line.startswith("iteration ") for line in lines)
+    assert not any(line.startswith("iteration ") for line in out.splitlines())
+
+
+def test_fit_drop_invalid_reports_the_count(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text("a\n" + "".join(f"{i}\n" for i in range(20)) + "oops\nnan\n")
+    status, out, err = run(capsys, "fit", path, "-k", "2", "--drop-invalid")
+    assert status == 0
+    assert err.splitlines() == [
+        "dropped 2 invalid rows (first: row 22: column 'a' is 'oops', not a number)"
+    ]
+    assert "20 rows x 1 column (a)" in out
+
+
+# --- score ---------------------------------------------------------------------------------------
+
+
+def test_score_writes_labels_densities_and_responsibilities(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, model_file: Path
+) -> None:
+    out_path = tmp_path / "scores.csv"
+    status, out, err = run(capsys, "score", model_file, BLOBS, "--out", out_path)
+    assert status == 0, err
+    assert out == "" and "400 rows scored" in err
+    scores = read_csv(out_path)
+    assert scores.feature_names == ("label", "log_density", "resp_0", "resp_1", "resp_2", "resp_3")
+    model = load_model(model_file)
+    X = read_csv(BLOBS).X
+    np.testing.assert_array_equal(scores.X[:, 0], model.predict(X))
+    np.testing.assert_allclose(scores.X[:, 1], model.score_samples(X), rtol=1e-9)
+    np.testing.assert_allclose(scores.X[:, 2:], model.predict_proba(X), atol=1e-6)
+    np.testing.assert_allclose(scores.X[:, 2:].sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_score_to_stdout_picks_the_model_columns_by_name(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, model_file: Path
+) -> None:
+    X = read_csv(BLOBS).X[:5]
+    path = tmp_path / "extra.csv"
+    write_csv(path, np.column_stack([np.arange(5), X[:, 1], X[:, 0]]), ["id", "y", "x"])
+    status, out, err = run(capsys, "score", model_file, path)
+    assert status == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "label,log_density,resp_0,resp_1,resp_2,resp_3"
+    assert len(lines) == 6
+    model = load_model(model_file)
+    assert [int(line.split(",")[0]) for line in lines[1:]] == model.predict(X).tolist()
+
+
+def test_score_notes_columns_that_do_not_match_the_model_names(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, model_file: Path
+) -> None:
+    path = tmp_path / "pq.csv"
+    path.write_text("p,q\n1,2\n4,5\n")
+    status, out, err = run(capsys, "score", model_file, path)
+    assert status == 0
+    assert err.splitlines() == [
+        f"note: using the columns p, q of {path} for the model's features x, y"
+    ]
+    assert len(out.splitlines()) == 3
+
+
+def test_score_with_the_wrong_number_of_columns(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, model_file: Path
+) -> None:
+    path = tmp_path / "three.csv"
+    path.write_text("p,q,r\n1,2,3\n4,5,6\n")
+    out_path = tmp_path / "scores.csv"
+    status, out, err = run(capsys, "score", model_file, path, "--out", out_path)
+    assert_one_error_line(status, out, err, "the model has 2 features (x, y)", "--columns")
+    assert not out_path.exists()
+
+
+# --- select --------------------------------------------------------------------------------------
+
+
+def test_select_prints_the_table_with_the_best_marked(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(
+        capsys, "select", BLOBS, "--components", "2-5", "--covariance", "full,tied"
+    )
+    assert status == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith(f"data: {BLOBS}")
+    rows = [line for line in lines[2:-1]]
+    assert len(rows) == 8
+    (best,) = [line for line in rows if line.startswith("*")]
+    assert best.split()[:2] == ["*", "4"]
+    assert lines[-1].startswith(f"* best by BIC: K = 4, {best.split()[2]} covariance")
+
+
+# --- version, help -------------------------------------------------------------------------------
+
+
+def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(capsys, "--version")
+    assert status == 0 and out.strip() == f"EM Explorer {__version__}"
+    for command in ([], ["fit"], ["score"], ["select"]):
+        status, out, _ = run(capsys, *command, "--help")
+        assert status == 0 and "usage:" in out
+
+
+def test_every_option_has_help() -> None:
+    parser = cli.build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(subparsers.choices) == {"fit", "score", "select"}
+    for p in [parser, *subparsers.choices.values()]:
+        for action in p._actions:
+            if not isinstance(action, argparse._SubParsersAction):
+                assert action.help, f"{p.prog}: {action.option_strings or action.dest} has no help"
+
+
+# --- bad input: one line, exit 2, no partial file ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "parts"),
+    [
+        (["fit", "{tmp}/missing.csv", "-k", "2"], ["missing.csv: no such file"]),
+        (["fit", "{bad}", "-k", "2"], ["bad.csv: row 3: column 'b' is 'abc', not a number"]),
+        (["fit", "{blobs}", "-k", "0"], ["--components", "expected a positive integer, got '0'"]),
+        (["fit", "{blobs}"], ["the following arguments are required: -k/--components"]),
+        (["fit", "{blobs}", "-k", "2", "--tol", "-1"], ["--tol", "expected a number >= 0"]),
+        (["fit", "{blobs}", "-k", "2", "--covariance", "round"], ["invalid choice: 'round'"]),
+        (["fit", "{blobs}", "-k", "2", "--columns", "x,zz"], ["no column named 'zz'"]),
+        (["fit", "{blobs}", "-k", "500"], ["500 components need at least 500 rows"]),
+        (["fit", "{blobs}", "-k", "2", "--bogus"], ["unrecognized arguments: --bogus"]),
+        (["fit", "{blobs}", "-k", "2", "--out", "{tmp}/nodir/m.json"], ["does not exist"]),
+        (["fit", "{blobs}", "-k", "2", "--delimiter", "ab"], ["--delimiter must be one"]),
+        (["score", "{tmp}/bad.json", "{blobs}"], ["bad.json: not valid JSON"]),
+        (["select", "{blobs}", "--components", "3-1"], ["expected a range of positive K"]),
+        (["select", "{blobs}", "--covariance", "all,round"], ["unknown covariance type 'all'"]),
+        (["frobnicate"], ["invalid choice: 'frobnicate'"]),
+        ([], ["the following arguments are required: COMMAND"]),
+    ],
+)
+def test_bad_input_is_one_error_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], parts: list[str]
+) -> None:
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n3,abc\n")
+    (tmp_path / "bad.json").write_text("{oops")
+    values = {"tmp": tmp_path, "bad": tmp_path / "bad.csv", "blobs": BLOBS}
+    status, out, err = run(capsys, *(a.format(**values) for a in argv))
+    assert_one_error_line(status, out, err, *parts)
+
+
+def test_failed_fit_leaves_no_partial_file_and_keeps_an_old_one(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    data = tmp_path / "tiny.csv"
+    data.write_text("a,b\n1,2\n3,4\n")
+    new_out = tmp_path / "new.json"
+    status, out, err = run(capsys, "fit", data, "-k", "3", "--out", new_out)
+    assert_one_error_line(status, out, err, "3 components need at least 3 rows")
+    assert not new_out.exists()
+    old_out = tmp_path / "old.json"
+    old_out.write_text("keep me")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n1,x\n")
+    status, out, err = run(capsys, "fit", bad, "-k", "1", "--out", old_out)
+    assert_one_error_line(status, out, err, "row 3")
+    assert old_out.read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv", "old.json", "tiny.csv"]
+
+
+def test_collapsing_fit_is_an_error_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    data = tmp_path / "dup.csv"
+    data.write_text("a,b\n" + "1,1\n" * 10)
+    status, out, err = run(
+        capsys, "fit", data, "-k", "2", "--reg-covar", "0", "-o", tmp_path / "m.json"
+    )
+    assert_one_error_line(status, out, err, "reg_covar")
+    assert not (tmp_path / "m.json").exists()
+
+
+# --- through main.py, as a user runs it ----------------------------------------------------------
+
+
+def run_main(*argv: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *map(str, argv)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_main_py_fit_score_and_version(tmp_path: Path) -> None:
+    version = run_main("--version")
+    assert version.returncode == 0 and version.stdout.strip() == f"EM Explorer {__version__}"
+    model = tmp_path / "m.json"
+    fit = run_main("fit", BLOBS, "-k", "4", "--out", model)
+    assert fit.returncode == 0, fit.stderr
+    assert "BIC:" in fit.stdout and json.loads(model.read_text())["n_components"] == 4
+    score = run_main("score", model, BLOBS)
+    assert score.returncode == 0 and len(score.stdout.splitlines()) == 401
+
+
+def test_main_py_error_is_one_line_without_traceback(tmp_path: Path) -> None:
+    result = run_main("fit", tmp_path / "nope.csv", "-k", "2", "--out", tmp_path / "m.json")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [f"error: {tmp_path / 'nope.csv'}: no such file"]
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_command_line_never_imports_qt(tmp_path: Path) -> None:
+    code = (
+        "import sys, main\n"
+        f"status = main.main(['select', {str(BLOBS)!r}, '-k', '1-2', '--covariance', 'diag'])\n"
+        "qt = sorted(m for m in sys.modules\n"
+        "             if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'em_gui'))\n"
+        "print(status, qt)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.stdout.splitlines()[-1] == "0 []", result.stderr
