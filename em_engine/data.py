@@ -95,7 +95,7 @@ class _Layout:
     has_header: bool
     has_row_names: bool
     names: tuple[str, ...]
-    n_fields: int  # fields per data row, including the row-name column
+    n_fields: int  # fields per data row, including the row-name column and a trailing empty one
 
 
 def _read_text(path: Path, limit: int | None = None) -> str:
@@ -177,20 +177,26 @@ def _layout(rows: list[list[str]], path: Path, delimiter: str, header: bool | No
     counts = [len(r) for r in data]
     # The most common field count; a tie goes to the earliest row.
     n_fields = max(counts, key=counts.count) if counts else len(rows[0])
+    # A delimiter at the end of every row (some exports) makes an empty last field, not a column.
+    trailing = bool(data) and n_fields > 1
+    trailing = trailing and all(len(r) == n_fields and not r[-1].strip() for r in data)
+    width = n_fields - trailing
     has_row_names = False
     if has_header:
         head = [cell.strip() for cell in rows[0]]
+        if trailing and len(head) == n_fields and not head[-1]:
+            head = head[:-1]
         names = head
-        if len(head) == n_fields - 1:  # R's write.table: no header cell over the row names
+        if len(head) == width - 1:  # R's write.table: no header cell over the row names
             has_row_names = True
-        elif len(head) > 1 and head[0] == "" and (not data or n_fields == len(head)):
+        elif len(head) > 1 and head[0] == "" and (not data or width == len(head)):
             has_row_names, names = True, head[1:]  # R's write.csv: empty header cell
-        elif len(set(counts)) == 1 and n_fields != len(head):
+        elif len(set(counts)) == 1 and width != len(head):
             raise DataError(
-                f"{path}: the header has {len(head)} fields, but the data rows have {n_fields}"
+                f"{path}: the header has {len(head)} fields, but the data rows have {width}"
             )
         else:
-            n_fields = len(head)  # rows that differ are ragged
+            n_fields = len(head) + trailing  # rows that differ are ragged
         names = [name or f"x{j + 1}" for j, name in enumerate(names)]
         seen: set[str] = set()
         for name in names:
@@ -198,7 +204,7 @@ def _layout(rows: list[list[str]], path: Path, delimiter: str, header: bool | No
                 raise DataError(f"{path}: the header names column '{name}' twice")
             seen.add(name)
     else:
-        names = [f"x{j + 1}" for j in range(n_fields)]
+        names = [f"x{j + 1}" for j in range(width)]
     return _Layout(delimiter, has_header, has_row_names, tuple(names), n_fields)
 
 

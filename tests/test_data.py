@@ -65,6 +65,13 @@ def test_r_write_table_row_names_header_one_shorter(tmp_path: Path) -> None:
     np.testing.assert_array_equal(ds.X, [[21.0, 2.62], [22.8, 2.32]])
 
 
+@pytest.mark.parametrize("text", ["a,b,\n1,2,\n3,4,\n", "a,b\n1,2,\n3,4,\n", "1,2,\n3,4,\n"])
+def test_a_delimiter_at_the_end_of_every_row(tmp_path: Path, text: str) -> None:
+    ds = read_csv(make(tmp_path, text))
+    assert len(ds.feature_names) == 2
+    np.testing.assert_array_equal(ds.X, [[1, 2], [3, 4]])
+
+
 def test_text_columns_are_skipped_unless_chosen(tmp_path: Path) -> None:
     path = make(tmp_path, "a,species,b\n1,setosa,2\n3,virginica,4\n")
     ds = read_csv(path)
@@ -139,6 +146,13 @@ def test_fast_and_careful_paths_agree(tmp_path: Path, monkeypatch: pytest.Monkey
     careful = read_csv(path)
     np.testing.assert_array_equal(fast.X, careful.X)
     assert fast.feature_names == careful.feature_names == ("u", "v")
+
+
+def test_sniff_csv_overrides(tmp_path: Path) -> None:
+    path = make(tmp_path, "a;b\n1;2\n")
+    assert sniff_csv(path, header=False).column_names == ("x1", "x2")
+    assert sniff_csv(path, header=False).preview_rows == (("a", "b"), ("1", "2"))
+    assert sniff_csv(path, delimiter=",").column_names == ("a;b",)
 
 
 def test_sniff_csv_preview(tmp_path: Path) -> None:
