@@ -482,7 +482,8 @@ _COMMANDS = {"fit": _cmd_fit, "score": _cmd_score, "select": _cmd_select}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status (0 success, 2 bad input, 130 interrupted)."""
+    """Run the command line; return the exit status (0 success, 2 bad input or out of memory,
+    130 interrupted)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     try:
         try:
@@ -495,6 +496,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CliError, EMError, ValueError, OSError) as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__
         print(f"error: {message}", file=sys.stderr)
+        return EXIT_ERROR
+    except MemoryError:
+        print("error: out of memory (try fewer rows, columns or components)", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
