@@ -20,20 +20,25 @@ After every M-step, a component is *collapsed* when
 - its weight is below 1/N, i.e. it holds less than one sample's worth of responsibility (a relative
   allowance of 1e-6 absorbs rounding, so K == N components on one point each are not collapsed), or
 - its covariance is not positive definite (the Cholesky factor of its precision cannot be computed,
-  e.g. with ``reg_covar=0`` on duplicated or collinear points), or its parameters are not finite.
+  e.g. with ``reg_covar=0`` on duplicated or collinear points) or numerically singular (a variance,
+  i.e. an eigenvalue, below 100 eps x the data's mean variance, where it is rounding noise), or
+  its parameters are not finite.
 
 A collapsed component is re-initialised: its mean moves to the worst-explained row (the lowest
 log density log p(x_n) under the mixture of the healthy components; several collapsed components
 take distinct rows, and distinct values where the data allow), its covariance becomes the data's
 overall covariance (+ reg_covar; for diag its diagonal, for spherical the mean variance) and its
-weight 1/K, after which the weights are renormalised. With the tied type, a tied covariance that is
-not positive definite is replaced by the data covariance. Each re-initialisation is reported as an
-event, e.g. "component 3 collapsed (weight 2.1e-09) and was re-initialised at row 17" (component
-and row numbers count from 0, like labels and array rows). The objective may drop at an iteration
-with such an event; it never drops otherwise (EM's guarantee). Initial parameters are checked the
-same way, except for the weight test (a small starting weight is the user's choice). So a session
-never raises and never produces NaN on awkward data: duplicates, collinear points, constant
-columns, K == N.
+weight 1/K, after which the weights are renormalised. With the tied type, an unusable tied
+covariance is replaced by the data covariance. Each re-initialisation is reported as an event,
+e.g. "component 3 collapsed (weight 2.1e-09) and was re-initialised at row 17" (component and row
+numbers count from 0, like labels and array rows). Initial parameters are checked the same way,
+except for the weight test (a small starting weight is the user's choice). So a session never
+raises and never produces NaN on awkward data: duplicates, collinear points, constant columns,
+K == N.
+
+The objective may drop at an iteration with such an event. Otherwise EM never lowers it, up to
+rounding when reg_covar = 0; reg_covar > 0 makes each M-step a slightly perturbed maximiser, so
+tiny drops of the order of N x reg_covar / variance are possible (as in scikit-learn).
 
 ``GaussianMixture`` keeps scikit-learn's behaviour instead (a ValueError naming reg_covar).
 """
@@ -614,18 +619,18 @@ class EMSession:
                 reasons[k] = f"weight {weights[k]:.2g}"
         events = []
         if self.covariance_type == "tied":
-            if not _is_positive_definite(covariances, "tied"):
+            problem = self._covariance_problem(covariances)
+            if problem is not None:
                 covariances = self._data_covariance()
                 events.append(
-                    "the tied covariance was not positive definite and was reset to the data "
+                    f"the tied covariance was unusable ({problem}) and was reset to the data "
                     "covariance"
                 )
-        elif not _is_positive_definite(covariances, self.covariance_type):
+        else:
             for k in range(self.n_components):
-                if k not in reasons and not _is_positive_definite(
-                    covariances[k : k + 1], self.covariance_type
-                ):
-                    reasons[k] = "covariance not positive definite"
+                problem = self._covariance_problem(covariances[k])
+                if k not in reasons and problem is not None:
+                    reasons[k] = problem
         if not reasons:
             return self._make_theta(weights, means, covariances), tuple(events)
         collapsed = np.array(sorted(reasons))
@@ -641,6 +646,29 @@ class EMSession:
             )
         weights /= weights.sum()
         return self._make_theta(weights, means, covariances), tuple(events)
+
+    def _covariance_problem(self, covariance: np.ndarray) -> str | None:
+        """Why one component's covariance is unusable, or None.
+
+        ``covariance`` is a (D, D) matrix (full, tied), D variances (diag) or one (spherical).
+        Unusable: not finite, not positive definite, or a variance (eigenvalue) below
+        100 eps x the data's mean variance, where rounding noise dominates (a singleton component
+        with reg_covar=0 gets such a variance instead of exactly 0).
+        """
+        if not np.all(np.isfinite(covariance)):
+            return "non-finite covariance"
+        matrix = covariance.ndim == 2
+        smallest = float(np.linalg.eigvalsh(covariance)[0] if matrix else np.min(covariance))
+        if smallest <= 0.0 or (matrix and not _is_positive_definite(covariance, "tied")):
+            return "covariance not positive definite"
+        if smallest < self._singular_variance():
+            return f"covariance singular, smallest variance {smallest:.2g}"
+        return None
+
+    def _singular_variance(self) -> float:
+        """Variances below this are rounding noise: 100 eps(X's dtype) x mean data variance."""
+        cov = self._data_moments_checked()[1]
+        return 100.0 * float(np.finfo(self._X.dtype).eps) * float(np.mean(np.diag(cov)))
 
     def _worst_rows(
         self,
