@@ -31,6 +31,7 @@ class ConvergenceView(QtWidgets.QWidget):
         self._iterations = np.empty(0)
         self._values = np.empty(0)
         self._objective = "log-likelihood"
+        self._symbols: str | None = None  # the curves start without symbols
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("w")
@@ -40,6 +41,8 @@ class ConvergenceView(QtWidgets.QWidget):
             _style_axes(plot)
             plot.setMenuEnabled(False)
         self.change_plot.setXLink(self.objective_plot)
+        self.graphics.ci.layout.setRowStretchFactor(0, 3)
+        self.graphics.ci.layout.setRowStretchFactor(1, 2)
         self.change_plot.setLogMode(x=False, y=True)
         self.change_plot.setLabel("left", "|change|", color="#222")
         self.change_plot.setLabel("bottom", "iteration", color="#222")
@@ -100,11 +103,13 @@ class ConvergenceView(QtWidgets.QWidget):
             self._objective = objective
             self._set_objective_label()
         symbols = "o" if values.size <= SYMBOL_LIMIT else None
-        self.curve.setSymbol(symbols)
+        if symbols != self._symbols:  # re-rendering symbols is not free: only on a change
+            self._symbols = symbols
+            self.curve.setSymbol(symbols)
+            self.change_curve.setSymbol(symbols)
         self.curve.setData(iterations, values)
-        change_x, change_y = self.change()
-        self.change_curve.setSymbol(symbols)
-        self.change_curve.setData(change_x, change_y)
+        if self.show_change:
+            self.change_curve.setData(*self.change())
 
     def change(self) -> tuple[np.ndarray, np.ndarray]:
         """Iterations (M-1,) and |value_i - value_(i-1)|; zeros become NaN (log axis)."""
@@ -126,6 +131,8 @@ class ConvergenceView(QtWidgets.QWidget):
     def set_show_change(self, on: bool) -> None:
         """Show or hide the |change| plot (log scale) below the objective."""
         on = bool(on)
+        if on:
+            self.change_curve.setData(*self.change())
         self.change_plot.setVisible(on)
         self.objective_plot.getAxis("bottom").setLabel("" if on else "iteration")
         if self.show_change_box.isChecked() != on:

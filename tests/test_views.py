@@ -1,0 +1,341 @@
+"""GUI views (offscreen): ScatterView, ConvergenceView, ParameterPanel, palette."""
+
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np
+import pytest
+from PySide6 import QtCore, QtGui
+from PySide6.QtTest import QTest
+
+from em_gui import palette
+from em_gui.convergence import SYMBOL_LIMIT, ConvergenceView
+from em_gui.params_panel import ParameterPanel, format_matrix
+from em_gui.scatter import DENSITY_THRESHOLD, SPRITE_LIMIT, ScatterView, ellipse_polylines
+
+OUTPUT = Path(__file__).resolve().parents[1] / "test-output"
+MEANS = np.array([[-4.0, 0.0], [4.0, 1.0]])
+COVS = np.array([[[1.0, 0.6], [0.6, 0.8]], [[0.5, -0.2], [-0.2, 1.5]]])
+WEIGHTS = np.array([0.3, 0.7])
+
+
+def two_blobs(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 2) points from MEANS/COVS and their true labels (n,)."""
+    rng = np.random.default_rng(seed)
+    labels = (rng.random(n) < WEIGHTS[1]).astype(np.intp)
+    chol = np.linalg.cholesky(COVS)
+    X = MEANS[labels] + np.einsum("nij,nj->ni", chol[labels], rng.standard_normal((n, 2)))
+    return X, labels
+
+
+def screenshot(widget, name: str) -> Path:
+    OUTPUT.mkdir(exist_ok=True)
+    path = OUTPUT / name
+    assert widget.grab().save(str(path))
+    return path
+
+
+def colour_pixels(image: QtGui.QImage, rgb: tuple[int, int, int], tol: int = 40) -> int:
+    """Number of pixels within ``tol`` of ``rgb`` in each channel."""
+    image = image.convertToFormat(QtGui.QImage.Format.Format_RGB32)
+    ptr = image.constBits()
+    arr = np.frombuffer(ptr, dtype=np.uint8).reshape(image.height(), image.bytesPerLine())
+    arr = arr[:, : image.width() * 4].reshape(image.height(), image.width(), 4)
+    bgr = arr[:, :, :3].astype(int)
+    target = np.array(rgb[::-1])
+    return int(np.count_nonzero(np.all(np.abs(bgr - target) <= tol, axis=2)))
+
+
+@pytest.fixture
+def scatter(qtbot):
+    view = ScatterView()
+    qtbot.addWidget(view)
+    view.resize(700, 520)
+    view.show()
+    qtbot.waitExposed(view)
+    return view
+
+
+# -- palette --------------------------------------------------------------------------------
+def test_palette_cycles_and_brushes_are_cached():
+    colors = palette.component_colors(12)
+    assert len(colors) == 12
+    assert colors[0] == colors[10] and colors[0] != colors[1]
+    assert palette.component_brush(1, 2) is palette.component_brush(1, 2)
+
+
+def test_confidence_levels_span_the_range_for_k():
+    levels = palette.confidence_levels(np.array([0.5, 0.6, 0.8, 0.999, 1.0]), 2)
+    assert levels.tolist() == [0, 0, 2, 3, 3]
+    assert palette.confidence_levels(np.array([1 / 3]), 3).tolist() == [0]
+
+
+# -- geometry -------------------------------------------------------------------------------
+def test_ellipse_rings_lie_at_mahalanobis_distance_1_2_3():
+    rings = ellipse_polylines(MEANS, COVS)
+    assert rings.shape[:2] == (2, 3) and rings.shape[3] == 2
+    for k in range(2):
+        prec = np.linalg.inv(COVS[k])
+        for j, sigma in enumerate((1.0, 2.0, 3.0)):
+            d = rings[k, j] - MEANS[k]
+            dist = np.sqrt(np.einsum("pi,ij,pj->p", d, prec, d))
+            np.testing.assert_allclose(dist, sigma, rtol=1e-10)
+        # the ring goes all the way round: the 1-sigma ring's extent along x is sqrt(cov_xx)
+        np.testing.assert_allclose(
+            rings[k, 0, :, 0].max() - MEANS[k, 0], np.sqrt(COVS[k, 0, 0]), rtol=1e-3
+        )
+
+
+def test_ellipse_of_singular_covariance_is_a_segment_not_nan():
+    rings = ellipse_polylines(np.zeros((1, 2)), np.array([[[1.0, 1.0], [1.0, 1.0]]]))
+    assert np.isfinite(rings).all()
+    np.testing.assert_allclose(rings[0, 0, :, 0], rings[0, 0, :, 1], atol=1e-7)
+
+
+# -- scatter view ---------------------------------------------------------------------------
+def test_show_state_neutral_then_coloured(scatter, qtbot):
+    X, labels = two_blobs(600)
+    scatter.set_points(X, "price", "area")
+    assert scatter.plot_item.getAxis("bottom").labelText == "price"
+    scatter.show_state(None, None, MEANS, COVS, WEIGHTS)
+    codes = scatter._points._codes
+    assert np.all(codes == codes[0])  # every point neutral grey
+    image = scatter.grab().toImage()
+    assert colour_pixels(image, (150, 150, 150), tol=45) > 200
+
+    confidence = np.where(labels == 0, 1.0, 0.55)
+    scatter.show_state(labels, confidence, MEANS, COVS, WEIGHTS)
+    codes = scatter._points._codes
+    top, n_levels = palette.N_LEVELS - 1, palette.N_LEVELS
+    assert np.all(codes[labels == 0] == 0 * n_levels + top)
+    assert np.all(codes[labels == 1] == 1 * n_levels + 0)  # low confidence -> lightest level
+    image = scatter.grab().toImage()
+    blue = palette.component_colors(1)[0]
+    assert colour_pixels(image, (blue.red(), blue.green(), blue.blue())) > 200
+    screenshot(scatter, "scatter_view.png")
+
+
+def test_ellipse_items_and_markers_follow_state(scatter):
+    X, labels = two_blobs(300)
+    scatter.set_points(X, "x", "y")
+    scatter.show_state(labels, None, MEANS, COVS, WEIGHTS)
+    rings = ellipse_polylines(MEANS, COVS)
+    items = scatter.ring_items()
+    assert len(items) == 2
+    for k, (inner, outer) in enumerate(items):
+        x, y = inner.getData()
+        np.testing.assert_allclose(np.c_[x, y], rings[k, 0])
+        x, y = outer.getData()
+        np.testing.assert_allclose(np.c_[x, y], rings[k, 1:].reshape(-1, 2))
+    markers = scatter.marker_items()
+    assert [tuple(m.pos()) for m in markers] == [tuple(m) for m in MEANS]
+    assert markers[1].label().toPlainText() == "k=2  w=0.70"
+    # fewer components later: extra items hidden, created ones reused
+    first_inner = items[0][0]
+    scatter.show_state(labels * 0, None, MEANS[:1], COVS[:1], np.ones(1))
+    assert len(scatter.marker_items()) == 1
+    assert scatter.ring_items()[0][0] is first_inner
+    assert not items[1][0].isVisible()
+
+
+def test_mid_size_data_uses_numpy_dots(scatter):
+    X, labels = two_blobs(SPRITE_LIMIT + 5000)
+    scatter.set_points(X, "x", "y")
+    assert not scatter.uses_density_image
+    scatter.show_state(labels, None, MEANS, COVS, WEIGHTS)
+    image = scatter.grab().toImage()
+    orange = palette.component_colors(2)[1]
+    assert colour_pixels(image, (orange.red(), orange.green(), orange.blue()), tol=30) > 500
+
+
+def test_large_data_uses_density_image(scatter):
+    X, labels = two_blobs(DENSITY_THRESHOLD + 10_000)
+    scatter.set_points(X, "x", "y")
+    assert scatter.uses_density_image
+    assert scatter._density.item.isVisible() and not scatter._points.isVisible()
+    scatter.show_state(labels, np.ones(len(X)), MEANS, COVS, WEIGHTS)
+    rgba = scatter._density.item.image
+    assert rgba.shape == (400, 400, 4) and rgba.dtype == np.uint8
+    # the image covers the data: its rect is the data bounds
+    rect = scatter._density.item.mapRectToParent(scatter._density.item.boundingRect())
+    assert rect.left() == pytest.approx(X[:, 0].min()) and rect.right() == pytest.approx(
+        X[:, 0].max()
+    )
+    # bins of component 0 only are coloured with component 0's colour
+    blue = np.array(palette.component_rgb(1)[0]) * 255
+    occupied = rgba[..., 3] > 0
+    left = occupied.copy()
+    left[:, 200:] = False  # component 0 lies on the left (x around -4)
+    close = np.all(np.abs(rgba[left][:, :3].astype(float) - blue) < 3, axis=1)
+    assert close.mean() > 0.9
+    screenshot(scatter, "scatter_density.png")
+
+
+def test_export_png_and_svg(scatter, tmp_path):
+    X, labels = two_blobs(500)
+    scatter.set_points(X, "x", "y")
+    scatter.show_state(labels, None, MEANS, COVS, WEIGHTS)
+    png = tmp_path / "figure.png"
+    scatter.export_image(png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    image = QtGui.QImage(str(png))
+    assert image.width() >= 640 and image.height() > 100
+    svg = tmp_path / "figure.svg"
+    scatter.export_image(str(svg))
+    root = ET.parse(svg).getroot()
+    assert root.tag.endswith("svg")
+    tags = {el.tag.split("}")[-1] for el in root.iter()}
+    assert "image" in tags  # the points, as one embedded raster
+    assert "path" in tags or "polyline" in tags  # ellipses and axes stay vectors
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["figure.png", "figure.svg"]
+
+
+def test_export_rejects_bad_suffix_and_missing_folder(scatter, tmp_path):
+    with pytest.raises(ValueError, match=r"\.png and \.svg"):
+        scatter.export_image(tmp_path / "figure.jpg")
+    with pytest.raises(OSError):
+        scatter.export_image(tmp_path / "missing" / "figure.png")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_mean_drag_emits_on_release(scatter, qtbot):
+    X, labels = two_blobs(200)
+    scatter.set_points(X, "x", "y")
+    scatter.show_state(labels, None, MEANS, COVS, WEIGHTS)
+    marker = scatter.marker_items()[1]
+    marker.setPos(1.5, -2.0)  # what a drag does while the button is held
+    with qtbot.waitSignal(scatter.mean_dragged, timeout=1000) as blocker:
+        marker.sigPositionChangeFinished.emit(marker)  # the release
+    assert blocker.args == [1, 1.5, -2.0]
+
+
+def test_marker_being_dragged_is_not_moved_by_new_state(scatter):
+    X, labels = two_blobs(200)
+    scatter.set_points(X, "x", "y")
+    scatter.show_state(labels, None, MEANS, COVS, WEIGHTS)
+    marker = scatter.marker_items()[0]
+    marker.moving = True
+    marker.setPos(0.5, 0.5)
+    scatter.show_state(labels, None, MEANS + 1, COVS, WEIGHTS)
+    assert tuple(marker.pos()) == (0.5, 0.5)
+
+
+def test_add_point_mode_click(scatter, qtbot):
+    X, _ = two_blobs(200)
+    scatter.set_points(X, "x", "y")
+    viewport = scatter.plot_widget.viewport()
+    view_box = scatter.plot_item.getViewBox()
+    target = QtCore.QPointF(1.0, 0.5)
+    scene_pos = view_box.mapViewToScene(target)
+    widget_pos = scatter.plot_widget.mapFromScene(scene_pos)
+    with qtbot.assertNotEmitted(scatter.point_clicked):
+        QTest.mouseClick(viewport, QtCore.Qt.MouseButton.LeftButton, pos=widget_pos)
+    scatter.set_add_point_mode(True)
+    with qtbot.waitSignal(scatter.point_clicked, timeout=1000) as blocker:
+        QTest.mouseClick(viewport, QtCore.Qt.MouseButton.LeftButton, pos=widget_pos)
+    x, y = blocker.args
+    px, py = view_box.viewPixelSize()
+    assert abs(x - 1.0) <= 2 * px and abs(y - 0.5) <= 2 * py
+
+
+def test_equal_aspect_and_reset_view(scatter):
+    X, _ = two_blobs(300)
+    scatter.set_points(X, "x", "y")
+    view_box = scatter.plot_item.getViewBox()
+    scatter.set_equal_aspect(True)
+    assert view_box.state["aspectLocked"] == 1.0
+    scatter.set_equal_aspect(False)
+    assert view_box.state["aspectLocked"] is False
+    view_box.setRange(xRange=(100, 101), yRange=(100, 101), padding=0)
+    scatter.reset_view()
+    (x0, x1), (y0, y1) = view_box.viewRange()
+    assert x0 <= X[:, 0].min() and x1 >= X[:, 0].max()
+    assert y0 <= X[:, 1].min() and y1 >= X[:, 1].max()
+
+
+def test_set_points_rejects_wrong_shape(scatter):
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        scatter.set_points(np.zeros((5, 3)), "x", "y")
+
+
+# -- convergence view -----------------------------------------------------------------------
+def test_convergence_receives_every_value_and_marks_iteration(qtbot):
+    view = ConvergenceView()
+    qtbot.addWidget(view)
+    view.resize(500, 320)
+    view.show()
+    values = -100 + 50 * (1 - np.exp(-np.arange(25) / 4.0))
+    view.set_history(np.arange(25), values, "log-likelihood")
+    x, y = view.curve.getData()
+    np.testing.assert_array_equal(x, np.arange(25))
+    np.testing.assert_array_equal(y, values)
+    assert view.curve.opts["symbol"] == "o"
+    assert view.objective_plot.getAxis("left").labelText == "log-likelihood"
+    view.mark_iteration(7)
+    assert view.marker.isVisible() and view.marker.value() == 7
+    view.mark_iteration(None)
+    assert not view.marker.isVisible()
+    long = np.linspace(-10, -1, SYMBOL_LIMIT + 1)
+    view.set_history(np.arange(long.size), long, "log posterior")
+    assert view.curve.opts["symbol"] is None
+    assert view.objective_plot.getAxis("left").labelText == "log posterior"
+    with pytest.raises(ValueError, match="3 iterations but 2 values"):
+        view.set_history(np.arange(3), np.zeros(2), "log-likelihood")
+
+
+def test_convergence_change_toggle_log_scale(qtbot):
+    view = ConvergenceView()
+    qtbot.addWidget(view)
+    view.resize(500, 400)
+    view.show()
+    values = np.array([-10.0, -6.0, -5.0, -5.0, -4.99])
+    view.set_history(np.arange(5), values, "log-likelihood")
+    assert not view.change_plot.isVisible()
+    view.show_change_box.click()  # the user's toggle
+    assert view.show_change and view.change_plot.isVisible()
+    assert view.change_plot.getAxis("left").logMode
+    x, y = view.change_curve.getData()  # log-mode data: log10 of |change|
+    np.testing.assert_array_equal(x, [1, 2, 3, 4])
+    np.testing.assert_allclose(y[[0, 1, 3]], np.log10([4.0, 1.0, 0.01]))
+    assert np.isnan(y[2])  # a zero change has no place on a log axis
+    view.set_history(np.arange(6), np.r_[values, -4.89], "log-likelihood")
+    assert view.change_curve.getData()[0].size == 5
+    view.mark_iteration(3)
+    assert view.change_marker.value() == 3
+    screenshot(view, "convergence_view.png")
+    view.set_show_change(False)
+    assert not view.change_plot.isVisible() and not view.show_change_box.isChecked()
+
+
+# -- parameter panel ------------------------------------------------------------------------
+def test_format_matrix_aligns_columns():
+    text = format_matrix(np.array([[1.0, -0.5], [-0.5, 12345.678]]), ["a", "b"])
+    lines = text.splitlines()
+    assert len(lines) == 3 and len({len(line) for line in lines}) == 1
+    assert "1.235e+04" in text and "-0.5" in text
+
+
+def test_parameter_panel_shows_values_and_precision(qtbot):
+    panel = ParameterPanel()
+    qtbot.addWidget(panel)
+    panel.resize(360, 500)
+    panel.show()
+    panel.show_parameters(WEIGHTS, MEANS, COVS, ["price", "area"])
+    text = panel.plain_text()
+    assert "Component 1" in text and "Component 2" in text
+    assert "weight 0.3000" in text and "weight 0.7000" in text
+    assert "price" in text and "area" in text
+    assert "-4" in text and "0.6" in text and "precision" not in text
+    panel.precision_box.click()
+    text = panel.plain_text()
+    assert text.count("precision") == 2
+    inverse = np.linalg.inv(COVS[0])
+    assert f"{inverse[0, 1]:.4g}" in text
+    screenshot(panel, "parameter_panel.png")
+    with pytest.raises(ValueError, match="do not agree"):
+        panel.show_parameters(WEIGHTS, MEANS, COVS, ["only one"])
