@@ -24,6 +24,7 @@ DELIMITERS: dict[str, str | None] = {
     "Tab": "\t",
     "Pipe ( | )": "|",
 }
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 #: Header choices: label -> header argument (None: detect).
 HEADERS: dict[str, bool | None] = {
     "Detect": None,
@@ -68,7 +69,7 @@ class CsvImportDialog(QtWidgets.QDialog):
 
         self.columns_list = QtWidgets.QListWidget()
         self.columns_list.setToolTip("Columns used for fitting")
-        self.columns_list.setMaximumHeight(120)
+        self.columns_list.setMaximumHeight(64)
         self.columns_list.setFlow(QtWidgets.QListView.Flow.LeftToRight)
         self.columns_list.setWrapping(True)
         self.columns_list.setSpacing(2)
@@ -171,12 +172,12 @@ class CsvImportDialog(QtWidgets.QDialog):
             return
         self._preview = preview
         self.ok_button.setEnabled(True)
-        names = {v: k for k, v in DELIMITERS.items() if v is not None}
-        detected = [f"delimiter: {names.get(preview.delimiter, repr(preview.delimiter))}"]
+        name = _DELIMITER_NAMES.get(preview.delimiter, repr(preview.delimiter))
+        detected = [f"{name}-separated"]
         detected.append("header row" if preview.has_header else "no header row")
         if preview.has_row_names:
             detected.append("first column holds row names (skipped)")
-        self.detected_label.setText("Found " + ", ".join(detected) + ".")
+        self.detected_label.setText("Reading as: " + ", ".join(detected) + ".")
         self._fill_table(preview)
         self._fill_columns(preview)
 
