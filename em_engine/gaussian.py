@@ -10,7 +10,8 @@ full (K, D, D), tied (D, D), diag (K, D), spherical (K,).
 The E-step walks over blocks of rows. One pass gives the log-likelihood, the sufficient
 statistics of the M-step (counts, first and second moments about a fixed shift) and, when asked,
 labels, confidence and per-sample log densities; no N x K x D temporary is ever made. float32
-data stay float32 in the blocked arithmetic (parameters and accumulated sums are float64).
+data stay float32 in the E-step arithmetic on (K, B) blocks (the transform, logsumexp, exp) and
+are never copied whole; parameters and the per-block moment sums are float64.
 """
 
 from __future__ import annotations
@@ -260,19 +261,19 @@ def _as_data(X: np.ndarray) -> np.ndarray:
 
 
 class _Features:
-    """Per-block feature rows (F, B), transposed so that per-row work is contiguous.
+    """Per-block feature rows (F, B) in float64, transposed so that per-row work is contiguous.
 
     Rows: x - shift (D) | 1 | second moments (full: D(D+1)/2 upper-triangle products; diag and
     spherical: D squares; tied: none, its unweighted second moment is summed separately).
     The first D + 1 rows feed the E-step transform; responsibilities (K, B) @ rows.T give
-    nk, sx and sxx of the block in one matrix product.
+    nk, sx and sxx of the block in one float64 matrix product (float32 responsibilities are
+    widened per block: sums of float32 products would lose digits to cancellation in the M-step).
     """
 
-    def __init__(self, n_features: int, covariance_type: str, shift: np.ndarray, dtype) -> None:
+    def __init__(self, n_features: int, covariance_type: str, shift: np.ndarray) -> None:
         self.n_features = n_features
         self.covariance_type = covariance_type
-        self.shift = shift.astype(dtype)[:, None]
-        self.dtype = dtype
+        self.shift = shift[:, None]
         if covariance_type == "full":
             self.pairs = np.triu_indices(n_features)
             n_second = self.pairs[0].size
@@ -283,7 +284,7 @@ class _Features:
     def fill(self, X: np.ndarray, start: int, stop: int) -> np.ndarray:
         """(F, stop - start) feature rows of X[start:stop]."""
         d = self.n_features
-        feats = np.empty((self.n_rows, stop - start), dtype=self.dtype)
+        feats = np.empty((self.n_rows, stop - start))
         np.subtract(X[start:stop].T, self.shift, out=feats[:d])
         feats[d] = 1.0
         if self.covariance_type == "full":
@@ -294,12 +295,12 @@ class _Features:
         return feats
 
     def moments(self, feats: np.ndarray, resp: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Block sums: (K, F) float64 = resp (K, B) @ feats.T, and tied's (D, D) or None."""
-        sums = (resp @ feats.T).astype(np.float64)
+        """Block sums: (K, F) = resp (K, B) @ feats.T, and tied's (D, D) or None."""
+        sums = resp.astype(np.float64, copy=False) @ feats.T
         if self.covariance_type != "tied":
             return sums, None
         xc = feats[: self.n_features]
-        return sums, (xc @ xc.T).astype(np.float64)
+        return sums, xc @ xc.T
 
     def stats(self, parts: list, n_samples: int, eps: float, shift: np.ndarray) -> SufficientStats:
         """SufficientStats from the per-block (sums, tied) pairs, added in block order."""
@@ -351,14 +352,12 @@ def stats_from_resp(X: np.ndarray, resp: np.ndarray, covariance_type: str) -> Su
     """
     X = _as_data(X)
     covariance_type = check_covariance_type(covariance_type)
-    dtype = _work_dtype(X)
     resp = np.asarray(resp)
     shift = X.mean(axis=0, dtype=np.float64)
-    features = _Features(X.shape[1], covariance_type, shift, dtype)
+    features = _Features(X.shape[1], covariance_type, shift)
 
     def block(start: int, stop: int) -> tuple[np.ndarray, np.ndarray | None]:
-        feats = features.fill(X, start, stop)
-        return features.moments(feats, resp[start:stop].T.astype(dtype, copy=False))
+        return features.moments(features.fill(X, start, stop), resp[start:stop].T)
 
     parts = _map_blocks(block, _block_bounds(X.shape[0], features.n_rows, None))
     return features.stats(parts, X.shape[0], float(np.finfo(resp.dtype).eps), shift)
@@ -420,7 +419,7 @@ class _Pass:
         self.n_components = n_components = means.shape[0]
         self.n_features = n_features
         self.shift = weights @ means  # a fixed centre near the data: keeps sxx well conditioned
-        self.features = _Features(n_features, covariance_type, self.shift, self.dtype)
+        self.features = _Features(n_features, covariance_type, self.shift)
         # transform (K * D, D + 1): row k*D + j gives sqrt(1/2) * (U_k^T (x - mu_k))_j
         # from the feature rows (x - shift, 1)
         factors = math.sqrt(0.5) * _FACTORS[covariance_type](pc, n_components, n_features)
@@ -441,7 +440,8 @@ class _Pass:
 
     def weighted_log_prob(self, feats: np.ndarray) -> np.ndarray:
         """(K, B) log(w_k) + log N(x | mu_k, Sigma_k) from a block's feature rows."""
-        y = self.transform @ feats[: self.n_features + 1]  # (K * D, B)
+        rows = feats[: self.n_features + 1].astype(self.dtype, copy=False)
+        y = self.transform @ rows  # (K * D, B)
         np.square(y, out=y)
         y = y.reshape(self.n_components, self.n_features, -1)
         if self.n_features == 2:

@@ -94,6 +94,7 @@ def _as_float_array(values: Any, name: str) -> np.ndarray:
 
 
 def _check_weights(weights: Any, n_components: int) -> np.ndarray:
+    atol = 1e-6 if getattr(weights, "dtype", None) == np.float32 else 1e-8
     weights = _as_float_array(weights, "weights")
     _check_shape(weights, (n_components,), "weights")
     if np.any(weights < 0.0) or np.any(weights > 1.0):
@@ -101,7 +102,7 @@ def _check_weights(weights: Any, n_components: int) -> np.ndarray:
             "The parameter 'weights' should be in the range [0, 1], but got max value "
             f"{weights.max():.5f}, min value {weights.min():.5f}"
         )
-    if not abs(1.0 - weights.sum()) <= 1e-8:
+    if not abs(1.0 - weights.sum()) <= atol:
         raise ValueError(
             "The parameter 'weights' should be normalized, "
             f"but got sum(weights) = {weights.sum():.5f}"

@@ -1,0 +1,339 @@
+"""em_engine.GaussianMixture against sklearn.mixture.GaussianMixture from identical starts."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
+from sklearn.mixture import GaussianMixture as SklearnGM
+
+from em_engine import GaussianMixture
+from em_engine.errors import DataError
+from em_engine.gaussian import COVARIANCE_TYPES
+from em_engine.mixture import ConvergenceWarning, NotFittedError
+from em_engine.prior import Prior, log_prior
+
+RTOL = 1e-10
+
+
+def _blobs(seed: int, n_features: int = 2, n_components: int = 3, n_per: int = 150):
+    rng = np.random.default_rng(seed)
+    parts = [
+        rng.normal(size=(n_per + 40 * k, n_features)) @ rng.normal(size=(n_features, n_features))
+        + 4.0 * rng.normal(size=n_features)
+        for k in range(n_components)
+    ]
+    return np.concatenate(parts)
+
+
+DATASETS = {
+    "blobs2d": lambda: _blobs(0),
+    "blobs4d": lambda: _blobs(1, n_features=4),
+    "overlap": lambda: np.random.default_rng(2).normal(size=(400, 2)) * [1.0, 3.0] + [5.0, -2.0],
+}
+
+
+def _starting_point(X, covariance_type, n_components=3):
+    """Identical start for both: K data rows as means, the data covariance / K, equal weights."""
+    rows = np.random.default_rng(0).choice(len(X), size=n_components, replace=False)
+    precision = np.linalg.inv(np.cov(X.T, bias=True) / n_components)
+    precisions = {
+        "full": np.stack([precision] * n_components),
+        "tied": precision,
+        "diag": np.tile(np.diag(precision), (n_components, 1)),
+        "spherical": np.full(n_components, np.diag(precision).mean()),
+    }[covariance_type]
+    return {
+        "weights_init": np.full(n_components, 1.0 / n_components, dtype=X.dtype),
+        "means_init": X[rows].copy(),
+        "precisions_init": precisions.astype(X.dtype),
+    }
+
+
+def _fit_both(X, covariance_type, **params):
+    start = _starting_point(X, covariance_type, params.pop("n_components", 3))
+    n_components = len(start["weights_init"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SklearnConvergenceWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = SklearnGM(n_components, covariance_type=covariance_type, **start, **params).fit(X)
+        ours = GaussianMixture(
+            n_components, covariance_type=covariance_type, **start, **params
+        ).fit(X)
+    return ours, ref
+
+
+def _assert_same_model(ours, ref, X, rtol=RTOL, atol=1e-12):
+    for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
+        np.testing.assert_allclose(getattr(ours, name), getattr(ref, name), rtol=rtol, atol=atol)
+    np.testing.assert_allclose(ours.lower_bound_, ref.lower_bound_, rtol=rtol)
+    np.testing.assert_allclose(ours.lower_bounds_, ref.lower_bounds_, rtol=rtol)
+    assert ours.n_iter_ == ref.n_iter_
+    assert ours.converged_ == ref.converged_
+    np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), rtol=rtol, atol=1e-10)
+    np.testing.assert_array_equal(ours.predict(X), ref.predict(X))
+    np.testing.assert_allclose(ours.score_samples(X), ref.score_samples(X), rtol=rtol)
+    np.testing.assert_allclose(ours.score(X), ref.score(X), rtol=rtol)
+    np.testing.assert_allclose(ours.bic(X), ref.bic(X), rtol=rtol)
+    np.testing.assert_allclose(ours.aic(X), ref.aic(X), rtol=rtol)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_agrees_with_sklearn_from_identical_start(covariance_type, dataset):
+    X = DATASETS[dataset]()
+    ours, ref = _fit_both(X, covariance_type, tol=1e-6, max_iter=300)
+    assert ours.n_iter_ > 3
+    _assert_same_model(ours, ref, X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_array_equal(ours.fit_predict(X), ref.fit_predict(X))
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_agrees_with_sklearn_when_not_converged(covariance_type):
+    X = DATASETS["blobs2d"]()
+    ours, ref = _fit_both(X, covariance_type, tol=0.0, max_iter=7)
+    assert not ours.converged_ and ours.n_iter_ == 7
+    _assert_same_model(ours, ref, X)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_float32_input_close_to_sklearn(covariance_type):
+    """float32 data (float32 block arithmetic, float64 parameters) against scikit-learn in
+    float64 on the same values, and scikit-learn in float32 (less accurate: looser)."""
+    X32 = DATASETS["blobs2d"]().astype(np.float32)
+    ours, ref32 = _fit_both(X32, covariance_type, tol=0.0, max_iter=10)
+    _, ref64 = _fit_both(X32.astype(np.float64), covariance_type, tol=0.0, max_iter=10)
+    assert ours.means_.dtype == np.float64
+    assert ours.predict_proba(X32).dtype == np.float32
+    for name in ("weights_", "means_", "covariances_"):
+        ours_value = getattr(ours, name)
+        np.testing.assert_allclose(ours_value, getattr(ref64, name), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(ours_value, getattr(ref32, name), rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(ours.lower_bounds_, ref64.lower_bounds_, rtol=1e-6)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_warm_start_continues_like_sklearn(covariance_type):
+    X = DATASETS["blobs4d"]()
+    start = _starting_point(X, covariance_type)
+    models = []
+    for cls in (GaussianMixture, SklearnGM):
+        model = cls(3, covariance_type=covariance_type, warm_start=True, max_iter=3, tol=0.0)
+        model.set_params(**start)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.fit(X)
+            model.fit(X)
+        models.append(model)
+    _assert_same_model(*models, X)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_one_component_is_the_closed_form(covariance_type):
+    X = DATASETS["blobs4d"]()
+    model = GaussianMixture(1, covariance_type=covariance_type, reg_covar=1e-6).fit(X)
+    mean = X.mean(axis=0)
+    cov = (X - mean).T @ (X - mean) / X.shape[0]
+    expected = {
+        "full": cov[None] + 1e-6 * np.eye(4),
+        "tied": cov + 1e-6 * np.eye(4),
+        "diag": np.diag(cov)[None] + 1e-6,
+        "spherical": np.array([np.diag(cov).mean() + 1e-6]),
+    }[covariance_type]
+    np.testing.assert_allclose(model.weights_, [1.0], rtol=1e-14)
+    np.testing.assert_allclose(model.means_, mean[None], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(model.covariances_, expected, rtol=1e-11)
+    assert model.converged_ and model.n_iter_ == 2
+
+
+def test_sample_matches_sklearn():
+    X = DATASETS["blobs2d"]()
+    for covariance_type in COVARIANCE_TYPES:
+        ours, ref = _fit_both(X, covariance_type, random_state=3)
+        ours_x, ours_y = ours.sample(500)
+        ref_x, ref_y = ref.sample(500)
+        np.testing.assert_array_equal(ours_y, ref_y)
+        np.testing.assert_allclose(ours_x, ref_x, rtol=1e-8, atol=1e-8)
+    with pytest.raises(ValueError, match="'n_samples': 0"):
+        ours.sample(0)
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"n_components": 0}, "'n_components'.*Got 0 instead"),
+        ({"n_components": 1.5}, "'n_components'.*Got 1.5 instead"),
+        ({"covariance_type": "round"}, "'covariance_type'.*Got 'round' instead"),
+        ({"tol": -1.0}, "'tol'.*Got -1.0 instead"),
+        ({"reg_covar": -1e-6}, "'reg_covar'.*Got -1e-06 instead"),
+        ({"max_iter": -1}, "'max_iter'.*Got -1 instead"),
+        ({"n_init": 0}, "'n_init'.*Got 0 instead"),
+        ({"init_params": "median"}, "'init_params'.*Got 'median' instead"),
+        ({"verbose_interval": 0}, "'verbose_interval'.*Got 0 instead"),
+        ({"weights_init": [0.5, 0.5]}, r"'weights' should have the shape of \(3,\)"),
+        ({"weights_init": [0.5, 0.3, 0.1]}, r"normalized, but got sum\(weights\) = 0.90000"),
+        ({"weights_init": [1.5, -0.25, -0.25]}, r"range \[0, 1\]"),
+        ({"means_init": np.zeros((3, 3))}, r"'means' should have the shape of \(3, 2\)"),
+        ({"precisions_init": np.ones((3, 2, 2))}, "'full precision' should be symmetric"),
+        ({"precisions_init": np.ones((2, 2))}, r"'full precision' should have the shape"),
+    ],
+)
+def test_bad_parameters_like_sklearn(params, match):
+    X = DATASETS["blobs2d"]()
+    with pytest.raises(ValueError, match=match):
+        GaussianMixture(**{"n_components": 3, **params}).fit(X)
+    with pytest.raises(ValueError):  # scikit-learn rejects the same value
+        SklearnGM(**{"n_components": 3, **params}).fit(X)
+
+
+@pytest.mark.parametrize(
+    ("covariance_type", "bad", "match"),
+    [
+        ("tied", -np.eye(2), "'tied precision' should be symmetric, positive-definite"),
+        ("diag", np.zeros((3, 2)), "'diag precision' should be positive"),
+        ("spherical", np.array([1.0, -1.0, 1.0]), "'spherical precision' should be positive"),
+    ],
+)
+def test_bad_precisions_init(covariance_type, bad, match):
+    with pytest.raises(ValueError, match=match):
+        GaussianMixture(3, covariance_type=covariance_type, precisions_init=bad).fit(
+            DATASETS["blobs2d"]()
+        )
+
+
+def test_prior_parameter_checked():
+    with pytest.raises(ValueError, match=r"'prior'.*Got 'yes' instead"):
+        GaussianMixture(2, prior="yes").fit(DATASETS["blobs2d"]())
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_degenerate_data_never_nan(covariance_type):
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=60)
+    cases = {
+        "duplicates": np.repeat(rng.normal(size=(4, 2)), 15, axis=0),
+        "collinear": np.column_stack([x, 2.0 * x - 1.0]),
+        "constant column": np.column_stack([x, np.full(60, 7.0)]),
+        "all identical": np.ones((10, 2)),
+        "two rows": np.array([[0.0, 1.0], [2.0, 3.0]]),
+    }
+    for name, X in cases.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+        for value in (model.weights_, model.means_, model.covariances_, model.score_samples(X)):
+            assert np.all(np.isfinite(value)), name
+        assert np.isfinite(model.lower_bound_), name
+
+
+def test_degenerate_data_clear_errors():
+    X = np.repeat(np.array([[0.0, 1.0], [2.0, 3.0]]), 5, axis=0)
+    with pytest.raises(ValueError, match="Expected n_samples >= n_components but got"):
+        GaussianMixture(4).fit(X[:3])
+    with pytest.raises(DataError, match="minimum of 2 is required"):
+        GaussianMixture(1).fit(X[:1])
+    with pytest.raises(ValueError, match="increase reg_covar"):
+        GaussianMixture(2, reg_covar=0.0, random_state=0).fit(X)
+    with pytest.raises(DataError, match="Input X contains NaN"):
+        GaussianMixture(1).fit([[1.0, np.nan], [2.0, 3.0]])
+    with pytest.raises(DataError, match="Expected 2D array, got 1D"):
+        GaussianMixture(1).fit([1.0, 2.0, 3.0])
+
+
+def test_unfitted_and_wrong_features():
+    model = GaussianMixture(2)
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        model.predict(np.zeros((3, 2)))
+    model.fit(DATASETS["blobs2d"]())
+    with pytest.raises(DataError, match="X has 3 features, but GaussianMixture is expecting 2"):
+        model.score_samples(np.zeros((3, 3)))
+
+
+def test_params_protocol():
+    model = GaussianMixture(3, covariance_type="diag", tol=1e-4, prior=True)
+    params = model.get_params()
+    assert set(SklearnGM().get_params()) <= set(params)
+    assert params["covariance_type"] == "diag" and params["prior"] is True
+    clone = GaussianMixture(**params)
+    assert clone.get_params() == params
+    assert model.set_params(n_components=5) is model and model.n_components == 5
+    with pytest.raises(ValueError, match="Invalid parameter 'bogus'"):
+        model.set_params(bogus=1)
+    assert "covariance_type='diag'" in repr(model)
+
+
+def test_n_init_keeps_the_best_run():
+    X = DATASETS["overlap"]()
+    best = GaussianMixture(3, init_params="random", n_init=4, random_state=0, tol=1e-6).fit(X)
+    rng = np.random.RandomState(0)
+    bounds = []
+    for _ in range(4):  # the same random stream, one run at a time
+        single = GaussianMixture(3, init_params="random", random_state=rng, tol=1e-6).fit(X)
+        bounds.append(single.lower_bound_)
+    assert best.lower_bound_ == max(bounds)
+    assert best.lower_bounds_[-1] == best.lower_bound_
+
+
+def test_progress_and_convergence_warning():
+    X = DATASETS["blobs2d"]()
+    seen = []
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        model = GaussianMixture(
+            3, max_iter=4, tol=0.0, random_state=0, progress=lambda i, b: seen.append((i, b))
+        ).fit(X)
+    assert [i for i, _ in seen] == [1, 2, 3, 4]
+    assert [b for _, b in seen] == model.lower_bounds_
+
+
+def test_max_iter_zero_keeps_initial_parameters():
+    X = DATASETS["blobs2d"]()
+    start = _starting_point(X, "full")
+    ours = GaussianMixture(3, max_iter=0, **start).fit(X)
+    np.testing.assert_array_equal(ours.weights_, start["weights_init"])
+    np.testing.assert_array_equal(ours.means_, start["means_init"])
+    np.testing.assert_allclose(ours.precisions_, start["precisions_init"], rtol=1e-12)
+    assert ours.n_iter_ == 0 and ours.lower_bounds_ == []
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_from_parameters_is_a_fitted_model(covariance_type):
+    X = DATASETS["blobs2d"]()
+    _, ref = _fit_both(X, covariance_type)
+    rebuilt = GaussianMixture.from_parameters(
+        ref.weights_, ref.means_, ref.covariances_, covariance_type, tol=1e-4
+    )
+    assert rebuilt.n_components == 3 and rebuilt.tol == 1e-4 and rebuilt.n_features_in_ == 2
+    np.testing.assert_allclose(rebuilt.predict_proba(X), ref.predict_proba(X), rtol=1e-9)
+    np.testing.assert_allclose(
+        rebuilt.precisions_cholesky_, ref.precisions_cholesky_, rtol=1e-9, atol=1e-12
+    )
+    np.testing.assert_allclose(rebuilt.bic(X), ref.bic(X), rtol=1e-10)
+    with pytest.raises(ValueError, match="should be normalized"):
+        GaussianMixture.from_parameters([0.5, 0.6], ref.means_[:2], ref.covariances_[:2])
+    with pytest.raises(ValueError, match="increase reg_covar"):
+        GaussianMixture.from_parameters([1.0], [[0.0, 0.0]], -np.eye(2)[None])
+    with pytest.raises(ValueError, match="'covariances' should have the shape"):
+        GaussianMixture.from_parameters([1.0], [[0.0, 0.0]], np.eye(3)[None])
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_prior_fit_is_monotone_map(covariance_type):
+    X = DATASETS["blobs2d"]()
+    model = GaussianMixture(
+        3, covariance_type=covariance_type, prior=True, random_state=0, tol=1e-8, max_iter=300
+    ).fit(X)
+    assert isinstance(model.prior_, Prior)
+    bounds = np.array(model.lower_bounds_)
+    assert np.all(np.diff(bounds) >= -1e-12 * np.abs(bounds[1:]))
+    assert model.converged_
+    # the lower bound is the log posterior per sample: log-likelihood + log prior, over N
+    posterior = model.score(X) + log_prior(
+        model.weights_, model.means_, model.covariances_, covariance_type, model.prior_
+    ) / len(X)
+    assert model.lower_bound_ == pytest.approx(posterior, abs=1e-7)
+    mle = GaussianMixture(3, covariance_type=covariance_type, random_state=0, tol=1e-8).fit(X)
+    assert abs(mle.lower_bound_ - model.lower_bound_) > 1e-4
