@@ -178,14 +178,15 @@ def _check_data(X: Any) -> np.ndarray:
         raise DataError(f"X must be a 2-D array (n_samples, n_features), got shape {X.shape}")
     if X.shape[0] < 1 or X.shape[1] < 1:
         raise DataError(f"X must have at least one row and one column, got shape {X.shape}")
-    if X.dtype not in (np.float32, np.float64):
-        if X.dtype.kind not in "biuf":
-            raise DataError(f"X must be numeric, got dtype {X.dtype}")
-        X = X.astype(np.float64)
+    if X.dtype.kind not in "biuf":
+        raise DataError(f"X must be numeric, got dtype {X.dtype}")
+    dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+    X = np.array(X, dtype=dtype, order="C", copy=True)  # the session's own, read-only copy
     bad = ~np.isfinite(X)
     if bad.any():
         row, col = np.argwhere(bad)[0]
         raise DataError(f"X contains {X[row, col]} at row {row}, column {col}")
+    X.flags.writeable = False
     return X
 
 
@@ -228,7 +229,8 @@ class EMSession:
 
     Parameters
     ----------
-    X : array (N, D), finite; float32 is kept as float32, other numbers become float64
+    X : array (N, D), finite; copied (C order, read-only); float32 stays float32, other numbers
+        become float64
     n_components : K, 1 <= K <= N
     covariance_type : "full", "tied", "diag" or "spherical"
     init : "kmeans", "k-means++", "random" or "random_from_data" (see em_engine.init)
@@ -283,10 +285,8 @@ class EMSession:
 
     @property
     def X(self) -> np.ndarray:
-        """The data (N, D), read-only."""
-        view = self._X.view()
-        view.flags.writeable = False
-        return view
+        """The data (N, D): the session's own copy, read-only."""
+        return self._X.view()
 
     @property
     def history(self) -> tuple[HistoryEntry, ...]:

@@ -17,6 +17,7 @@ from sklearn.mixture import GaussianMixture as SkGaussianMixture
 from em_engine import gaussian
 from em_engine.errors import DataError
 from em_engine.init import initial_parameters
+from em_engine.mixture import GaussianMixture
 from em_engine.prior import Prior, log_prior
 from em_engine.session import EMSession, HistoryEntry, Snapshot
 
@@ -196,7 +197,10 @@ def test_move_mean_edits_current_parameters_and_drops_later_history():
 
 
 def test_snapshots_are_immutable():
-    s = EMSession(blobs(), 3, seed=8)
+    X = blobs()
+    s = EMSession(X, 3, seed=8)
+    X[:] = 0.0  # the session keeps its own copy
+    assert np.all(s.X[:, 0] != 0.0)
     snap = s.step()
     with pytest.raises(dataclasses.FrozenInstanceError):
         snap.iteration = 5
@@ -211,6 +215,8 @@ def test_snapshots_are_immutable():
         s.history[0].means[0, 0] = 1.0
     with pytest.raises(ValueError):
         s.X[0, 0] = 1.0
+    with pytest.raises(ValueError):
+        s.X.flags.writeable = True
     copies = {n: getattr(snap, n).copy() for n in ("weights", "means", "covariances", "labels")}
     for _ in range(3):
         s.step()
@@ -262,26 +268,42 @@ def test_session_matches_scikit_learn_from_the_same_initial_parameters(covarianc
     np.testing.assert_array_equal(s.e_step().labels, ref.predict(X))
 
 
-def test_session_matches_em_engine_gaussian_mixture():
-    mixture = pytest.importorskip("em_engine.mixture", reason="GaussianMixture not landed yet")
+@pytest.mark.parametrize("use_prior", [False, True])
+def test_session_matches_em_engine_gaussian_mixture(use_prior):
     X = blobs(80, seed=11)
     for covariance_type in TYPES:
         w, m, c = initial_parameters(X, 3, covariance_type, "kmeans", 11, 1e-6)
-        s = EMSession(
-            X, 3, covariance_type, initial_params={"weights": w, "means": m, "covariances": c}
-        )
+        start = {"weights": w, "means": m, "covariances": c}
+        s = EMSession(X, 3, covariance_type, initial_params=start, prior=use_prior)
         list(s.run())
-        ours = mixture.GaussianMixture(
+        ours = GaussianMixture(
             3,
             covariance_type=covariance_type,
             weights_init=w,
             means_init=m,
             precisions_init=precisions(c, covariance_type),
+            prior=use_prior or None,
+        ).fit(X)
+        assert s.iteration == ours.n_iter_
+        np.testing.assert_allclose(s.snapshot.weights, ours.weights_, rtol=1e-8)
+        np.testing.assert_allclose(s.snapshot.means, ours.means_, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(s.snapshot.covariances, ours.covariances_, rtol=1e-8)
+        bounds = [e.log_likelihood / len(X) for e in s.history[:-1]]
+        np.testing.assert_allclose(bounds, ours.lower_bounds_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("init", ["kmeans", "random"])
+def test_session_seed_gives_the_same_fit_as_gaussian_mixture_random_state(init):
+    X = blobs(80, seed=16)
+    for covariance_type in TYPES:
+        s = EMSession(X, 3, covariance_type, init=init, seed=16)
+        list(s.run())
+        ours = GaussianMixture(
+            3, covariance_type=covariance_type, init_params=init, random_state=16
         ).fit(X)
         assert s.iteration == ours.n_iter_
         np.testing.assert_allclose(s.snapshot.means, ours.means_, rtol=1e-8, atol=1e-10)
         np.testing.assert_allclose(s.snapshot.covariances, ours.covariances_, rtol=1e-8)
-        assert s.history[-2].log_likelihood / len(X) == pytest.approx(ours.lower_bound_)
 
 
 @pytest.mark.parametrize("covariance_type", TYPES)
