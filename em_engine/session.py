@@ -394,6 +394,10 @@ class EMSession:
         if prior is True:
             return Prior.default(self._X, self.n_components, self.covariance_type)
         if isinstance(prior, Prior):
+            if prior.n_features != self._X.shape[1]:
+                raise ValueError(
+                    f"prior is for {prior.n_features} features, but X has {self._X.shape[1]}"
+                )
             return prior
         raise ValueError(f"prior must be None, True or a Prior, got {prior!r}")
 
@@ -462,14 +466,23 @@ class EMSession:
         return self._sanitise(weights, means, covariances, check_weights=False)
 
     def _from_given_means(self, means: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Weights and covariances from assigning every row to its nearest given mean."""
+        """Weights and covariances from assigning every row to its nearest given mean.
+
+        The given means are kept: a component with no row, or with an unusable covariance (one
+        row), gets the data covariance; one with no row also weight 1/K (then renormalised).
+        """
         resp = nearest_mean_responsibilities(self._X, means)
         stats = gaussian.stats_from_resp(self._X, resp, self.covariance_type)
         weights, _, covariances = gaussian.m_step(stats, self.covariance_type, self.reg_covar)
         empty = stats.nk < 1.0
+        if self.covariance_type == "tied":
+            if self._covariance_problem(covariances) is not None:
+                covariances = self._data_covariance()
+        else:
+            for k in range(self.n_components):
+                if empty[k] or self._covariance_problem(covariances[k]) is not None:
+                    covariances[k] = self._data_covariance()
         if empty.any():
-            if self.covariance_type != "tied":
-                covariances[empty] = self._data_covariance()
             weights[empty] = 1.0 / self.n_components
             weights /= weights.sum()
         return weights, means, covariances

@@ -418,6 +418,10 @@ def test_integer_data_is_converted():
         ({"reg_covar": float("nan")}, "reg_covar must be a finite number >= 0, got nan"),
         ({"max_iter": 0}, "max_iter must be >= 1, got 0"),
         ({"prior": "yes"}, "prior must be None, True or a Prior, got 'yes'"),
+        (
+            {"prior": Prior.default(np.arange(15.0).reshape(5, 3) ** 2, 2)},
+            "prior is for 3 features, but X has 2",
+        ),
         ({"initial_params": {"mean": 1}}, r"unknown key\(s\) \['mean'\]"),
         ({"initial_params": {"means": np.zeros((3, 2))}}, r"\['means'\] must have shape \(2, 2\)"),
         ({"initial_params": {"weights": [0.5, 0.6]}}, r"\['weights'\] must be >= 0 and sum to 1"),
@@ -470,6 +474,13 @@ def test_user_placed_means_take_nearest_rows():
     assert snap.weights.sum() == pytest.approx(1.0) and snap.events == ()
     np.testing.assert_allclose(snap.covariances[2], X.var(axis=0) + 1e-6, rtol=1e-10)
     assert math.isfinite(s.step().log_likelihood)
+    # a mean whose only nearest row would give a singular covariance keeps its place
+    X1 = np.vstack([X, [[30.0, 30.0]]])
+    means = np.array([[0.0, 0.0], [4.0, 0.0], [30.0, 30.0]])
+    s = EMSession(X1, 3, "full", reg_covar=0.0, initial_params={"means": means})
+    np.testing.assert_array_equal(s.snapshot.means, means)
+    assert s.snapshot.events == ()
+    np.testing.assert_allclose(s.snapshot.covariances[2], np.cov(X1.T, bias=True), rtol=1e-10)
 
 
 data_sets = st.integers(1, 3).flatmap(
