@@ -18,6 +18,13 @@ def _style_axes(plot: pg.PlotItem) -> None:
         axis = plot.getAxis(name)
         axis.setPen(pg.mkPen(60, 60, 60))
         axis.setTextPen(pg.mkPen(40, 40, 40))
+        axis.enableAutoSIPrefix(False)  # else the label is re-laid out per range change
+
+
+def _nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 5 x 10^k that is >= value (value > 0)."""
+    power = 10.0 ** np.floor(np.log10(value))
+    return float(next(m * power for m in (1, 2, 5, 10) if m * power >= value))
 
 
 class ConvergenceView(QtWidgets.QWidget):
@@ -32,6 +39,7 @@ class ConvergenceView(QtWidgets.QWidget):
         self._values = np.empty(0)
         self._objective = "log-likelihood"
         self._symbols: str | None = None  # the curves start without symbols
+        self._bounds: tuple[float, float, float, float] | None = None
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("w")
@@ -41,6 +49,7 @@ class ConvergenceView(QtWidgets.QWidget):
             _style_axes(plot)
             plot.setMenuEnabled(False)
         self.change_plot.setXLink(self.objective_plot)
+        self.objective_plot.disableAutoRange()  # see _fit_range
         self.graphics.ci.layout.setRowStretchFactor(0, 3)
         self.graphics.ci.layout.setRowStretchFactor(1, 2)
         self.change_plot.setLogMode(x=False, y=True)
@@ -108,8 +117,30 @@ class ConvergenceView(QtWidgets.QWidget):
             self.curve.setSymbol(symbols)
             self.change_curve.setSymbol(symbols)
         self.curve.setData(iterations, values)
+        self._fit_range()
         if self.show_change:
             self.change_curve.setData(*self.change())
+
+    def _fit_range(self) -> None:
+        """Set the objective plot's range to "nice" bounds around the data, only when they change.
+
+        Auto-range would move the axes at every new value, and pyqtgraph re-lays out an axis
+        (a few ms each) whenever its range moves; rounded bounds stay put for many iterations.
+        """
+        finite = np.isfinite(self._values)
+        if not finite.any():
+            return
+        x_hi = _nice_ceiling(max(float(self._iterations[finite].max()), 5.0))
+        lo, hi = float(self._values[finite].min()), float(self._values[finite].max())
+        span = hi - lo if hi > lo else max(abs(hi) * 1e-3, 1e-9)
+        step = 10.0 ** np.floor(np.log10(span))
+        y_lo, y_hi = np.floor(lo / step - 0.25) * step, np.ceil(hi / step + 0.25) * step
+        bounds = (0.0, x_hi, y_lo, y_hi)
+        if bounds != self._bounds:
+            self._bounds = bounds
+            self.objective_plot.setRange(
+                xRange=(-0.02 * x_hi, x_hi), yRange=(y_lo, y_hi), padding=0
+            )
 
     def change(self) -> tuple[np.ndarray, np.ndarray]:
         """Iterations (M-1,) and |value_i - value_(i-1)|; zeros become NaN (log axis)."""

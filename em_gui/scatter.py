@@ -37,10 +37,9 @@ RING_POINTS = 97
 _N_COLORS = len(palette.component_colors(10))
 _NEUTRAL_CODE = _N_COLORS * palette.N_LEVELS
 _ARGB = QtGui.QImage.Format.Format_ARGB32_Premultiplied
+_RGB = QtGui.QImage.Format.Format_RGB32
 #: Above this many points, dots are written into an image with numpy instead of drawn as sprites.
 SPRITE_LIMIT = 20_000
-#: Pixel offsets of a splatted dot (a plus sign: 3 px across).
-_SPLAT_OFFSETS = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))
 
 
 def _splat_colors() -> np.ndarray:
@@ -199,25 +198,27 @@ class _PointsItem(pg.GraphicsObject):
         # device pixels relative to the region's top-left corner
         px = t.m11() * self._x + t.m21() * self._y + (t.dx() - region.left())
         py = t.m12() * self._x + t.m22() * self._y + (t.dy() - region.top())
-        pad = self._size
         w, h = region.width(), region.height()
-        visible = (px > -pad) & (px < w + pad) & (py > -pad) & (py < h + pad)
         p.save()
         p.resetTransform()
         if len(self._x) > SPRITE_LIMIT:
-            p.drawImage(region.topLeft(), self._splat(px[visible], py[visible], visible, w, h))
-        elif exporting:
-            # One raster image of all points: a vector file (SVG) gets one <image>, not N sprites.
-            image = QtGui.QImage(w, h, _ARGB)
-            image.fill(QtCore.Qt.GlobalColor.transparent)
-            layer = QtGui.QPainter(image)
-            self._draw_sprites(layer, px[visible], py[visible], visible, 1.0)
-            layer.end()
-            p.drawImage(region.topLeft(), image)
+            p.drawImage(region.topLeft(), self._splat(px, py, w, h))
         else:
-            p.translate(region.left(), region.top())
-            dpr = widget.devicePixelRatioF() if widget is not None else 1.0
-            self._draw_sprites(p, px[visible], py[visible], visible, dpr)
+            pad = self._size
+            visible = (px > -pad) & (px < w + pad) & (py > -pad) & (py < h + pad)
+            px, py = px[visible], py[visible]
+            if exporting:
+                # One raster image of all points: SVG gets one <image>, not N sprites.
+                image = QtGui.QImage(w, h, _ARGB)
+                image.fill(QtCore.Qt.GlobalColor.transparent)
+                layer = QtGui.QPainter(image)
+                self._draw_sprites(layer, px, py, visible, 1.0)
+                layer.end()
+                p.drawImage(region.topLeft(), image)
+            else:
+                p.translate(region.left(), region.top())
+                dpr = widget.devicePixelRatioF() if widget is not None else 1.0
+                self._draw_sprites(p, px, py, visible, dpr)
         p.restore()
 
     def _draw_sprites(
@@ -234,26 +235,24 @@ class _PointsItem(pg.GraphicsObject):
         frags[:, 6:10] = (1.0 / self._dpr, 1.0 / self._dpr, 0.0, 1.0)
         p.drawPixmapFragments(*self._fragments.drawargs(), self._atlas)
 
-    def _splat(
-        self, px: np.ndarray, py: np.ndarray, visible: np.ndarray, w: int, h: int
-    ) -> QtGui.QImage:
-        """Write every visible point as a small opaque plus-shaped dot into a (h, w) ARGB image.
+    def _splat(self, px: np.ndarray, py: np.ndarray, w: int, h: int) -> QtGui.QImage:
+        """Write every point inside (w, h) as a plus-shaped dot (3 px across) into an RGB image.
 
         Colours are the sprite colours pre-blended onto white; a later point covers an earlier
-        one, as with sprites. Cost: a few numpy index writes per point, no Qt call per point.
+        one, as with sprites. The buffer has a 1-pixel margin, so the dot's arms need no bounds
+        checks: a frame is one mask and five index writes over (N,) arrays, no Qt call per point.
         """
-        if self._buffer.shape != (h, w):
-            self._buffer = np.empty((h, w), dtype=np.uint32)
-        self._buffer.fill(0)
+        inside = (px >= 0) & (px < w) & (py >= 0) & (py < h)
+        stride = w + 2
+        if self._buffer.shape != (h + 2, stride):
+            self._buffer = np.empty((h + 2, stride), dtype=np.uint32)
+        self._buffer.fill(0xFFFFFFFF)  # opaque white, as the plot background: a plain copy to draw
         flat = self._buffer.reshape(-1)
-        ix = np.rint(px).astype(np.int64)
-        iy = np.rint(py).astype(np.int64)
-        colors = _SPLAT_COLORS[self._codes[visible]]
-        for dx, dy in _SPLAT_OFFSETS:
-            x, y = ix + dx, iy + dy
-            inside = (x >= 0) & (x < w) & (y >= 0) & (y < h)
-            flat[(y * w + x)[inside]] = colors[inside]
-        return QtGui.QImage(self._buffer.data, w, h, w * 4, _ARGB)
+        centre = py[inside].astype(np.int32) * stride + px[inside].astype(np.int32) + (stride + 1)
+        colors = _SPLAT_COLORS[self._codes[inside]]
+        for offset in (0, -1, 1, -stride, stride):
+            flat[centre + offset] = colors
+        return QtGui.QImage(flat[stride + 1 :].data, w, h, stride * 4, _RGB)
 
 
 class _DensityImage:
@@ -343,6 +342,7 @@ class ScatterView(QtWidgets.QWidget):
             axis = self.plot_item.getAxis(name)
             axis.setPen(pg.mkPen(60, 60, 60))
             axis.setTextPen(pg.mkPen(40, 40, 40))
+            axis.enableAutoSIPrefix(False)  # else the label is re-laid out per range change
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot_widget)
