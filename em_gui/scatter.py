@@ -578,6 +578,8 @@ class ScatterView(QtWidgets.QWidget):
         generator.setFileName(filename)
         generator.setSize(target.size().toSize())
         generator.setViewBox(target)
+        # pyqtgraph caches axes as QPictures, which replay scaled by the ratio of device DPIs
+        generator.setResolution(self.plot_widget.logicalDpiX())
         generator.setTitle("EM Explorer scatter plot")
         painter = QtGui.QPainter()
         if not painter.begin(generator):
