@@ -10,7 +10,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np
 import pytest
-from PySide6 import QtCore, QtGui
+from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtTest import QTest
 
 from em_gui import palette
@@ -339,3 +339,21 @@ def test_parameter_panel_shows_values_and_precision(qtbot):
     screenshot(panel, "parameter_panel.png")
     with pytest.raises(ValueError, match="do not agree"):
         panel.show_parameters(WEIGHTS, MEANS, COVS, ["only one"])
+
+
+# -- PySide6 6.12.0 reference workaround ----------------------------------------------------
+def test_many_emits_and_void_calls_do_not_exhaust_none_and_true(qtbot):
+    """PySide6 6.12.0 on Python 3.11 without em_gui.qt_compat aborts the interpreter here."""
+
+    class Emitter(QtCore.QObject):
+        ping = QtCore.Signal(int)
+
+    emitter, got = Emitter(), []
+    emitter.ping.connect(got.append)
+    widget = QtWidgets.QWidget()
+    qtbot.addWidget(widget)
+    for i in range(20_000):  # True has a few thousand references on Python 3.11
+        emitter.ping.emit(i)
+    for _ in range(40_000):  # None has ~15-20 thousand
+        widget.update()  # a void method
+    assert len(got) == 20_000
