@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
 _LOG_2PI = math.log(2.0 * math.pi)
+_FLOAT64 = np.dtype(np.float64)
 
 # Rows per block: block x K temporaries stay in the L2 cache; enough rows that numpy's per-call
 # overhead is small.
@@ -260,6 +262,23 @@ def _as_data(X: np.ndarray) -> np.ndarray:
     return X
 
 
+class _Workspace:
+    """One thread's block buffers, reused from block to block: fresh pages per block (numpy
+    allocations above glibc's mmap threshold) would cost more than the arithmetic."""
+
+    def __init__(self, block_rows: int) -> None:
+        self.block_rows = block_rows
+        self._buffers: dict[tuple[str, int, np.dtype], np.ndarray] = {}
+
+    def get(self, name: str, rows: int, n: int, dtype: np.dtype = _FLOAT64) -> np.ndarray:
+        """A (rows, n) view of the buffer called name (contents undefined)."""
+        key = (name, rows, np.dtype(dtype))
+        buffer = self._buffers.get(key)
+        if buffer is None:
+            buffer = self._buffers[key] = np.empty((rows, self.block_rows), dtype=dtype)
+        return buffer[:, :n]
+
+
 class _Features:
     """Per-block feature rows (F, B) in float64, transposed so that per-row work is contiguous.
 
@@ -275,28 +294,34 @@ class _Features:
         self.covariance_type = covariance_type
         self.shift = shift[:, None]
         if covariance_type == "full":
-            self.pairs = np.triu_indices(n_features)
-            n_second = self.pairs[0].size
+            self.pairs = list(zip(*np.triu_indices(n_features), strict=True))
+            n_second = len(self.pairs)
         else:
             n_second = 0 if covariance_type == "tied" else n_features
         self.n_rows = n_features + 1 + n_second
 
-    def fill(self, X: np.ndarray, start: int, stop: int) -> np.ndarray:
+    def fill(self, X: np.ndarray, start: int, stop: int, ws: _Workspace) -> np.ndarray:
         """(F, stop - start) feature rows of X[start:stop]."""
         d = self.n_features
-        feats = np.empty((self.n_rows, stop - start))
+        feats = ws.get("features", self.n_rows, stop - start)
         np.subtract(X[start:stop].T, self.shift, out=feats[:d])
         feats[d] = 1.0
         if self.covariance_type == "full":
-            for row, (i, j) in enumerate(zip(*self.pairs, strict=True), start=d + 1):
+            for row, (i, j) in enumerate(self.pairs, start=d + 1):
                 np.multiply(feats[i], feats[j], out=feats[row])
         elif self.covariance_type != "tied":
             np.square(feats[:d], out=feats[d + 1 :])
         return feats
 
-    def moments(self, feats: np.ndarray, resp: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def moments(
+        self, feats: np.ndarray, resp: np.ndarray, ws: _Workspace
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """Block sums: (K, F) = resp (K, B) @ feats.T, and tied's (D, D) or None."""
-        sums = resp.astype(np.float64, copy=False) @ feats.T
+        if resp.dtype != np.float64:
+            wide = ws.get("resp64", resp.shape[0], resp.shape[1])
+            np.copyto(wide, resp)
+            resp = wide
+        sums = resp @ feats.T
         if self.covariance_type != "tied":
             return sums, None
         xc = feats[: self.n_features]
@@ -310,7 +335,7 @@ class _Features:
         sx = sums[:, :d].copy()
         second = sums[:, d + 1 :]
         if self.covariance_type == "full":
-            rows, cols = self.pairs
+            rows, cols = np.triu_indices(d)
             sxx = np.empty((sums.shape[0], d, d))
             sxx[:, rows, cols] = second
             sxx[:, cols, rows] = second
@@ -329,12 +354,23 @@ def _block_bounds(n_rows: int, width: int, block_rows: int | None) -> list[tuple
     return [(start, min(start + block_rows, n_rows)) for start in range(0, n_rows, block_rows)]
 
 
-def _map_blocks(func: Callable[[int, int], object], bounds: list[tuple[int, int]]) -> list:
-    """func(start, stop) for every block, in block order (results do not depend on threads)."""
-    if _N_THREADS > 1 and len(bounds) > 1 and bounds[-1][1] >= _THREADED_MIN_ROWS:
-        with ThreadPoolExecutor(_N_THREADS) as pool:
-            return list(pool.map(lambda b: func(*b), bounds))
-    return [func(start, stop) for start, stop in bounds]
+def _map_blocks(func: Callable[[int, int, _Workspace], Any], bounds: list[tuple[int, int]]) -> list:
+    """func(start, stop, workspace) for every block, results in block order (so sums over blocks
+    do not depend on the threads); each thread reuses its own workspace."""
+    size = max((stop - start for start, stop in bounds), default=0)
+    if _N_THREADS < 2 or len(bounds) < 2 or bounds[-1][1] < _THREADED_MIN_ROWS:
+        ws = _Workspace(size)
+        return [func(start, stop, ws) for start, stop in bounds]
+    local = threading.local()
+
+    def run(bound: tuple[int, int]) -> Any:
+        ws = getattr(local, "ws", None)
+        if ws is None:
+            ws = local.ws = _Workspace(size)
+        return func(*bound, ws)
+
+    with ThreadPoolExecutor(_N_THREADS) as pool:
+        return list(pool.map(run, bounds))
 
 
 def stats_from_resp(X: np.ndarray, resp: np.ndarray, covariance_type: str) -> SufficientStats:
@@ -356,8 +392,8 @@ def stats_from_resp(X: np.ndarray, resp: np.ndarray, covariance_type: str) -> Su
     shift = X.mean(axis=0, dtype=np.float64)
     features = _Features(X.shape[1], covariance_type, shift)
 
-    def block(start: int, stop: int) -> tuple[np.ndarray, np.ndarray | None]:
-        return features.moments(features.fill(X, start, stop), resp[start:stop].T)
+    def block(start: int, stop: int, ws: _Workspace) -> tuple[np.ndarray, np.ndarray | None]:
+        return features.moments(features.fill(X, start, stop, ws), resp[start:stop].T, ws)
 
     parts = _map_blocks(block, _block_bounds(X.shape[0], features.n_rows, None))
     return features.stats(parts, X.shape[0], float(np.finfo(resp.dtype).eps), shift)
@@ -438,29 +474,41 @@ class _Pass:
         self.constant = constant.astype(self.dtype)[:, None]
         self.width = max(n_components * n_features, self.features.n_rows)
 
-    def weighted_log_prob(self, feats: np.ndarray) -> np.ndarray:
+    def weighted_log_prob(self, feats: np.ndarray, ws: _Workspace) -> np.ndarray:
         """(K, B) log(w_k) + log N(x | mu_k, Sigma_k) from a block's feature rows."""
-        rows = feats[: self.n_features + 1].astype(self.dtype, copy=False)
-        y = self.transform @ rows  # (K * D, B)
+        n, d, k = feats.shape[1], self.n_features, self.n_components
+        rows = feats[: d + 1]
+        if self.dtype != np.float64:
+            rows = ws.get("rows", d + 1, n, self.dtype)
+            np.copyto(rows, feats[: d + 1], casting="same_kind")
+        y = ws.get("transformed", k * d, n, self.dtype)
+        np.matmul(self.transform, rows, out=y)
         np.square(y, out=y)
-        y = y.reshape(self.n_components, self.n_features, -1)
-        if self.n_features == 2:
-            half_distance = np.add(y[:, 0], y[:, 1])
+        y = y.reshape(k, d, n)
+        wlp = ws.get("wlp", k, n, self.dtype)
+        if d == 1:
+            np.copyto(wlp, y[:, 0])
         else:
-            half_distance = y.sum(axis=1)
-        return np.subtract(self.constant, half_distance, out=half_distance)
+            np.add(y[:, 0], y[:, 1], out=wlp)
+        for j in range(2, d):
+            np.add(wlp, y[:, j], out=wlp)
+        return np.subtract(self.constant, wlp, out=wlp)
 
 
-def _normalise(wlp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _normalise(wlp: np.ndarray, ws: _Workspace) -> tuple[np.ndarray, np.ndarray]:
     """In place: wlp (K, B) -> exp(wlp - max over k); returns (max (B,), sums (B,))."""
-    top = np.maximum.reduce(wlp, axis=0)
+    n = wlp.shape[1]
+    top = ws.get("top", 1, n, wlp.dtype)[0]
+    np.maximum.reduce(wlp, axis=0, out=top)
     if not np.isfinite(top).all():
         top[~np.isfinite(top)] = 0.0
-    wlp -= top
+    np.subtract(wlp, top, out=wlp)
     # exp(-700) ~ 1e-304 is nothing next to the row's 1; below it exp takes a slow subnormal path
     np.maximum(wlp, -700.0, out=wlp)
     np.exp(wlp, out=wlp)
-    return top, np.add.reduce(wlp, axis=0)
+    total = ws.get("total", 1, n, wlp.dtype)[0]
+    np.add.reduce(wlp, axis=0, out=total)
+    return top, total
 
 
 def _sum_log(values: np.ndarray) -> float:
@@ -505,7 +553,7 @@ def e_step(
 
     Parameters
     ----------
-    X : (N, D) float32 or float64 (float32 stays float32 in the per-block arithmetic)
+    X : (N, D) float32 or float64 (float32 stays float32 in the per-block E-step arithmetic)
     weights : (K,)
     means : (K, D)
     precisions_cholesky : full (K, D, D), tied (D, D), diag (K, D), spherical (K,)
@@ -521,24 +569,23 @@ def e_step(
     confidence = np.empty(n_samples, dtype=p.dtype) if with_labels else None
     density = np.empty(n_samples, dtype=p.dtype) if with_density else None
 
-    def block(start: int, stop: int) -> tuple[float, np.ndarray, np.ndarray | None]:
-        feats = p.features.fill(X, start, stop)
-        resp = p.weighted_log_prob(feats)
-        top, total = _normalise(resp)
+    def block(start: int, stop: int, ws: _Workspace) -> tuple:
+        feats = p.features.fill(X, start, stop, ws)
+        resp = p.weighted_log_prob(feats, ws)
+        top, total = _normalise(resp, ws)
         if labels is not None:
-            labels[start:stop] = resp.argmax(axis=0)
+            np.argmax(resp, axis=0, out=labels[start:stop])
         if density is not None:
-            log_norm = np.log(total)
+            log_norm = np.log(total, out=density[start:stop])
             log_norm += top
-            density[start:stop] = log_norm
             log_likelihood = float(log_norm.sum(dtype=np.float64))
         else:
             log_likelihood = float(top.sum(dtype=np.float64)) + _sum_log(total)
         inverse = np.divide(1.0, total, out=total)
         if confidence is not None:
             confidence[start:stop] = inverse
-        resp *= inverse
-        return (log_likelihood, *p.features.moments(feats, resp))
+        np.multiply(resp, inverse, out=resp)
+        return (log_likelihood, *p.features.moments(feats, resp, ws))
 
     parts = _map_blocks(block, _block_bounds(n_samples, p.width, block_rows))
     stats = p.features.stats(
@@ -561,12 +608,13 @@ def estimate_log_prob_resp(
     log_prob_norm = np.empty(X.shape[0], dtype=p.dtype)
     log_resp = np.empty((X.shape[0], p.n_components), dtype=p.dtype)
 
-    def block(start: int, stop: int) -> None:
-        wlp = p.weighted_log_prob(p.features.fill(X, start, stop))
-        top, total = _normalise(wlp.copy())
-        norm = np.log(total)
+    def block(start: int, stop: int, ws: _Workspace) -> None:
+        wlp = p.weighted_log_prob(p.features.fill(X, start, stop, ws), ws)
+        scratch = ws.get("scratch", *wlp.shape, wlp.dtype)
+        np.copyto(scratch, wlp)
+        top, total = _normalise(scratch, ws)
+        norm = np.log(total, out=log_prob_norm[start:stop])
         norm += top
-        log_prob_norm[start:stop] = norm
         np.subtract(wlp, norm, out=log_resp[start:stop].T)
 
     _map_blocks(block, _block_bounds(X.shape[0], p.width, None))
