@@ -438,6 +438,9 @@ class ScatterView(QtWidgets.QWidget):
     def _show_points(
         self, labels: np.ndarray | None, confidence: np.ndarray | None, k: int
     ) -> None:
+        for name, values in (("labels", labels), ("confidence", confidence)):
+            if values is not None and len(values) != self._n:
+                raise ValueError(f"show_state: {len(values)} {name} for {self._n} points")
         if self._n == 0:
             return
         if self.uses_density_image:

@@ -263,6 +263,12 @@ def test_set_points_rejects_wrong_shape(scatter):
         scatter.set_points(np.zeros((5, 3)), "x", "y")
 
 
+def test_show_state_rejects_labels_of_other_data(scatter):
+    scatter.set_points(np.zeros((5, 2)), "x", "y")
+    with pytest.raises(ValueError, match="4 labels for 5 points"):
+        scatter.show_state(np.zeros(4, dtype=int), None, MEANS, COVS, WEIGHTS)
+
+
 # -- convergence view -----------------------------------------------------------------------
 def test_convergence_receives_every_value_and_marks_iteration(qtbot):
     view = ConvergenceView()
