@@ -31,6 +31,7 @@ __all__ = [
     "as_data_matrix",
     "read_csv",
     "sniff_csv",
+    "write_bytes_atomic",
     "write_csv",
     "write_text_atomic",
 ]
@@ -510,7 +511,12 @@ def as_data_matrix(X: object, name: str = "X") -> np.ndarray:
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write text to ``path`` atomically: a temporary file in the same folder, then a rename.
+    """Write text to ``path`` atomically as UTF-8 (see ``write_bytes_atomic``)."""
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write bytes to ``path`` atomically: a temporary file in the same folder, then a rename.
 
     Either the whole new file is there afterwards or the old one (if any) is untouched. A new file
     gets the usual permissions (0o666 minus the umask), a replaced one keeps its own.
@@ -523,8 +529,8 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
         os.chmod(tmp, mode)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -13,8 +13,6 @@ newest"):
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +21,7 @@ from pyqtgraph.exporters import ImageExporter
 from pyqtgraph.Qt import internals
 from PySide6 import QtCore, QtGui, QtSvg, QtWidgets
 
+from em_engine.data import write_bytes_atomic
 from em_gui import palette
 
 #: Above this many points the view draws a density image instead of symbols.
@@ -544,7 +543,7 @@ class ScatterView(QtWidgets.QWidget):
 
     # -- export ----------------------------------------------------------------------------
     def export_image(self, path: str | Path) -> None:
-        """Save the plot as PNG or SVG (by suffix), atomically (temp file + os.replace).
+        """Save the plot as PNG or SVG (by suffix), atomically (em_engine.data.write_bytes_atomic).
 
         Raises ValueError for another suffix and OSError when the file cannot be written.
         """
@@ -552,33 +551,30 @@ class ScatterView(QtWidgets.QWidget):
         suffix = path.suffix.lower()
         if suffix not in (".png", ".svg"):
             raise ValueError(f"{path}: figure export supports .png and .svg, not {suffix!r}")
-        directory = path.parent if str(path.parent) else Path(".")
-        fd, tmp = tempfile.mkstemp(suffix=suffix, prefix=f".{path.stem}.", dir=directory)
-        os.close(fd)
-        try:
-            if suffix == ".png":
-                exporter = ImageExporter(self.plot_item)
-                exporter.parameters()["width"] = max(self.plot_widget.width(), 640)
-                if not exporter.export(tmp):
-                    raise OSError(f"{path}: could not write the PNG image")
-            else:
-                self._write_svg(tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_bytes_atomic(path, self._png_bytes() if suffix == ".png" else self._svg_bytes())
 
-    def _write_svg(self, filename: str) -> None:
-        """Render the plot with QSvgGenerator: axes, ellipses and markers as vectors, points as one
-        embedded raster image.
+    def _png_bytes(self) -> bytes:
+        """The plot as a PNG image, at least 640 pixels wide."""
+        exporter = ImageExporter(self.plot_item)
+        exporter.parameters()["width"] = max(self.plot_widget.width(), 640)
+        image = exporter.export(toBytes=True)
+        buffer = QtCore.QBuffer()
+        buffer.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
+        if not image.save(buffer, "PNG"):
+            raise OSError("could not encode the figure as PNG")
+        return bytes(buffer.data())
 
-        pyqtgraph 0.14's SVGExporter fails on Qt 6.12's path data (it cannot parse the "Z" that
-        QSvgGenerator now writes), so the scene is rendered directly.
+    def _svg_bytes(self) -> bytes:
+        """The plot as SVG: axes, ellipses and markers as vectors, points as one embedded image.
+
+        pyqtgraph 0.14's SVGExporter failed on Qt 6.12's path data (it cannot parse the "Z" that
+        QSvgGenerator writes there), so the scene is rendered with QSvgGenerator directly.
         """
         source = self.plot_item.sceneBoundingRect()
         target = QtCore.QRectF(0, 0, source.width(), source.height())
+        buffer = QtCore.QBuffer()
         generator = QtSvg.QSvgGenerator()
-        generator.setFileName(filename)
+        generator.setOutputDevice(buffer)
         generator.setSize(target.size().toSize())
         generator.setViewBox(target)
         # pyqtgraph caches axes as QPictures, which replay scaled by the ratio of device DPIs
@@ -586,7 +582,7 @@ class ScatterView(QtWidgets.QWidget):
         generator.setTitle("EM Explorer scatter plot")
         painter = QtGui.QPainter()
         if not painter.begin(generator):
-            raise OSError(f"{filename}: cannot write the SVG file")
+            raise OSError("could not render the figure as SVG")
         self._points.setExportMode(True, {})
         try:
             painter.fillRect(target, QtGui.QColor("white"))
@@ -594,3 +590,4 @@ class ScatterView(QtWidgets.QWidget):
         finally:
             self._points.setExportMode(False)
             painter.end()
+        return bytes(buffer.data())

@@ -193,6 +193,9 @@ def test_export_png_and_svg(scatter, tmp_path):
     assert "image" in tags  # the points, as one embedded raster
     assert "path" in tags or "polyline" in tags  # ellipses and axes stay vectors
     assert sorted(p.name for p in tmp_path.iterdir()) == ["figure.png", "figure.svg"]
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert png.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0o600
 
 
 def test_export_rejects_bad_suffix_and_missing_folder(scatter, tmp_path):
