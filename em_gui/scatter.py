@@ -499,6 +499,8 @@ class ScatterView(QtWidgets.QWidget):
             ]
             for i, sample in enumerate(self._legend_samples):
                 self._legend.addItem(sample, f"component {i + 1}")
+                # a click would hide the (off-plot) sample behind an "eye" icon: ignore clicks
+                self._legend.items[-1][0].setAcceptedMouseButtons(QtCore.Qt.MouseButton.NoButton)
             self._legend.setVisible(k > 0)
             self._legend_k = k
 
