@@ -68,6 +68,12 @@ INITIAL_PARAM_KEYS = ("weights", "means", "covariances")
 
 _WEIGHT_ALLOWANCE = 1e-6  # relative allowance below 1/N before a weight counts as collapsed
 _MAX_SEED = 2**32 - 1
+# Largest |x| whose square, summed over many rows, stays finite in the blocked arithmetic, and the
+# smallest non-zero spread (max - min) of the data whose square is still a normal number.
+_MAX_ABS = {t: float(np.sqrt(np.finfo(t).max / 1e8)) for t in (np.float32, np.float64)}
+_MIN_SPREAD = {t: float(np.sqrt(np.finfo(t).tiny) * 1e4) for t in (np.float32, np.float64)}
+# Data variances below this are treated as 0 (their squares are subnormal).
+_ZERO_VARIANCE = 1e-250
 
 
 def _frozen(array: np.ndarray, dtype: Any = None) -> np.ndarray:
@@ -186,6 +192,19 @@ def _check_data(X: Any) -> np.ndarray:
     if bad.any():
         row, col = np.argwhere(bad)[0]
         raise DataError(f"X contains {X[row, col]} at row {row}, column {col}")
+    largest = np.unravel_index(np.argmax(np.abs(X)), X.shape)
+    if abs(X[largest]) > _MAX_ABS[X.dtype.type]:
+        raise DataError(
+            f"X has a value too large for the arithmetic ({X[largest]:.3g} at row {largest[0]}, "
+            f"column {largest[1]}; squares would overflow {X.dtype}): rescale the data"
+        )
+    spread = X.max(axis=0) - X.min(axis=0)
+    widest = int(np.argmax(spread))
+    if 0.0 < spread[widest] < _MIN_SPREAD[X.dtype.type]:
+        raise DataError(
+            f"X's values differ by at most {spread[widest]:.3g} (column {widest}): too little "
+            f"for the arithmetic in {X.dtype}; rescale the data"
+        )
     X.flags.writeable = False
     return X
 
@@ -719,7 +738,13 @@ class EMSession:
         return np.concatenate([distinct, rest])[:count]
 
     def _data_moments_checked(self) -> tuple[np.ndarray, np.ndarray]:
-        """Data mean (D,) and covariance (D, D) + reg_covar, made positive definite if needed."""
+        """Data mean (D,) and covariance (D, D) + reg_covar, made well conditioned if needed.
+
+        When the covariance is not positive definite or its condition number exceeds 1e12
+        (constant columns, identical or collinear rows without reg_covar), 1e-6 x its mean
+        variance (or 1e-6 if that is about 0) is added to the diagonal, growing tenfold until
+        it is well conditioned.
+        """
         if self._data_moments is None:
             n_samples = self._X.shape[0]
             resp = np.ones((n_samples, 1), dtype=self._X.dtype)
@@ -727,8 +752,12 @@ class EMSession:
             _, mean, cov = gaussian.m_step(stats, "full", self.reg_covar)
             cov = cov[0]
             scale = float(np.mean(np.diag(cov)))
-            jitter = 1e-6 * (scale if scale > 0 else 1.0)
-            while not _is_positive_definite(cov, "tied"):
+            jitter = 1e-6 * (scale if scale > _ZERO_VARIANCE else 1.0)
+            for _ in range(30):  # finite data (checked on entry): a few decades suffice
+                if _is_positive_definite(cov, "tied"):
+                    eigenvalues = np.linalg.eigvalsh(cov)
+                    if eigenvalues[0] >= 1e-12 * eigenvalues[-1]:
+                        break
                 cov = cov + jitter * np.eye(cov.shape[0])
                 jitter *= 10.0
             self._data_moments = (mean[0], cov)

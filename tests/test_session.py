@@ -347,6 +347,7 @@ def test_weight_collapse_reinitialises_at_the_worst_explained_row():
 
 DEGENERATE = {
     "identical rows": np.ones((6, 2)),
+    "identical tiny rows": np.tile([3.1e-137, 7.7e-138], (7, 1)),  # subnormal variances
     "collinear": np.c_[np.arange(8.0), 2 * np.arange(8.0)],
     "constant column": np.c_[np.linspace(0, 1, 9), np.full(9, 3.0)],
     "two distinct rows": np.repeat([[0.0, 1.0], [5.0, 5.0]], 5, axis=0),
@@ -379,7 +380,7 @@ def test_degenerate_data_never_nan(name, covariance_type, reg_covar):
 
 def singular(name: str, covariance_type: str) -> bool:
     """Without reg_covar, some covariance must become singular on these data sets."""
-    if name in ("identical rows", "one row", "two distinct rows"):
+    if name in ("identical rows", "identical tiny rows", "one row", "two distinct rows"):
         return True
     if name == "collinear":
         return covariance_type in ("full", "tied")
@@ -446,6 +447,9 @@ def test_bad_arguments_name_argument_and_value(kwargs, message):
         (np.zeros((0, 2)), r"X must have at least one row and one column, got shape \(0, 2\)"),
         (np.array([[1.0, 2.0], [3.0, np.inf]]), "X contains inf at row 1, column 1"),
         (np.array([["a", "b"]]), "X must be numeric"),
+        (np.array([[1.0, 2e160]]), r"X has a value too large .* \(2e\+160 at row 0, column 1"),
+        (np.array([[0.0], [1e-160]]), r"X's values differ by at most 1e-160 \(column 0\)"),
+        (np.array([[0.0], [1e-30]], dtype=np.float32), r"too little for the arithmetic in float32"),
     ],
 )
 def test_bad_data_raises_data_error(X, message):
