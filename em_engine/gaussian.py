@@ -36,8 +36,8 @@ _FLOAT64 = np.dtype(np.float64)
 
 # Rows per block: block x K temporaries stay in the L2 cache; enough rows that numpy's per-call
 # overhead is small.
-_BLOCK_ELEMENTS = 1 << 15
-_MIN_BLOCK_ROWS = 1024
+_BLOCK_ELEMENTS = 1 << 17
+_MIN_BLOCK_ROWS = 2048
 _MAX_BLOCK_ROWS = 16384
 # Blocks run on a small thread pool (numpy releases the GIL) when there are at least this many rows.
 _THREADED_MIN_ROWS = 1 << 16
