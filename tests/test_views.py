@@ -9,6 +9,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtTest import QTest
@@ -215,6 +216,40 @@ def test_mean_drag_emits_on_release(scatter, qtbot):
     with qtbot.waitSignal(scatter.mean_dragged, timeout=1000) as blocker:
         marker.sigPositionChangeFinished.emit(marker)  # the release
     assert blocker.args == [1, 1.5, -2.0]
+
+
+def test_mean_drag_with_the_mouse(scatter, qtbot, monkeypatch):
+    monkeypatch.setitem(pg.CONFIG_OPTIONS, "mouseRateLimit", 0)  # deliver every synthetic move
+    X, labels = two_blobs(300)
+    scatter.set_points(X, "x", "y")
+    scatter.show_state(labels, None, MEANS, COVS, WEIGHTS)
+    view_box = scatter.plot_item.getViewBox()
+    viewport = scatter.plot_widget.viewport()
+    before = view_box.viewRange()
+
+    def widget_pos(x: float, y: float) -> QtCore.QPoint:
+        return scatter.plot_widget.mapFromScene(view_box.mapViewToScene(QtCore.QPointF(x, y)))
+
+    start, end = QtCore.QPointF(widget_pos(*MEANS[0])), QtCore.QPointF(widget_pos(-2.0, 2.0))
+    QTest.mousePress(viewport, QtCore.Qt.MouseButton.LeftButton, pos=start.toPoint())
+    with qtbot.assertNotEmitted(scatter.mean_dragged):  # nothing while the button is held
+        for f in np.linspace(0.1, 1.0, 8):
+            pos = start + (end - start) * float(f)
+            move = QtGui.QMouseEvent(
+                QtCore.QEvent.Type.MouseMove,
+                pos,
+                viewport.mapToGlobal(pos),
+                QtCore.Qt.MouseButton.NoButton,
+                QtCore.Qt.MouseButton.LeftButton,
+                QtCore.Qt.KeyboardModifier.NoModifier,
+            )
+            QtWidgets.QApplication.sendEvent(viewport, move)
+    with qtbot.waitSignal(scatter.mean_dragged, timeout=1000) as blocker:
+        QTest.mouseRelease(viewport, QtCore.Qt.MouseButton.LeftButton, pos=end.toPoint())
+    k, x, y = blocker.args
+    px, py = view_box.viewPixelSize()
+    assert k == 0 and abs(x + 2.0) <= 2 * px and abs(y - 2.0) <= 2 * py
+    assert view_box.viewRange() == before  # the drag moved the marker, not the view
 
 
 def test_marker_being_dragged_is_not_moved_by_new_state(scatter):
