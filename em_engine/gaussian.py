@@ -504,7 +504,7 @@ def _normalise(wlp: np.ndarray, ws: _Workspace) -> tuple[np.ndarray, np.ndarray]
         top[~np.isfinite(top)] = 0.0
     np.subtract(wlp, top, out=wlp)
     # exp(-700) ~ 1e-304 is nothing next to the row's 1; below it exp takes a slow subnormal path
-    np.fmax(wlp, -700.0, out=wlp)
+    np.maximum(wlp, -700.0, out=wlp)  # (maximum, not fmax: NaN must show)
     np.exp(wlp, out=wlp)
     total = ws.get("total", 1, n, wlp.dtype)[0]
     np.add.reduce(wlp, axis=0, out=total)
