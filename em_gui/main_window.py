@@ -14,6 +14,7 @@ bar and ``last_error``; the fit already shown is never lost.
 from __future__ import annotations
 
 import platform
+import random
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -73,6 +74,7 @@ COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
 SPEED_MAX = 61  # the speed slider's last position: as fast as possible
 MAX_RECENT = 8
+MAX_SEED = 2**31 - 1  # what a QSpinBox can hold
 DEFAULT_PRESET, DEFAULT_SAMPLES = "blobs", 1500
 DEFAULT_INIT = "random_from_data"  # starts away from the optimum, so EM visibly moves
 PHASE_NAMES = {"init": "initial", "e": "E-step", "m": "M-step", "edit": "edited"}
@@ -206,20 +208,20 @@ class MainWindow(QMainWindow):
              "Back to the initial parameters of this seed (iteration 0)", False),
             ("action_reseed", "Rese&ed", self.reseed, "R", "SP_BrowserReload",
              "New random seed: new initial parameters", False),
-            ("action_open_csv", "&Open CSV…", self.open_csv, QKeySequence.StandardKey.Open,
+            ("action_open_csv", "&Open CSV…", self.open_csv, "Ctrl+O",
              "SP_DialogOpenButton", "Load data from a CSV file (preview, columns)", False),
             ("action_generate", "&New synthetic data", self.generate_data, "Ctrl+N",
              "SP_FileIcon", "Generate the synthetic preset chosen in the Data panel", False),
             ("action_import_model", "&Import model…", self.import_model, "Ctrl+I", None,
              "Load a model JSON over the current data and continue fitting from it", False),
             ("action_export_model", "E&xport model…", self.export_model,
-             QKeySequence.StandardKey.Save, "SP_DialogSaveButton",
+             "Ctrl+S", "SP_DialogSaveButton",
              "Save the current mixture as model JSON", False),
             ("action_export_assignments", "Export &assignments…", self.export_assignments,
              None, None, "Save label, confidence and responsibilities per row as CSV", False),
             ("action_export_figure", "Export &figure…", self.export_figure, "Ctrl+E", None,
              "Save the scatter plot as PNG or SVG", False),
-            ("action_quit", "&Quit", self.close, QKeySequence.StandardKey.Quit, None,
+            ("action_quit", "&Quit", self.close, "Ctrl+Q", None,
              "Quit EM Explorer", False),
             ("action_add_point", "&Add points", sv.set_add_point_mode, "A",
              "SP_DialogYesButton", "While on, a click on the plot adds a data point", True),
@@ -317,7 +319,7 @@ class MainWindow(QMainWindow):
         form = QFormLayout()
         self.spin_seed = QSpinBox()
         self.spin_seed.setObjectName("spin_seed")
-        self.spin_seed.setRange(0, 2**31 - 1)
+        self.spin_seed.setRange(0, MAX_SEED)
         self.spin_seed.setToolTip("The seed of the initialisation; type one and press Enter")
         self.spin_seed.editingFinished.connect(self._on_seed_edited)
         form.addRow("Seed", self.spin_seed)
@@ -540,7 +542,9 @@ class MainWindow(QMainWindow):
         self._worker.reset()
 
     def reseed(self, seed: int | None = None) -> None:
-        """New initial parameters from ``seed`` (a random seed if None)."""
+        """New initial parameters from ``seed`` (if None, a random one the seed box can show)."""
+        if seed is None:
+            seed = random.randrange(MAX_SEED + 1)
         self._worker.reseed(seed)
 
     def set_speed(self, iterations_per_second: float | None) -> None:
@@ -704,8 +708,8 @@ class MainWindow(QMainWindow):
     def _on_settings_edited(self, *_args: Any) -> None:
         settings = self.fit_settings()
         frame = self._frame
-        if frame is not None and settings == frame.settings:
-            return
+        if frame is None or settings == frame.settings:
+            return  # without data, the settings go with the next data set
         self._worker.configure(settings=settings)
 
     def _show_settings(self, settings: FitSettings) -> None:
@@ -845,9 +849,11 @@ class MainWindow(QMainWindow):
         self.parameters.show_parameters(snap.weights, snap.means, cov, data.feature_names)
         self.convergence.mark_iteration(snap.iteration)
         self._show_history_position(frame)
-        if previous is None or frame.settings != previous.settings:
-            self._show_settings(frame.settings)
-        if self.spin_seed.value() != snap.seed and not self.spin_seed.hasFocus():
+        new_state = previous is None or frame.generation != previous.generation
+        if new_state and frame.settings != self.fit_settings():
+            self._show_settings(frame.settings)  # e.g. after settings that could not be used
+        seed_shown = 0 <= snap.seed <= MAX_SEED and not self.spin_seed.hasFocus()
+        if seed_shown and self.spin_seed.value() != snap.seed:
             self.spin_seed.blockSignals(True)
             self.spin_seed.setValue(int(snap.seed))
             self.spin_seed.blockSignals(False)

@@ -1,0 +1,414 @@
+"""MainWindow end to end (offscreen): controls, history, files, errors, closing, a command storm."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QCoreApplication, QSettings
+from PySide6.QtGui import QAction
+
+from em_engine.data import Dataset
+from em_engine.synthetic import make_preset
+from em_gui import MainWindow
+from em_gui.worker import RUNNING
+
+ROOT = Path(__file__).resolve().parent.parent
+OUTPUT = ROOT / "test-output"
+ACTION_NAMES = (
+    "action_run action_pause action_step action_e_step action_m_step action_reset action_reseed "
+    "action_open_csv action_export_model action_import_model action_export_assignments "
+    "action_export_figure"
+).split()
+
+
+@pytest.fixture
+def settings(tmp_path) -> QSettings:
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def make_window(qtbot, settings):
+    """Build windows with a private settings file and errors collected in ``window.errors``."""
+
+    def make(dataset=None, *, k=3, init="random_from_data", speed=None, **kwargs) -> MainWindow:
+        errors: list[str] = []
+        window = MainWindow(settings=settings, error_sink=errors.append, load_default_data=False)
+        window.errors = errors
+        qtbot.addWidget(window)
+        window.set_speed(speed)
+        window.spin_k.setValue(k)
+        window.combo_init.setCurrentText(init)
+        window.set_dataset(dataset if dataset is not None else make_preset("blobs", 300, seed=1))
+        wait_drawn(qtbot, window, lambda s: s.phase == "init")
+        return window
+
+    return make
+
+
+def wait_drawn(qtbot, window: MainWindow, predicate, timeout: int = 5000):
+    """Wait until the drawn snapshot is current (newest generation) and satisfies predicate."""
+
+    def ok() -> bool:
+        frame = window.current_frame()
+        return (
+            frame is not None
+            and frame.generation == window._worker.generation
+            and predicate(frame.snapshot)
+        )
+
+    qtbot.waitUntil(ok, timeout=timeout)
+    return window.current_snapshot()
+
+
+def wait_idle(qtbot, window: MainWindow, timeout: int = 10000):
+    qtbot.waitUntil(
+        lambda: (
+            window.worker_state != RUNNING
+            and window.current_frame() is not None
+            and window.current_frame().state != RUNNING
+            and window.current_frame().generation == window._worker.generation
+        ),
+        timeout=timeout,
+    )
+    return window.current_snapshot()
+
+
+def test_actions_and_shortcuts(make_window):
+    window = make_window()
+    for name in ACTION_NAMES:
+        action = window.findChild(QAction, name)
+        assert action is not None, name
+        assert action.toolTip()
+    keys = {
+        "action_run": "Space",
+        "action_step": "Right",
+        "action_e_step": "E",
+        "action_m_step": "M",
+        "action_reseed": "R",
+        "action_open_csv": "Ctrl+O",
+        "action_export_model": "Ctrl+S",
+        "action_quit": "Ctrl+Q",
+    }
+    for name, key in keys.items():
+        assert window.findChild(QAction, name).shortcut().toString() == key, name
+    # one Space shortcut at a time: the hidden one of run/pause does not compete
+    assert window.action_run.isVisible() and not window.action_pause.isVisible()
+    assert window.width() >= 1200 and window.height() >= 800
+    assert not window.windowIcon().isNull()
+
+
+def test_step_e_step_m_step_reset_reseed(qtbot, make_window):
+    window = make_window()
+    first = window.current_snapshot()
+    assert first.iteration == 0 and first.labels is None
+
+    window.action_e_step.trigger()
+    e = wait_drawn(qtbot, window, lambda s: s.phase == "e")
+    np.testing.assert_array_equal(e.means, first.means)  # parameters stay
+    assert e.labels is not None  # colours appear
+
+    window.action_m_step.trigger()
+    m = wait_drawn(qtbot, window, lambda s: s.phase == "m")
+    assert m.iteration == 1 and not np.allclose(m.means, e.means)
+    np.testing.assert_array_equal(m.labels, e.labels)  # colours stay
+
+    window.action_step.trigger()
+    s = wait_drawn(qtbot, window, lambda s: s.iteration == 2)
+    assert s.phase == "m"
+    assert window.status_labels["iteration"].text() == "iteration 2"
+    assert "log-likelihood" in window.status_labels["objective"].text()
+
+    window.action_reset.trigger()
+    r = wait_drawn(qtbot, window, lambda s: s.iteration == 0)
+    np.testing.assert_array_equal(r.means, first.means)
+
+    window.action_reseed.trigger()
+    new = wait_drawn(qtbot, window, lambda s: s.seed != first.seed)
+    assert new.iteration == 0 and not np.allclose(new.means, first.means)
+    assert window.spin_seed.value() == new.seed
+
+    window.spin_seed.setValue(first.seed)  # typing a seed reproduces its start
+    window.spin_seed.editingFinished.emit()
+    again = wait_drawn(qtbot, window, lambda s: s.seed == first.seed)
+    np.testing.assert_array_equal(again.means, first.means)
+    assert window.errors == []
+
+
+def test_run_pause_and_converge(qtbot, make_window):
+    window = make_window(make_preset("blobs", 2000, seed=2), k=4, speed=20)
+    window.action_run.trigger()
+    qtbot.waitUntil(lambda: window.worker_state == RUNNING)
+    assert window.action_pause.isVisible() and not window.action_run.isVisible()
+    assert window.button_run.text() == "Pause"
+    wait_drawn(qtbot, window, lambda s: s.iteration >= 2)
+    window.action_pause.trigger()
+    paused = wait_idle(qtbot, window)
+    assert window.action_run.isVisible()
+    window.set_speed(None)
+    window.toggle_run()
+    final = wait_drawn(qtbot, window, lambda s: s.converged, timeout=10000)
+    assert final.iteration > paused.iteration
+    assert window.status_labels["converged"].text() == "converged"
+    history = window.convergence.values()
+    assert len(history[0]) >= final.iteration  # every iteration's value, not only drawn frames
+
+
+def test_history_slider_shows_stored_parameters_and_continues_there(qtbot, make_window):
+    window = make_window()
+    drawn = {}
+    window.snapshot_drawn.connect(lambda f: drawn.setdefault(f.snapshot.iteration, f.snapshot))
+    for i in range(4):
+        window.action_step.trigger()
+        wait_drawn(qtbot, window, lambda s, i=i: s.iteration == i + 1)
+    assert window.slider_history.maximum() == 4
+    window.slider_history.setValue(2)
+    shown = wait_drawn(qtbot, window, lambda s: s.iteration == 2)
+    np.testing.assert_allclose(shown.means, drawn[2].means)
+    np.testing.assert_allclose(shown.weights, drawn[2].weights)
+    assert window.slider_history.maximum() == 4  # later history kept until a new step
+    window.action_step.trigger()
+    wait_drawn(qtbot, window, lambda s: s.iteration == 3 and s.phase == "m")
+    assert window.slider_history.maximum() == 3  # ... then replaced
+
+
+def test_settings_controls_rebuild_the_session(qtbot, make_window):
+    window = make_window()
+    window.spin_k.setValue(5)
+    snap = wait_drawn(qtbot, window, lambda s: len(s.weights) == 5)
+    assert snap.iteration == 0
+    window.combo_covariance.setCurrentText("diag")
+    snap = wait_drawn(qtbot, window, lambda s: s.covariance_type == "diag")
+    assert snap.covariances.shape == (5, 2)
+    window.check_prior.setChecked(True)
+    snap = wait_drawn(qtbot, window, lambda s: s.objective == "log posterior")
+    window.edit_tol.setText("not a number")
+    window.edit_tol.editingFinished.emit()
+    assert window.edit_tol.text() == "1e-3"  # bad input put back, nothing sent
+    assert window.current_frame().settings.tol == 1e-3
+
+
+def test_bad_settings_show_an_error_and_keep_the_fit(qtbot, make_window):
+    window = make_window(make_preset("blobs", 30, seed=1))
+    window.action_step.trigger()
+    before = wait_drawn(qtbot, window, lambda s: s.iteration == 1)
+    window.spin_k.setValue(40)  # more components than points
+    qtbot.waitUntil(lambda: bool(window.errors))
+    assert "n_components" in window.last_error
+    qtbot.waitUntil(lambda: window.spin_k.value() == 3)  # controls show what is in use
+    np.testing.assert_array_equal(window.current_snapshot().means, before.means)
+
+
+def test_view_columns_for_wide_data(qtbot, make_window):
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(0, 1, (100, 3)), rng.normal(5, 1, (100, 3))])
+    data = Dataset(X=X, feature_names=("a", "b", "c"), source="wide.csv")
+    window = make_window(data, k=2)
+    assert [window.combo_view_x.itemText(i) for i in range(3)] == ["a", "b", "c"]
+    window.set_view_columns(0, 2)
+    window.action_step.trigger()
+    snap = wait_drawn(qtbot, window, lambda s: s.iteration == 1)
+    assert snap.means.shape == (2, 3)  # the fit uses all three columns
+    assert window.scatter.plot_item.getAxis("left").labelText == "c"
+
+
+def test_mean_drag_and_add_point(qtbot, make_window):
+    window = make_window()
+    window.action_step.trigger()
+    wait_drawn(qtbot, window, lambda s: s.iteration == 1)
+    window.scatter.mean_dragged.emit(1, 7.5, -2.5)
+    moved = wait_drawn(qtbot, window, lambda s: s.phase == "edit")
+    np.testing.assert_allclose(moved.means[1], [7.5, -2.5])
+    assert any("moved" in event for event in moved.events)
+
+    window.action_add_point.setChecked(True)
+    window.scatter.point_clicked.emit(30.0, 40.0)
+    qtbot.waitUntil(lambda: window.current_frame().data.X.shape[0] == 301)
+    assert window.current_frame().data.X[-1].tolist() == [30.0, 40.0]
+    # fitting continues from the parameters shown, not from a new start
+    np.testing.assert_allclose(window.current_snapshot().means, moved.means)
+
+
+def test_export_import_model_round_trip(qtbot, make_window, tmp_path):
+    window = make_window()
+    for i in range(3):
+        window.action_step.trigger()
+        wait_drawn(qtbot, window, lambda s, i=i: s.iteration == i + 1)
+    fitted = window.current_snapshot()
+    path = tmp_path / "model.json"
+    assert window.export_model(path)
+    doc = json.loads(path.read_text())
+    assert doc["n_components"] == 3 and doc["fit"]["seed"] == fitted.seed
+    assert doc["fit"]["n_iter"] == 3
+    np.testing.assert_array_equal(np.array(doc["means"]), fitted.means)
+
+    window.spin_k.setValue(2)  # something else entirely
+    wait_drawn(qtbot, window, lambda s: len(s.weights) == 2)
+    assert window.import_model(path)
+    imported = wait_drawn(qtbot, window, lambda s: len(s.weights) == 3)
+    assert imported.iteration == 0
+    np.testing.assert_allclose(imported.means, fitted.means)
+    np.testing.assert_allclose(imported.weights, fitted.weights)
+    assert window.spin_k.value() == 3
+    window.action_step.trigger()  # fitting continues from the imported model
+    wait_drawn(qtbot, window, lambda s: s.iteration == 1)
+    assert str(path.resolve()) in window.recent_files()
+    assert window.errors == []
+
+
+def test_bad_files_show_an_error_and_keep_data_and_model(qtbot, make_window, tmp_path):
+    window = make_window()
+    window.action_step.trigger()
+    before = wait_drawn(qtbot, window, lambda s: s.iteration == 1)
+    data_before = window.current_frame().data
+
+    bad_csv = tmp_path / "bad.csv"
+    bad_csv.write_text("x,y\n1,2\n3,abc\n")
+    window.open_csv(bad_csv)
+    assert len(window.errors) == 1
+    assert "bad.csv" in window.last_error and "abc" in window.last_error
+
+    bad_json = tmp_path / "bad.json"
+    bad_json.write_text('{"format": "em-explorer-gmm", "version": 1, "weights": [NaN]}')
+    assert not window.import_model(bad_json)
+    assert len(window.errors) == 2 and "bad.json" in window.last_error
+    assert "Error" in window.statusBar().currentMessage()
+
+    # a model of the wrong width is refused too
+    wide = tmp_path / "wide.json"
+    from em_engine.mixture import GaussianMixture
+    from em_engine.modelio import save_model
+
+    save_model(GaussianMixture.from_parameters([1.0], np.zeros((1, 3)), np.eye(3)[None]), wide)
+    assert not window.import_model(wide)
+    assert "3 features" in window.last_error
+
+    window.action_step.trigger()  # the worker was never disturbed
+    after = wait_drawn(qtbot, window, lambda s: s.iteration == 2)
+    assert window.current_frame().data is data_before
+    assert after.seed == before.seed
+
+
+def test_open_csv_and_export_assignments_and_figure(qtbot, make_window, tmp_path):
+    window = make_window()
+    data = tmp_path / "points.csv"
+    rng = np.random.default_rng(1)
+    X = np.vstack([rng.normal(0, 1, (60, 2)), rng.normal(6, 1, (60, 2))])
+    data.write_text("height,weight\n" + "\n".join(f"{a},{b}" for a, b in X))
+    window.open_csv(data)
+    wait_drawn(qtbot, window, lambda s: window.current_frame().data.X.shape[0] == 120)
+    assert window.current_frame().data.feature_names == ("height", "weight")
+    assert window.combo_view_x.currentText() == "height"
+    assert "points.csv" in window.windowTitle()
+    window.action_step.trigger()
+    wait_drawn(qtbot, window, lambda s: s.iteration == 1)
+
+    out = tmp_path / "assignments.csv"
+    assert window.export_assignments(out)
+    rows = list(csv.reader(out.open()))
+    assert rows[0] == ["row", "label", "confidence", "resp_0", "resp_1", "resp_2"]
+    assert len(rows) == 121
+    table = np.array(rows[1:], dtype=float)
+    np.testing.assert_allclose(table[:, 3:].sum(axis=1), 1.0, rtol=1e-12)
+    np.testing.assert_array_equal(table[:, 1], table[:, 3:].argmax(axis=1))
+    np.testing.assert_allclose(table[:, 2], table[:, 3:].max(axis=1))
+
+    for suffix, magic in ((".png", b"\x89PNG"), (".svg", b"<")):
+        figure = tmp_path / f"figure{suffix}"
+        assert window.export_figure(figure)
+        assert figure.read_bytes().lstrip()[:4].startswith(magic)
+    assert not window.export_figure(tmp_path / "figure.gif")
+    assert "gif" in window.last_error
+    assert str(data.resolve()) in window.recent_files()
+
+
+def test_settings_are_remembered(qtbot, make_window, settings):
+    window = make_window()
+    window.spin_k.setValue(4)
+    window.combo_covariance.setCurrentText("tied")
+    wait_drawn(qtbot, window, lambda s: s.covariance_type == "tied")
+    window.close()
+    again = MainWindow(settings=settings, error_sink=lambda m: None, load_default_data=False)
+    qtbot.addWidget(again)
+    assert again.spin_k.value() == 4
+    assert again.combo_covariance.currentText() == "tied"
+    assert again.slider_speed.value() == again.slider_speed.maximum()  # "max", as set above
+
+
+def test_close_while_running_exits_quickly(qtbot, make_window):
+    window = make_window(make_preset("overlap", 200_000, seed=0), k=5, init="random")
+    window.spin_max_iter.setValue(10_000)
+    window.spin_max_iter.editingFinished.emit()
+    window.edit_tol.setText("0")
+    window.edit_tol.editingFinished.emit()
+    window.action_run.trigger()
+    wait_drawn(qtbot, window, lambda s: s.iteration >= 2, timeout=20000)
+    assert window.worker_state == RUNNING
+    thread = window._thread
+    started = time.perf_counter()
+    window.close()
+    assert time.perf_counter() - started < 1.0
+    assert thread.isFinished()
+
+
+def test_command_storm_never_shows_a_stale_state(qtbot, make_window):
+    window = make_window(make_preset("overlap", 3000, seed=0), k=4, init="random")
+    stale = []
+
+    def check(frame) -> None:
+        if frame.generation < window._worker.generation:
+            stale.append(frame.generation)
+
+    window.snapshot_drawn.connect(check)
+    rng = np.random.default_rng(5)
+    actions = [window.action_run, window.action_pause, window.action_step, window.action_e_step,
+               window.action_m_step, window.action_reset, window.action_reseed]  # fmt: skip
+    for i in range(300):
+        actions[int(rng.integers(len(actions)))].trigger()
+        if i % 20 == 0:
+            window.slider_history.setValue(int(rng.integers(window.slider_history.maximum() + 1)))
+            QCoreApplication.processEvents()
+    window.action_pause.trigger()
+    wait_idle(qtbot, window)
+    assert stale == []
+    assert window.errors == []
+    window.action_reset.trigger()
+    assert wait_drawn(qtbot, window, lambda s: s.iteration == 0).phase == "init"
+
+
+def test_screenshot_after_a_fit(qtbot, make_window):
+    window = make_window(make_preset("anisotropic", 1500, seed=0), k=3)
+    window.show()
+    qtbot.waitExposed(window)
+    window.action_show_change.setChecked(False)
+    window.action_run.trigger()
+    wait_drawn(qtbot, window, lambda s: s.converged, timeout=10000)
+    OUTPUT.mkdir(exist_ok=True)
+    path = OUTPUT / "main_window.png"
+    assert window.grab().save(str(path))
+    assert path.stat().st_size > 20_000
+
+
+def test_smoke_test_entry_point():
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "--smoke-test"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=ROOT,
+    )
+    elapsed = time.perf_counter() - started
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("READY iterations=5 log-likelihood=-")
+    assert elapsed < 15
