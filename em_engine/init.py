@@ -17,6 +17,7 @@ N x K x D.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TypeAlias
 
 import numpy as np
@@ -48,7 +49,7 @@ def _block_rows(n_samples: int, width: int) -> int:
     return int(min(max(n_samples, 1), max(1024, _BLOCK_ELEMENTS // max(width, 1))))
 
 
-def _blocks(n_samples: int, block: int):
+def _blocks(n_samples: int, block: int) -> Iterator[slice]:
     for start in range(0, n_samples, block):
         yield slice(start, min(start + block, n_samples))
 
