@@ -8,7 +8,8 @@ newest"):
   rendered once); per frame only an int code per point changes, computed with numpy;
 * above DENSITY_THRESHOLD points become a density image of blended component colours: bin
   indices are computed once in ``set_points``, each frame is a few ``np.bincount`` calls;
-* ellipses are numpy polylines in reused PlotCurveItems; means are reused TargetItems.
+* ellipses are numpy polylines turned into QPainterPaths in one item; means are reused
+  TargetItems.
 """
 
 from __future__ import annotations
@@ -254,6 +255,81 @@ class _PointsItem(pg.GraphicsObject):
         return QtGui.QImage(flat[stride + 1 :].data, w, h, stride * 4, _RGB)
 
 
+class _EllipsesItem(pg.GraphicsObject):
+    """The 1/2/3-sigma rings of all components in one item: one QPainterPath per ring set.
+
+    One item instead of 2K PlotCurveItems: Qt asks every item for its bounding rect many times
+    per frame, and pyqtgraph's curve items answer with Python work each time.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rings = np.empty((0, len(SIGMAS), RING_POINTS, 2))
+        self._paths: list[tuple[QtGui.QPainterPath, QtGui.QPainterPath]] = []
+        self._pens: list[tuple[QtGui.QPen, QtGui.QPen]] = []
+        self._rect = QtCore.QRectF()
+        self._extent: tuple[float, float, float, float] | None = None
+
+    def set_rings(self, rings: np.ndarray) -> None:
+        """Draw ``rings`` (K, len(SIGMAS), RING_POINTS, 2) from ``ellipse_polylines``."""
+        self.prepareGeometryChange()
+        self._rings = rings
+        colors = palette.component_colors(len(rings))
+        while len(self._pens) < len(rings):
+            color = colors[len(self._pens)]
+            # Antialiased pens wider than 1 px cost ~4x more: only the 1-sigma ring has one.
+            self._pens.append(
+                (
+                    pg.mkPen(color, width=2),
+                    pg.mkPen(color, width=1, style=QtCore.Qt.PenStyle.DashLine),
+                )
+            )
+        self._paths = [
+            (pg.arrayToQPath(r[0, :, 0], r[0, :, 1]), self._outer_path(r[1:])) for r in rings
+        ]
+        finite = rings[np.isfinite(rings).all(axis=-1)]
+        self._extent = (*finite.min(axis=0), *finite.max(axis=0)) if len(finite) else None
+        self._update_rect()
+        self.update()
+
+    def _update_rect(self) -> None:
+        """Bounding rect: the rings' extent plus 3 device pixels for the pen (per zoom level)."""
+        if self._extent is None:
+            self._rect = QtCore.QRectF()
+            return
+        x0, y0, x1, y1 = self._extent
+        px, py = self.pixelVectors()
+        pad_x = 3 * px.length() if px is not None else 0.0
+        pad_y = 3 * py.length() if py is not None else 0.0
+        self._rect = QtCore.QRectF(x0 - pad_x, y0 - pad_y, x1 - x0 + 2 * pad_x, y1 - y0 + 2 * pad_y)
+
+    def viewTransformChanged(self) -> None:
+        self.prepareGeometryChange()
+        self._update_rect()
+
+    @staticmethod
+    def _outer_path(rings: np.ndarray) -> QtGui.QPainterPath:
+        """One path through several closed rings (M, P, 2), the pen lifted between them."""
+        connect = np.ones(rings.shape[:2], dtype=bool)
+        connect[:, -1] = False
+        return pg.arrayToQPath(rings[..., 0].ravel(), rings[..., 1].ravel(), connect.ravel())
+
+    def rings(self) -> np.ndarray:
+        """The rings drawn, (K, len(SIGMAS), RING_POINTS, 2)."""
+        return self._rings
+
+    def boundingRect(self) -> QtCore.QRectF:
+        return self._rect
+
+    def paint(self, p: QtGui.QPainter, option, widget=None) -> None:
+        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
+        for (inner, outer), (inner_pen, outer_pen) in zip(self._paths, self._pens, strict=False):
+            p.setPen(outer_pen)
+            p.drawPath(outer)
+            p.setPen(inner_pen)
+            p.drawPath(inner)
+
+
 class _DensityImage:
     """Blended-colour density of many points on a fixed grid of bins over the data bounds.
 
@@ -358,11 +434,10 @@ class ScatterView(QtWidgets.QWidget):
         self._legend.setPen(pg.mkPen(180, 180, 180))
         self._legend_k = -1
         self._legend_samples: list[pg.ScatterPlotItem] = []
-        self._inner_rings: list[pg.PlotCurveItem] = []
-        self._outer_rings: list[pg.PlotCurveItem] = []
+        self._ellipses = _EllipsesItem()
+        self._ellipses.setZValue(5)
+        self.plot_item.addItem(self._ellipses, ignoreBounds=True)
         self._markers: list[pg.TargetItem] = []
-        self._connect = np.ones(2 * RING_POINTS, dtype=bool)
-        self._connect[RING_POINTS - 1] = False  # lift the pen between the 2-sigma and 3-sigma rings
         self._n = 0
         self._add_point_mode = False
         self.plot_item.scene().sigMouseClicked.connect(self._on_scene_click)
@@ -398,6 +473,7 @@ class ScatterView(QtWidgets.QWidget):
         self.plot_item.setLabel("bottom", x_label, color="#222")
         self.plot_item.setLabel("left", y_label, color="#222")
         self._set_component_count(0)
+        self._ellipses.set_rings(np.empty((0, len(SIGMAS), RING_POINTS, 2)))
         self.reset_view()
 
     def show_state(
@@ -422,11 +498,8 @@ class ScatterView(QtWidgets.QWidget):
         k = len(means)
         self._show_points(labels, confidence, k)
         self._set_component_count(k)
-        rings = ellipse_polylines(means, covariances)
+        self._ellipses.set_rings(ellipse_polylines(means, covariances))
         for i in range(k):
-            self._inner_rings[i].setData(rings[i, 0, :, 0], rings[i, 0, :, 1])
-            outer = rings[i, 1:].reshape(-1, 2)
-            self._outer_rings[i].setData(outer[:, 0], outer[:, 1], connect=self._connect)
             marker = self._markers[i]
             if not marker.moving:
                 marker.setPos(float(means[i, 0]), float(means[i, 1]))
@@ -461,36 +534,26 @@ class ScatterView(QtWidgets.QWidget):
         while len(self._markers) < k:
             i = len(self._markers)
             color = colors[i]
-            # Antialiased pens wider than 1 px cost ~4x more: only the 1-sigma ring has one.
-            inner = pg.PlotCurveItem(pen=pg.mkPen(color, width=2), antialias=True)
-            outer = pg.PlotCurveItem(
-                pen=pg.mkPen(color, width=1, style=QtCore.Qt.PenStyle.DashLine), antialias=True
-            )
             marker = pg.TargetItem(
-                size=15,
+                size=17,
                 symbol="o",
-                pen=pg.mkPen(20, 20, 20, width=1.5),
-                brush=pg.mkBrush(color),
-                hoverPen=pg.mkPen(0, 0, 0, width=2.5),
+                # a white rim sets the disc apart from points of its own colour
+                pen=pg.mkPen(255, 255, 255, width=3),
+                brush=pg.mkBrush(color.darker(115)),
+                hoverPen=pg.mkPen(0, 0, 0, width=3),
                 hoverBrush=pg.mkBrush(color.lighter(130)),
                 movable=True,
                 label=" ",
                 labelOpts={"color": (20, 20, 20), "fill": (255, 255, 255, 190), "offset": (12, -4)},
             )
-            for item, z in ((inner, 5), (outer, 4), (marker, 10)):
-                item.setZValue(z)
-                self.plot_item.addItem(item, ignoreBounds=True)
+            marker.setZValue(10)
+            self.plot_item.addItem(marker, ignoreBounds=True)
             marker.sigPositionChangeFinished.connect(
                 lambda target, index=i: self._on_marker_released(index, target)
             )
-            self._inner_rings.append(inner)
-            self._outer_rings.append(outer)
             self._markers.append(marker)
         for i, marker in enumerate(self._markers):
-            shown = i < k
-            marker.setVisible(shown)
-            self._inner_rings[i].setVisible(shown)
-            self._outer_rings[i].setVisible(shown)
+            marker.setVisible(i < k)
         if k != self._legend_k:
             self._legend.clear()
             self._legend_samples = [
@@ -508,10 +571,9 @@ class ScatterView(QtWidgets.QWidget):
         """The mean markers of the components currently shown (for tests and the window)."""
         return self._markers[: self._legend_k] if self._legend_k > 0 else []
 
-    def ring_items(self) -> list[tuple[pg.PlotCurveItem, pg.PlotCurveItem]]:
-        """(1-sigma ring, 2+3-sigma rings) curve items of the components currently shown."""
-        pairs = zip(self._inner_rings, self._outer_rings, strict=True)
-        return list(pairs)[: max(self._legend_k, 0)]
+    def ring_polylines(self) -> np.ndarray:
+        """The ellipse rings drawn, (K, len(SIGMAS), RING_POINTS, 2) (see ellipse_polylines)."""
+        return self._ellipses.rings()
 
     # -- interaction -----------------------------------------------------------------------
     def _on_marker_released(self, index: int, target: pg.TargetItem) -> None:

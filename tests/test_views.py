@@ -121,27 +121,26 @@ def test_show_state_neutral_then_coloured(scatter, qtbot):
     screenshot(scatter, "scatter_view.png")
 
 
-def test_ellipse_items_and_markers_follow_state(scatter):
-    X, labels = two_blobs(300)
+def test_ellipses_and_markers_follow_state(scatter):
+    X, _ = two_blobs(300)
     scatter.set_points(X, "x", "y")
-    scatter.show_state(labels, None, MEANS, COVS, WEIGHTS)
-    rings = ellipse_polylines(MEANS, COVS)
-    items = scatter.ring_items()
-    assert len(items) == 2
-    for k, (inner, outer) in enumerate(items):
-        x, y = inner.getData()
-        np.testing.assert_allclose(np.c_[x, y], rings[k, 0])
-        x, y = outer.getData()
-        np.testing.assert_allclose(np.c_[x, y], rings[k, 1:].reshape(-1, 2))
+    scatter.show_state(None, None, MEANS, COVS, WEIGHTS)  # grey points: colour = rings + markers
+    np.testing.assert_array_equal(scatter.ring_polylines(), ellipse_polylines(MEANS, COVS))
     markers = scatter.marker_items()
     assert [tuple(m.pos()) for m in markers] == [tuple(m) for m in MEANS]
     assert markers[1].label().toPlainText() == "k=2  w=0.70"
-    # fewer components later: extra items hidden, created ones reused
-    first_inner = items[0][0]
-    scatter.show_state(labels * 0, None, MEANS[:1], COVS[:1], np.ones(1))
-    assert len(scatter.marker_items()) == 1
-    assert scatter.ring_items()[0][0] is first_inner
-    assert not items[1][0].isVisible()
+    orange = palette.component_colors(2)[1]
+    orange_rgb = (orange.red(), orange.green(), orange.blue())
+    assert colour_pixels(scatter.grab().toImage(), orange_rgb, tol=20) > 150
+    # fewer components later: component 2's ring and marker disappear, marker items are reused
+    first = markers[0]
+    scatter.show_state(None, None, MEANS[:1], COVS[:1], np.ones(1))
+    assert scatter.marker_items() == [first] and not markers[1].isVisible()
+    assert scatter.ring_polylines().shape[0] == 1
+    assert colour_pixels(scatter.grab().toImage(), orange_rgb, tol=20) < 10
+    # new data clears the rings until the next state
+    scatter.set_points(X[:10], "x", "y")
+    assert scatter.ring_polylines().shape[0] == 0 and scatter.marker_items() == []
 
 
 def test_mid_size_data_uses_numpy_dots(scatter):
