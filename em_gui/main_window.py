@@ -74,6 +74,7 @@ COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
 SPEED_MAX = 61  # the speed slider's last position: as fast as possible
 MAX_RECENT = 8
+DRAW_SHARE_FACTOR = 3.0  # redraw gap >= this x the last redraw's cost (<= ~1/3 of GUI time)
 MAX_SEED = 2**31 - 1  # what a QSpinBox can hold
 DEFAULT_PRESET, DEFAULT_SAMPLES = "blobs", 1500
 DEFAULT_INIT = "random_from_data"  # starts away from the optimum, so EM visibly moves
@@ -134,6 +135,7 @@ class MainWindow(QMainWindow):
         self._drawn_columns: tuple[int, int] | None = None
         self._state = "paused"
         self._last_draw = -1.0
+        self._draw_gap = 1.0 / MAX_FRAME_RATE  # seconds between redraws (grows with their cost)
         self._restore_target: int | None = None
 
         icon = self.app_icon()
@@ -794,11 +796,21 @@ class MainWindow(QMainWindow):
     def _schedule_redraw(self) -> None:
         if not self._redraw_timer.isActive():
             since = time.perf_counter() - self._last_draw
-            wait_ms = int(max(0.0, 1.0 / MAX_FRAME_RATE - since) * 1000)
+            wait_ms = int(max(0.0, self._draw_gap - since) * 1000)
             self._redraw_timer.start(wait_ms)
 
     def _redraw(self) -> None:
-        self._last_draw = time.perf_counter()
+        """Draw the newest history and frame. The gap to the next redraw is at least
+        ``DRAW_SHARE_FACTOR`` times what this one cost, so that even when a frame is expensive
+        (a million points on a busy machine) most of the GUI thread's time stays free for input."""
+        self._last_draw = started = time.perf_counter()
+        try:
+            self._draw_pending()
+        finally:
+            cost = time.perf_counter() - started
+            self._draw_gap = max(1.0 / MAX_FRAME_RATE, DRAW_SHARE_FACTOR * cost)
+
+    def _draw_pending(self) -> None:
         generation = self._worker.generation if self._worker is not None else 0
         history, self._pending_history = self._pending_history, None
         if history is not None and history.generation >= generation:
