@@ -42,6 +42,10 @@ _MAX_BLOCK_ROWS = 16384
 # Blocks run on a small thread pool (numpy releases the GIL) when there are at least this many rows.
 _THREADED_MIN_ROWS = 1 << 16
 _N_THREADS = min(2, os.cpu_count() or 1)
+# OpenBLAS runs a matrix product with M * N * K above about this on all cores: inside our own
+# thread pool that oversubscribes, and its busy-waiting threads stall badly on a loaded machine
+# (measured: 50x11 @ 11x2048 took 100x longer than four 50x11 @ 11x512). Products are split.
+_SINGLE_THREAD_PRODUCT = 1 << 18
 
 
 def check_covariance_type(covariance_type: str) -> str:
@@ -262,6 +266,23 @@ def _as_data(X: np.ndarray) -> np.ndarray:
     return X
 
 
+def _matmul_columns(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out = a (M, K) @ b (K, N), in column chunks small enough for single-threaded BLAS."""
+    step = max(1, _SINGLE_THREAD_PRODUCT // max(a.shape[0] * a.shape[1], 1))
+    for start in range(0, b.shape[1], step):
+        np.matmul(a, b[:, start : start + step], out=out[:, start : start + step])
+    return out
+
+
+def _matmul_inner(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a (M, n) @ b (n, P) as a sum over chunks of n small enough for single-threaded BLAS."""
+    step = max(1, _SINGLE_THREAD_PRODUCT // max(a.shape[0] * b.shape[1], 1))
+    total = a[:, :step] @ b[:step]
+    for start in range(step, a.shape[1], step):
+        total += a[:, start : start + step] @ b[start : start + step]
+    return total
+
+
 class _Workspace:
     """One thread's block buffers, reused from block to block: fresh pages per block (numpy
     allocations above glibc's mmap threshold) would cost more than the arithmetic."""
@@ -321,11 +342,11 @@ class _Features:
             wide = ws.get("resp64", resp.shape[0], resp.shape[1])
             np.copyto(wide, resp)
             resp = wide
-        sums = resp @ feats.T
+        sums = _matmul_inner(resp, feats.T)
         if self.covariance_type != "tied":
             return sums, None
         xc = feats[: self.n_features]
-        return sums, xc @ xc.T
+        return sums, _matmul_inner(xc, xc.T)
 
     def stats(self, parts: list, n_samples: int, eps: float, shift: np.ndarray) -> SufficientStats:
         """SufficientStats from the per-block (sums, tied) pairs, added in block order."""
@@ -482,7 +503,7 @@ class _Pass:
             rows = ws.get("rows", d + 1, n, self.dtype)
             np.copyto(rows, feats[: d + 1], casting="same_kind")
         y = ws.get("transformed", k * d, n, self.dtype)
-        np.matmul(self.transform, rows, out=y)
+        _matmul_columns(self.transform, rows, y)
         np.square(y, out=y)
         y = y.reshape(k, d, n)
         wlp = ws.get("wlp", k, n, self.dtype)
