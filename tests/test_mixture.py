@@ -266,6 +266,7 @@ def test_params_protocol():
     assert "covariance_type='diag'" in repr(model)
 
 
+@pytest.mark.filterwarnings("ignore::em_engine.mixture.ConvergenceWarning")
 def test_n_init_keeps_the_best_run():
     X = DATASETS["overlap"]()
     best = GaussianMixture(3, init_params="random", n_init=4, random_state=0, tol=1e-6).fit(X)
@@ -321,6 +322,7 @@ def test_from_parameters_is_a_fitted_model(covariance_type):
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.filterwarnings("ignore::em_engine.mixture.ConvergenceWarning")
 def test_prior_fit_is_monotone_map(covariance_type):
     X = DATASETS["blobs2d"]()
     model = GaussianMixture(
