@@ -175,6 +175,10 @@ class MainWindow(QMainWindow):
         self._restore_settings()
         self._apply_state("paused")
         self._thread.start()
+        # Keyboard focus on the plot, so the single-key shortcuts (Space, E, M, R) work at once
+        # (a focused spin box or text field takes printable keys for itself).
+        self.scatter.plot_widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.scatter.plot_widget.setFocus()
         self.set_speed(self._speed_from_slider())
         if load_default_data:
             self.generate_data()
@@ -396,8 +400,9 @@ class MainWindow(QMainWindow):
             self.check_prior.toggled,
         ):
             signal.connect(self._on_settings_edited)
-        self.edit_tol.editingFinished.connect(self._on_settings_edited)
-        self.edit_reg_covar.editingFinished.connect(self._on_settings_edited)
+        for edit in (self.edit_tol, self.edit_reg_covar):
+            edit.editingFinished.connect(self._on_settings_edited)
+            edit.returnPressed.connect(self.scatter.plot_widget.setFocus)
         self.spin_max_iter.editingFinished.connect(self._on_settings_edited)
 
         # --- data
@@ -1155,21 +1160,24 @@ class MainWindow(QMainWindow):
     def _show_notice(self, message: str) -> None:
         self.statusBar().showMessage(message, 6000)
 
-    def show_about(self) -> None:
-        """The About box: what this is, and the versions in use."""
+    @staticmethod
+    def about_text() -> str:
+        """The About box's text (HTML): what this is, and the versions in use."""
         import pyqtgraph
         import PySide6
         from PySide6.QtCore import qVersion
 
-        QMessageBox.about(
-            self,
-            f"About {APP_NAME}",
+        return (
             f"<h3>{APP_NAME} {__version__}</h3>"
             "<p>Watch, step through and understand EM fitting a Gaussian mixture model.</p>"
             f"<p>Python {platform.python_version()}<br>Qt {qVersion()}, PySide6 "
             f"{PySide6.__version__}<br>pyqtgraph {pyqtgraph.__version__}<br>numpy "
-            f"{np.__version__}<br>{platform.system()} {platform.machine()}</p>",
+            f"{np.__version__}<br>{platform.system()} {platform.machine()}</p>"
         )
+
+    def show_about(self) -> None:
+        """The About box."""
+        QMessageBox.about(self, f"About {APP_NAME}", self.about_text())
 
     # ================================================================== settings and closing
     def _restore_settings(self) -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QCoreApplication, QSettings
-from PySide6.QtGui import QAction
+from PySide6.QtCore import QCoreApplication, QMimeData, QPointF, QSettings, Qt, QUrl
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent
 
 from em_engine.data import Dataset
 from em_engine.synthetic import make_preset
@@ -385,8 +385,8 @@ def test_command_storm_never_shows_a_stale_state(qtbot, make_window):
 
 def test_screenshot_after_a_fit(qtbot, make_window):
     window = make_window(make_preset("anisotropic", 1500, seed=0), k=3)
-    window.show()
-    qtbot.waitExposed(window)
+    with qtbot.waitExposed(window):
+        window.show()
     window.action_show_change.setChecked(False)
     window.action_run.trigger()
     wait_drawn(qtbot, window, lambda s: s.converged, timeout=10000)
@@ -412,3 +412,53 @@ def test_smoke_test_entry_point():
     lines = result.stdout.splitlines()
     assert len(lines) == 1 and lines[0].startswith("READY iterations=5 log-likelihood=-")
     assert elapsed < 15
+
+
+def test_keyboard_shortcuts_drive_the_worker(qtbot, make_window):
+    window = make_window()
+    with qtbot.waitActive(window):
+        window.show()
+        window.activateWindow()
+    qtbot.keyClick(window, Qt.Key.Key_E)
+    wait_drawn(qtbot, window, lambda s: s.phase == "e")
+    qtbot.keyClick(window, Qt.Key.Key_M)
+    wait_drawn(qtbot, window, lambda s: s.phase == "m" and s.iteration == 1)
+    qtbot.keyClick(window, Qt.Key.Key_Right)
+    wait_drawn(qtbot, window, lambda s: s.iteration == 2)
+    window.set_speed(5)
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: window.worker_state == RUNNING)
+    qtbot.keyClick(window, Qt.Key.Key_Space)  # the same key pauses
+    wait_idle(qtbot, window)
+    assert window.errors == []
+
+
+def test_drop_recent_files_and_about(qtbot, make_window, tmp_path, monkeypatch):
+    window = make_window()
+    opened: list[str] = []
+    monkeypatch.setattr(window, "_open_csv_with_dialog", lambda path: opened.append(str(path)))
+    path = tmp_path / "dropped.csv"
+    path.write_text("x,y\n1,2\n3,4\n")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    position = QPointF(50, 50)
+    buttons, modifiers = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    enter = QDragEnterEvent(position.toPoint(), Qt.DropAction.CopyAction, mime, buttons, modifiers)
+    window.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    window.dropEvent(QDropEvent(position, Qt.DropAction.CopyAction, mime, buttons, modifiers))
+    qtbot.waitUntil(lambda: opened == [str(path)])
+
+    other = QMimeData()
+    other.setUrls([QUrl.fromLocalFile(str(tmp_path / "picture.png"))])
+    refused = QDragEnterEvent(position.toPoint(), Qt.DropAction.CopyAction, other, buttons,
+                              modifiers)  # fmt: skip
+    window.dragEnterEvent(refused)
+    assert not refused.isAccepted()
+
+    window.open_csv(path)
+    window._fill_recent_menu()
+    entries = [a.text() for a in window.menu_recent.actions()]
+    assert entries == ["dropped.csv"]
+    text = MainWindow.about_text()
+    assert "PySide6" in text and "numpy" in text and "pyqtgraph" in text
