@@ -378,17 +378,15 @@ class GaussianMixture:
                 "Expected n_samples >= n_components "
                 f"but got n_components = {self.n_components}, n_samples = {n_samples}"
             )
-        if hasattr(self, "n_features_in_") and self.warm_start and hasattr(self, "converged_"):
-            if n_features != self.n_features_in_:
-                raise DataError(
-                    f"X has {n_features} features, but GaussianMixture is expecting "
-                    f"{self.n_features_in_} features as input."
-                )
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        if not do_init and n_features != self.n_features_in_:
+            raise DataError(
+                f"X has {n_features} features, but GaussianMixture is expecting "
+                f"{self.n_features_in_} features as input."
+            )
         inits = self._check_inits(n_features)
         prior = self._resolve_prior(X)
         ct = self.covariance_type
-
-        do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
         random_state = check_random_state(self.random_state)
         max_lower_bound = -math.inf
