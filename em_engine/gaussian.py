@@ -261,8 +261,11 @@ def _as_data(X: np.ndarray) -> np.ndarray:
     X = np.asarray(X)
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
-    if X.ndim != 2:
-        raise ValueError(f"Expected a 2-D array of shape (n_samples, n_features), got {X.shape}")
+    if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
+        raise ValueError(
+            f"Expected a 2-D array of shape (n_samples, n_features) with at least one row and "
+            f"column, got shape {X.shape}"
+        )
     return X
 
 

@@ -220,3 +220,8 @@ def test_full_covariances_and_parameter_count(covariance_type):
 def test_bad_covariance_type():
     with pytest.raises(ValueError, match="'bogus'"):
         gaussian.compute_precision_cholesky(np.ones(2), "bogus")
+
+
+def test_empty_data_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"at least one row and column, got shape \(0, 2\)"):
+        gaussian.e_step(np.empty((0, 2)), [1.0], [[0.0, 0.0]], np.eye(2)[None], "full")
