@@ -172,7 +172,7 @@ def test_float32_stays_float32_and_close(covariance_type):
 def test_memory_stays_blocked():
     """No N x K x D temporary, and no float64 copy of float32 data."""
     rng = np.random.default_rng(0)
-    n, d, k = 100_000, 10, 5
+    n, d, k = 300_000, 10, 5
     X = rng.normal(size=(n, d)).astype(np.float32)
     weights = np.full(k, 1 / k)
     means = rng.normal(size=(k, d))
