@@ -74,7 +74,7 @@ COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
 SPEED_MAX = 61  # the speed slider's last position: as fast as possible
 MAX_RECENT = 8
-DRAW_SHARE_FACTOR = 3.0  # redraw gap >= this x the last redraw's cost (<= ~1/3 of GUI time)
+DRAW_SHARE_FACTOR = 2.0  # redraw gap >= this x the last redraw+paint cost (GUI <= ~half busy)
 MAX_SEED = 2**31 - 1  # what a QSpinBox can hold
 DEFAULT_PRESET, DEFAULT_SAMPLES = "blobs", 1500
 DEFAULT_INIT = "random_from_data"  # starts away from the optimum, so EM visibly moves
@@ -805,15 +805,18 @@ class MainWindow(QMainWindow):
             self._redraw_timer.start(wait_ms)
 
     def _redraw(self) -> None:
-        """Draw the newest history and frame. The gap to the next redraw is at least
-        ``DRAW_SHARE_FACTOR`` times what this one cost, so that even when a frame is expensive
-        (a million points on a busy machine) most of the GUI thread's time stays free for input."""
+        """Draw the newest history and frame, then pace the next redraw by what this one cost."""
         self._last_draw = started = time.perf_counter()
-        try:
-            self._draw_pending()
-        finally:
-            cost = time.perf_counter() - started
-            self._draw_gap = max(1.0 / MAX_FRAME_RATE, DRAW_SHARE_FACTOR * cost)
+        self._draw_pending()
+        # Painting happens after this slot returns (queued scene update -> update request), so
+        # the cost is taken two posted events later, once the paint is done. The next redraw
+        # waits at least DRAW_SHARE_FACTOR x that cost: when frames are expensive (a million
+        # points on a busy machine) most of the GUI thread's time stays free for the user.
+        QTimer.singleShot(0, self, lambda: QTimer.singleShot(0, self, lambda: self._pace(started)))
+
+    def _pace(self, started: float) -> None:
+        cost = time.perf_counter() - started
+        self._draw_gap = max(1.0 / MAX_FRAME_RATE, DRAW_SHARE_FACTOR * cost)
 
     def _draw_pending(self) -> None:
         generation = self._worker.generation if self._worker is not None else 0
