@@ -174,7 +174,7 @@ class MainWindow(QMainWindow):
 
         self._restore_settings()
         self._apply_state("paused")
-        self._thread.start()
+        self._thread.start(QThread.Priority.LowPriority)  # honoured on Windows and macOS
         # Keyboard focus on the plot, so the single-key shortcuts (Space, E, M, R) work at once
         # (a focused spin box or text field takes printable keys for itself).
         self.scatter.plot_widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -717,7 +717,10 @@ class MainWindow(QMainWindow):
         frame = self._frame
         if frame is None or settings == frame.settings:
             return  # without data, the settings go with the next data set
-        self._worker.configure(settings=settings)
+        if replace(settings, max_iter=frame.settings.max_iter) == frame.settings:
+            self._worker.set_max_iter(settings.max_iter)  # the fit so far is kept
+        else:
+            self._worker.configure(settings=settings)
 
     def _show_settings(self, settings: FitSettings) -> None:
         """Put the settings in use into the controls, without sending them back."""

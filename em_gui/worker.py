@@ -28,7 +28,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -227,6 +227,10 @@ class EMWorker(QObject):
         """
         return self._post("configure", data, settings, seed, initial_params)
 
+    def set_max_iter(self, max_iter: int) -> None:
+        """Change where runs stop, keeping the session and its history (no new generation)."""
+        self._post("max_iter", int(max_iter))
+
     def set_speed(self, iterations_per_second: float | None) -> None:
         """Limit the run speed; None runs as fast as possible. Takes effect at once."""
         self._mutex.lock()
@@ -350,6 +354,12 @@ class EMWorker(QObject):
     def _do_move_mean(self, component: int, mean: np.ndarray) -> None:
         self._require_session().move_mean(component, mean)
         self._after_command()
+
+    def _do_max_iter(self, max_iter: int) -> None:
+        if max_iter < 1:
+            raise ValueError(f"max_iter must be >= 1, got {max_iter}")
+        self._settings = replace(self._settings, max_iter=max_iter)
+        self._publish(force=True)
 
     def _do_configure(
         self,

@@ -195,6 +195,26 @@ def test_settings_controls_rebuild_the_session(qtbot, make_window):
     assert window.current_frame().settings.tol == 1e-3
 
 
+def test_raising_max_iter_keeps_the_fit(qtbot, make_window):
+    window = make_window()
+    window.edit_tol.setText("0")  # never converges: only max_iter stops a run
+    window.edit_tol.editingFinished.emit()
+    qtbot.waitUntil(lambda: window.current_frame().settings.tol == 0)
+    window.spin_max_iter.setValue(2)
+    window.spin_max_iter.editingFinished.emit()
+    qtbot.waitUntil(lambda: window.current_frame().settings.max_iter == 2)
+    window.action_run.trigger()
+    stopped = wait_drawn(qtbot, window, lambda s: s.iteration == 2)
+    wait_idle(qtbot, window)
+    window.spin_max_iter.setValue(4)
+    window.spin_max_iter.editingFinished.emit()
+    qtbot.waitUntil(lambda: window.current_frame().settings.max_iter == 4)
+    assert window.current_snapshot().iteration == 2  # not restarted
+    np.testing.assert_array_equal(window.current_snapshot().means, stopped.means)
+    window.action_run.trigger()
+    wait_drawn(qtbot, window, lambda s: s.iteration == 4)
+
+
 def test_bad_settings_show_an_error_and_keep_the_fit(qtbot, make_window):
     window = make_window(make_preset("blobs", 30, seed=1))
     window.action_step.trigger()
@@ -217,6 +237,22 @@ def test_view_columns_for_wide_data(qtbot, make_window):
     snap = wait_drawn(qtbot, window, lambda s: s.iteration == 1)
     assert snap.means.shape == (2, 3)  # the fit uses all three columns
     assert window.scatter.plot_item.getAxis("left").labelText == "c"
+
+
+def test_one_column_data_is_drawn_along_x(qtbot, make_window):
+    rng = np.random.default_rng(2)
+    X = np.concatenate([rng.normal(100, 10, 150), rng.normal(200, 20, 150)])[:, None]
+    window = make_window(Dataset(X=X, feature_names=("price",), source=None), k=2)
+    assert window.combo_view_y.currentText() == "(none)"
+    assert not window.combo_view_x.isEnabled()
+    window.action_step.trigger()
+    snap = wait_drawn(qtbot, window, lambda s: s.iteration == 1)
+    assert snap.means.shape == (2, 1)
+    assert window.scatter.plot_item.getAxis("bottom").labelText == "price"
+    window.scatter.mean_dragged.emit(0, 150.0, 0.0)
+    moved = wait_drawn(qtbot, window, lambda s: s.phase == "edit")
+    assert moved.means[0, 0] == 150.0
+    assert window.errors == []
 
 
 def test_mean_drag_and_add_point(qtbot, make_window):
