@@ -424,8 +424,11 @@ def stats_from_resp(X: np.ndarray, resp: np.ndarray, covariance_type: str) -> Su
 
 
 # --- log-probabilities per block -----------------------------------------------------------------
-# Every covariance type is a per-component linear map U_k with precision_k = U_k @ U_k.T; the
-# E-step transforms centred rows with all K maps in one matrix product: y_k = U_k^T (x - mu_k).
+# full and tied: a per-component linear map U_k with precision_k = U_k @ U_k.T; the E-step
+# transforms centred rows with all K maps in one matrix product, y_k = U_k^T (x - mu_k), and sums
+# squares (scikit-learn's form, no cancellation). diag and spherical: the expanded quadratic
+# sum_j p_kj (x_j^2 - 2 mu_kj x_j + mu_kj^2) as one matrix product with the feature rows
+# (x, 1, x^2), as scikit-learn computes them, but about the shift rather than the origin.
 
 
 def _factors_full(pc: np.ndarray, n_components: int, n_features: int) -> np.ndarray:
@@ -436,23 +439,16 @@ def _factors_tied(pc: np.ndarray, n_components: int, n_features: int) -> np.ndar
     return np.broadcast_to(pc, (n_components, n_features, n_features))
 
 
-def _factors_diag(pc: np.ndarray, n_components: int, n_features: int) -> np.ndarray:
-    factors = np.zeros((n_components, n_features, n_features))
-    idx = np.arange(n_features)
-    factors[:, idx, idx] = pc
-    return factors
+def _precisions_diag(pc: np.ndarray, n_features: int) -> np.ndarray:
+    return pc * pc
 
 
-def _factors_spherical(pc: np.ndarray, n_components: int, n_features: int) -> np.ndarray:
-    return pc[:, None, None] * np.eye(n_features)
+def _precisions_spherical(pc: np.ndarray, n_features: int) -> np.ndarray:
+    return np.repeat((pc * pc)[:, None], n_features, axis=1)
 
 
-_FACTORS = {
-    "full": _factors_full,
-    "tied": _factors_tied,
-    "diag": _factors_diag,
-    "spherical": _factors_spherical,
-}
+_FACTORS = {"full": _factors_full, "tied": _factors_tied}
+_PRECISION_VECTORS = {"diag": _precisions_diag, "spherical": _precisions_spherical}
 
 
 class _Pass:
@@ -480,14 +476,6 @@ class _Pass:
         self.n_features = n_features
         self.shift = weights @ means  # a fixed centre near the data: keeps sxx well conditioned
         self.features = _Features(n_features, covariance_type, self.shift)
-        # transform (K * D, D + 1): row k*D + j gives sqrt(1/2) * (U_k^T (x - mu_k))_j
-        # from the feature rows (x - shift, 1)
-        factors = math.sqrt(0.5) * _FACTORS[covariance_type](pc, n_components, n_features)
-        rotation = np.swapaxes(factors, 1, 2)  # (K, j, i)
-        offsets = -np.einsum("kji,ki->kj", rotation, means - self.shift)
-        transform = np.concatenate([rotation, offsets[:, :, None]], axis=2)
-        self.transform = transform.reshape(n_components * n_features, n_features + 1)
-        self.transform = self.transform.astype(self.dtype)
         with np.errstate(divide="ignore"):
             log_weights = np.log(weights)
         constant = (
@@ -495,12 +483,36 @@ class _Pass:
             + log_det_cholesky(pc, covariance_type, n_features)
             - 0.5 * n_features * _LOG_2PI
         )
-        self.constant = constant.astype(self.dtype)[:, None]
+        centred_means = means - self.shift
+        if covariance_type in _FACTORS:
+            # transform (K * D, D + 1): row k*D + j gives sqrt(1/2) * (U_k^T (x - mu_k))_j
+            # from the feature rows (x - shift, 1)
+            factors = math.sqrt(0.5) * _FACTORS[covariance_type](pc, n_components, n_features)
+            rotation = np.swapaxes(factors, 1, 2)  # (K, j, i)
+            offsets = -np.einsum("kji,ki->kj", rotation, centred_means)
+            transform = np.concatenate([rotation, offsets[:, :, None]], axis=2)
+            self.transform = transform.reshape(n_components * n_features, n_features + 1)
+            self.transform = self.transform.astype(self.dtype)
+            self.constant = constant.astype(self.dtype)[:, None]
+            self.expanded = None
+        else:
+            # (K, 2D + 1) weights of the feature rows (x - shift, 1, (x - shift)^2)
+            prec = _PRECISION_VECTORS[covariance_type](pc, n_features)
+            offset = constant - 0.5 * np.sum(prec * centred_means**2, axis=1)
+            self.expanded = np.column_stack([prec * centred_means, offset, -0.5 * prec])
         self.width = max(n_components * n_features, self.features.n_rows)
 
     def weighted_log_prob(self, feats: np.ndarray, ws: _Workspace) -> np.ndarray:
         """(K, B) log(w_k) + log N(x | mu_k, Sigma_k) from a block's feature rows."""
         n, d, k = feats.shape[1], self.n_features, self.n_components
+        if self.expanded is not None:  # in float64 (cancellation), then float32 if X is
+            wlp = ws.get("wlp" if self.dtype == np.float64 else "wlp64", k, n)
+            _matmul_columns(self.expanded, feats, wlp)
+            if self.dtype == np.float64:
+                return wlp
+            narrow = ws.get("wlp", k, n, self.dtype)
+            np.copyto(narrow, wlp, casting="same_kind")
+            return narrow
         rows = feats[: d + 1]
         if self.dtype != np.float64:
             rows = ws.get("rows", d + 1, n, self.dtype)
