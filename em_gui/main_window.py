@@ -77,7 +77,7 @@ MAX_RECENT = 8
 DRAW_SHARE_FACTOR = 2.0  # redraw gap >= this x the last redraw+paint cost (GUI <= ~half busy)
 MAX_SEED = 2**31 - 1  # what a QSpinBox can hold
 DEFAULT_PRESET, DEFAULT_SAMPLES = "blobs", 1500
-DEFAULT_INIT = "random_from_data"  # starts away from the optimum, so EM visibly moves
+DEFAULT_INIT = "random_from_data"  # tiny ellipses at K random points: EM visibly moves
 PHASE_NAMES = {"init": "initial", "e": "E-step", "m": "M-step", "edit": "edited"}
 
 
@@ -453,7 +453,8 @@ class MainWindow(QMainWindow):
         dock = QDockWidget("Controls", self)
         dock.setObjectName("dock_controls")
         dock.setWidget(scroll)
-        dock.setMinimumWidth(270)
+        scrollbar = scroll.verticalScrollBar().sizeHint().width()
+        dock.setMinimumWidth(panel.minimumSizeHint().width() + scrollbar + 4)  # never clipped
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
         self._dock_controls = dock
 
