@@ -63,6 +63,7 @@ def run_app(argv: Sequence[str]) -> int:
     if args.smoke_test:
         return _smoke_test(app)
     window = MainWindow()
+    app.aboutToQuit.connect(window.shutdown)  # the worker thread ends however the app quits
     window.show()
     return app.exec()
 
