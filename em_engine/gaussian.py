@@ -41,11 +41,29 @@ _MIN_BLOCK_ROWS = 2048
 _MAX_BLOCK_ROWS = 16384
 # Blocks run on a small thread pool (numpy releases the GIL) when there are at least this many rows.
 _THREADED_MIN_ROWS = 1 << 16
-_N_THREADS = min(2, os.cpu_count() or 1)
+_DEFAULT_THREADS = min(2, os.cpu_count() or 1)
+_N_THREADS = _DEFAULT_THREADS
 # OpenBLAS runs a matrix product with M * N * K above about this on all cores: inside our own
 # thread pool that oversubscribes, and its busy-waiting threads stall badly on a loaded machine
 # (measured: 50x11 @ 11x2048 took 100x longer than four 50x11 @ 11x512). Products are split.
 _SINGLE_THREAD_PRODUCT = 1 << 18
+# full covariances use the expanded quadratic form (one product with the feature rows that the
+# M-step needs anyway) while its cancellation error stays negligible: the log-density error is about
+# eps * lambda_max(P_k) * |x - shift|^2, bounded here by eps * _EXPANDED_LIMIT for the points that
+# component k explains (|x - shift|^2 ~ |mu_k - shift|^2 + trace(Sigma_k)).
+_EXPANDED_LIMIT = 1e3
+
+
+def set_num_threads(n_threads: int | None) -> int:
+    """Set how many threads the blocked passes use (None: the default, up to 2); returns it.
+
+    Results do not depend on the thread count. A GUI can leave a core to its event loop.
+    """
+    global _N_THREADS
+    if n_threads is not None and (isinstance(n_threads, bool) or int(n_threads) < 1):
+        raise ValueError(f"n_threads must be a positive integer or None, got {n_threads!r}")
+    _N_THREADS = _DEFAULT_THREADS if n_threads is None else int(n_threads)
+    return _N_THREADS
 
 
 def check_covariance_type(covariance_type: str) -> str:
@@ -424,11 +442,12 @@ def stats_from_resp(X: np.ndarray, resp: np.ndarray, covariance_type: str) -> Su
 
 
 # --- log-probabilities per block -----------------------------------------------------------------
-# full and tied: a per-component linear map U_k with precision_k = U_k @ U_k.T; the E-step
-# transforms centred rows with all K maps in one matrix product, y_k = U_k^T (x - mu_k), and sums
-# squares (scikit-learn's form, no cancellation). diag and spherical: the expanded quadratic
-# sum_j p_kj (x_j^2 - 2 mu_kj x_j + mu_kj^2) as one matrix product with the feature rows
-# (x, 1, x^2), as scikit-learn computes them, but about the shift rather than the origin.
+# diag, spherical and well-conditioned full: the expanded quadratic (x - mu)^T P (x - mu) as one
+# matrix product with the feature rows (x, 1, second moments) that the M-step needs anyway, about
+# the shift rather than the origin (diag and spherical as scikit-learn computes them). tied, and
+# full where the expanded form would cancel: a per-component linear map U_k with
+# precision_k = U_k @ U_k.T transforms centred rows with all K maps in one matrix product,
+# y_k = U_k^T (x - mu_k), and sums squares (scikit-learn's form, no cancellation).
 
 
 def _factors_full(pc: np.ndarray, n_components: int, n_features: int) -> np.ndarray:
@@ -449,6 +468,30 @@ def _precisions_spherical(pc: np.ndarray, n_features: int) -> np.ndarray:
 
 _FACTORS = {"full": _factors_full, "tied": _factors_tied}
 _PRECISION_VECTORS = {"diag": _precisions_diag, "spherical": _precisions_spherical}
+
+
+def _expanded_full(
+    pc: np.ndarray, centred_means: np.ndarray, constant: np.ndarray, pairs: list[tuple[int, int]]
+) -> np.ndarray | None:
+    """(K, D + 1 + D(D+1)/2) weights of the full feature rows (x - shift, 1, x_i x_j for i <= j)
+    giving log(w_k) + log N(x | mu_k, Sigma_k); None where the expanded form would cancel.
+
+    pc : (K, D, D) precision Cholesky factors; centred_means : (K, D) means - shift;
+    constant : (K,) log(w_k) + log det U_k - D/2 log(2 pi).
+    """
+    precisions = pc @ np.swapaxes(pc, 1, 2)
+    with np.errstate(all="ignore"):
+        spread = np.einsum("kd,kd->k", centred_means, centred_means) + np.trace(
+            np.linalg.inv(precisions), axis1=1, axis2=2
+        )
+        largest = np.linalg.eigvalsh(precisions)[:, -1]
+        if not np.all(largest * spread <= _EXPANDED_LIMIT):
+            return None
+    linear = np.einsum("kij,kj->ki", precisions, centred_means)
+    offset = constant - 0.5 * np.einsum("ki,ki->k", linear, centred_means)
+    rows, cols = np.array(pairs).T
+    quadratic = np.where(rows == cols, -0.5, -1.0) * precisions[:, rows, cols]
+    return np.column_stack([linear, offset, quadratic])
 
 
 class _Pass:
@@ -484,7 +527,15 @@ class _Pass:
             - 0.5 * n_features * _LOG_2PI
         )
         centred_means = means - self.shift
-        if covariance_type in _FACTORS:
+        self.expanded = None
+        if covariance_type == "full":
+            self.expanded = _expanded_full(pc, centred_means, constant, self.features.pairs)
+        elif covariance_type in _PRECISION_VECTORS:
+            # (K, 2D + 1) weights of the feature rows (x - shift, 1, (x - shift)^2)
+            prec = _PRECISION_VECTORS[covariance_type](pc, n_features)
+            offset = constant - 0.5 * np.sum(prec * centred_means**2, axis=1)
+            self.expanded = np.column_stack([prec * centred_means, offset, -0.5 * prec])
+        if self.expanded is None:
             # transform (K * D, D + 1): row k*D + j gives sqrt(1/2) * (U_k^T (x - mu_k))_j
             # from the feature rows (x - shift, 1)
             factors = math.sqrt(0.5) * _FACTORS[covariance_type](pc, n_components, n_features)
@@ -494,12 +545,6 @@ class _Pass:
             self.transform = transform.reshape(n_components * n_features, n_features + 1)
             self.transform = self.transform.astype(self.dtype)
             self.constant = constant.astype(self.dtype)[:, None]
-            self.expanded = None
-        else:
-            # (K, 2D + 1) weights of the feature rows (x - shift, 1, (x - shift)^2)
-            prec = _PRECISION_VECTORS[covariance_type](pc, n_features)
-            offset = constant - 0.5 * np.sum(prec * centred_means**2, axis=1)
-            self.expanded = np.column_stack([prec * centred_means, offset, -0.5 * prec])
         self.width = max(n_components * n_features, self.features.n_rows)
 
     def weighted_log_prob(self, feats: np.ndarray, ws: _Workspace) -> np.ndarray:

@@ -225,3 +225,30 @@ def test_bad_covariance_type():
 def test_empty_data_is_a_clear_error():
     with pytest.raises(ValueError, match=r"at least one row and column, got shape \(0, 2\)"):
         gaussian.e_step(np.empty((0, 2)), [1.0], [[0.0, 0.0]], np.eye(2)[None], "full")
+
+
+def test_full_switches_to_the_exact_form_where_the_expanded_one_would_cancel():
+    rng = np.random.default_rng(5)
+    # a very narrow component far from the others: lambda_max(P) * |mu - shift|^2 ~ 1e10
+    means = np.array([[0.0, 0.0], [1e3, -1e3]])
+    X = np.vstack([rng.normal(size=(300, 2)), means[1] + 1e-2 * rng.normal(size=(200, 2))])
+    cov = np.stack([np.eye(2), 1e-4 * np.array([[1.0, 0.3], [0.3, 1.0]])])
+    weights = np.array([0.6, 0.4])
+    for scale, exact in [(1.0, True), (1e-4, False)]:
+        far = means * scale
+        data = X * scale if not exact else X
+        pc = skgm._compute_precision_cholesky(cov, "full")
+        p = gaussian._Pass(data, weights, far, pc, "full")
+        assert (p.expanded is None) == exact
+        norm, _ = _sklearn_log_prob_resp(data, weights, far, pc, "full")
+        result = gaussian.e_step(data, weights, far, pc, "full", with_density=True)
+        np.testing.assert_allclose(result.sample_log_density, norm, rtol=1e-12, atol=1e-9)
+
+
+def test_set_num_threads_validates_and_restores_default():
+    try:
+        assert gaussian.set_num_threads(1) == 1
+        with pytest.raises(ValueError, match="n_threads"):
+            gaussian.set_num_threads(0)
+    finally:
+        assert gaussian.set_num_threads(None) == min(2, gaussian.os.cpu_count() or 1)
