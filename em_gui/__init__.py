@@ -1,14 +1,11 @@
 """EM Explorer's Qt application: the window, the EM worker thread, views, panels and dialogs.
 
-``MainWindow`` is imported lazily. ``em_gui.qt_compat`` is imported first, before any em_gui module
-touches Qt: it guards against PySide6 6.12.0's lost references to None/True/False on Python 3.11.
+``MainWindow`` is imported lazily, so that ``import em_gui`` stays cheap.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-from em_gui import qt_compat as _qt_compat  # noqa: F401  (side effect: the workaround)
 
 __all__ = ["MainWindow"]
 

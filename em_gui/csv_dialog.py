@@ -6,7 +6,6 @@ import os
 
 from PySide6 import QtCore, QtWidgets
 
-import em_gui.qt_compat  # noqa: F401  (PySide6 6.12.0 emit() refcount fix, before any emit)
 from em_engine.data import (
     CsvPreview,
     Dataset,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from PySide6 import QtWidgets
 
-import em_gui.qt_compat  # noqa: F401  (PySide6 6.12.0 emit() refcount fix, before any emit)
 from em_engine.data import Dataset
 from em_engine.synthetic import PRESETS, make_preset
 

@@ -13,8 +13,6 @@ from functools import cache
 import numpy as np
 from PySide6 import QtGui
 
-import em_gui.qt_compat  # noqa: F401  (PySide6 6.12.0 emit() refcount fix, before any emit)
-
 #: Base colours, cycled for k >= len(_BASE).
 _BASE: tuple[tuple[int, int, int], ...] = (
     (0, 114, 178),  # blue

@@ -384,9 +384,9 @@ def test_parameter_panel_shows_values_and_precision(qtbot):
         panel.show_parameters(WEIGHTS, MEANS, COVS, ["only one"])
 
 
-# -- PySide6 6.12.0 reference workaround ----------------------------------------------------
+# -- the pinned PySide6 range -------------------------------------------------------------------
 def test_many_emits_and_void_calls_do_not_exhaust_none_and_true(qtbot):
-    """PySide6 6.12.0 on Python 3.11 without em_gui.qt_compat aborts the interpreter here."""
+    """PySide6 6.12.0 on Python 3.11 aborts the interpreter here (why pyproject pins < 6.12)."""
 
     class Emitter(QtCore.QObject):
         ping = QtCore.Signal(int)
