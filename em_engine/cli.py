@@ -409,8 +409,7 @@ def _score_columns(args: argparse.Namespace, model: Any) -> Sequence[str] | None
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    from em_engine.data import write_csv
-    from em_engine.modelio import load_model
+    from em_engine.modelio import load_model, write_assignments
 
     _check_output(args.out)
     model = load_model(args.model)
@@ -429,17 +428,10 @@ def _cmd_score(args: argparse.Namespace) -> int:
             f"model's features {', '.join(model.feature_names_)}",
             file=sys.stderr,
         )
-    resp = model.predict_proba(X)
-    log_density = model.score_samples(X)
-    labels = np.argmax(resp, axis=1)
-    k = resp.shape[1]
-    table = np.column_stack([labels, log_density, resp])
-    header = ["label", "log_density", *(f"resp_{j}" for j in range(k))]
-    fmt = ["%d", "%.10g", *(["%.6g"] * k)]
     if args.out is None:
-        sys.stdout.write(write_csv(None, table, header, fmt))
+        sys.stdout.write(write_assignments(None, model, X))
     else:
-        _write(args.out, lambda: write_csv(args.out, table, header, fmt))
+        _write(args.out, lambda: write_assignments(args.out, model, X))
         print(f"{X.shape[0]} rows scored; results in {args.out}", file=sys.stderr)
     return 0
 

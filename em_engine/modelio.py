@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from em_engine._version import __version__
-from em_engine.data import as_data_matrix, write_text_atomic
+from em_engine.data import as_data_matrix, write_csv, write_text_atomic
 from em_engine.errors import ModelFileError
 from em_engine.gaussian import COVARIANCE_TYPES
 
@@ -476,3 +476,26 @@ def load_model(path: str | os.PathLike[str]) -> GaussianMixture:
     model.feature_names_ = tuple(names)
     model.fit_details_ = {**fit, "created": created, "app_version": doc["app_version"]}
     return model
+
+
+def write_assignments(
+    path: str | os.PathLike[str] | None, model: GaussianMixture, X: np.ndarray
+) -> str:
+    """Per-row assignments of X under a fitted model, as CSV text (written atomically to path).
+
+    Columns: row (1-based), label (component, from 0), confidence (its responsibility),
+    log_density (log p(x)), resp_0 .. resp_{K-1}. X : (N, D). Used by the GUI and ``score``.
+    """
+    resp = model.predict_proba(X)
+    labels = resp.argmax(axis=1)
+    table = np.column_stack(
+        [np.arange(1, len(resp) + 1), labels, resp.max(axis=1), model.score_samples(X), resp]
+    )
+    header = [
+        "row",
+        "label",
+        "confidence",
+        "log_density",
+        *(f"resp_{k}" for k in range(resp.shape[1])),
+    ]
+    return write_csv(path, table, header, fmt=["%d", "%d"] + ["%.17g"] * (table.shape[1] - 2))

@@ -1057,8 +1057,8 @@ class MainWindow(QMainWindow):
         return True
 
     def export_assignments(self, path: str | Path | None = None) -> bool:
-        """Save per row: row number, label, confidence and responsibilities (CSV)."""
-        from em_engine.data import write_csv
+        """Save per row: row number, label, confidence, log density and responsibilities (CSV)."""
+        from em_engine.modelio import write_assignments
 
         if path is None:
             path = self._ask_save_path("Export assignments", "CSV files (*.csv)", ".csv")
@@ -1066,13 +1066,7 @@ class MainWindow(QMainWindow):
                 return False
         path = Path(path)
         try:
-            model = self._fitted_model()
-            resp = model.predict_proba(self._frame.data.X)
-            labels = resp.argmax(axis=1)
-            confidence = resp[np.arange(len(resp)), labels]
-            header = ["row", "label", "confidence"] + [f"resp_{k}" for k in range(resp.shape[1])]
-            rows = np.column_stack([np.arange(1, len(resp) + 1), labels, confidence, resp])
-            write_csv(path, rows, header, fmt=["%d", "%d"] + ["%.17g"] * (rows.shape[1] - 2))
+            write_assignments(path, self._fitted_model(), self._frame.data.X)
         except (EMError, ValueError, OSError, RuntimeError) as exc:
             self.show_error(f"Cannot export assignments to {path}: {exc}")
             return False

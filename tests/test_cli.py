@@ -126,13 +126,24 @@ def test_score_writes_labels_densities_and_responsibilities(
     assert status == 0, err
     assert out == "" and "400 rows scored" in err
     scores = read_csv(out_path)
-    assert scores.feature_names == ("label", "log_density", "resp_0", "resp_1", "resp_2", "resp_3")
+    assert scores.feature_names == (
+        "row",
+        "label",
+        "confidence",
+        "log_density",
+        "resp_0",
+        "resp_1",
+        "resp_2",
+        "resp_3",
+    )
     model = load_model(model_file)
     X = read_csv(BLOBS).X
-    np.testing.assert_array_equal(scores.X[:, 0], model.predict(X))
-    np.testing.assert_allclose(scores.X[:, 1], model.score_samples(X), rtol=1e-9)
-    np.testing.assert_allclose(scores.X[:, 2:], model.predict_proba(X), atol=1e-6)
-    np.testing.assert_allclose(scores.X[:, 2:].sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(scores.X[:, 0], np.arange(1, 401))
+    np.testing.assert_array_equal(scores.X[:, 1], model.predict(X))
+    np.testing.assert_allclose(scores.X[:, 2], model.predict_proba(X).max(axis=1), rtol=1e-15)
+    np.testing.assert_allclose(scores.X[:, 3], model.score_samples(X), rtol=1e-15)
+    np.testing.assert_allclose(scores.X[:, 4:], model.predict_proba(X), rtol=1e-15, atol=1e-300)
+    np.testing.assert_allclose(scores.X[:, 4:].sum(axis=1), 1.0, rtol=1e-12)
 
 
 def test_score_to_stdout_picks_the_model_columns_by_name(
@@ -144,10 +155,10 @@ def test_score_to_stdout_picks_the_model_columns_by_name(
     status, out, err = run(capsys, "score", model_file, path)
     assert status == 0, err
     lines = out.splitlines()
-    assert lines[0] == "label,log_density,resp_0,resp_1,resp_2,resp_3"
+    assert lines[0] == "row,label,confidence,log_density,resp_0,resp_1,resp_2,resp_3"
     assert len(lines) == 6
     model = load_model(model_file)
-    assert [int(line.split(",")[0]) for line in lines[1:]] == model.predict(X).tolist()
+    assert [int(line.split(",")[1]) for line in lines[1:]] == model.predict(X).tolist()
 
 
 def test_score_notes_columns_that_do_not_match_the_model_names(

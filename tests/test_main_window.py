@@ -349,12 +349,12 @@ def test_open_csv_and_export_assignments_and_figure(qtbot, make_window, tmp_path
     out = tmp_path / "assignments.csv"
     assert window.export_assignments(out)
     rows = list(csv.reader(out.open()))
-    assert rows[0] == ["row", "label", "confidence", "resp_0", "resp_1", "resp_2"]
+    assert rows[0] == ["row", "label", "confidence", "log_density", "resp_0", "resp_1", "resp_2"]
     assert len(rows) == 121
     table = np.array(rows[1:], dtype=float)
-    np.testing.assert_allclose(table[:, 3:].sum(axis=1), 1.0, rtol=1e-12)
-    np.testing.assert_array_equal(table[:, 1], table[:, 3:].argmax(axis=1))
-    np.testing.assert_allclose(table[:, 2], table[:, 3:].max(axis=1))
+    np.testing.assert_allclose(table[:, 4:].sum(axis=1), 1.0, rtol=1e-12)
+    np.testing.assert_array_equal(table[:, 1], table[:, 4:].argmax(axis=1))
+    np.testing.assert_allclose(table[:, 2], table[:, 4:].max(axis=1))
 
     for suffix, magic in ((".png", b"\x89PNG"), (".svg", b"<")):
         figure = tmp_path / f"figure{suffix}"
