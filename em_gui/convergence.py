@@ -150,7 +150,7 @@ class ConvergenceView(QtWidgets.QWidget):
             movable=False,
             pen=pg.mkPen(_TOL, width=1.2, style=QtCore.Qt.PenStyle.DotLine),
             label="tol",
-            labelOpts={"position": 0.97, "color": _TOL, "anchors": [(1, 1), (1, 1)]},
+            labelOpts={"position": 0.03, "color": _TOL, "anchors": [(0, 1), (0, 1)]},
         )
         self.objective_plot.addItem(self.marker, ignoreBounds=True)
         self.change_plot.addItem(self.change_marker, ignoreBounds=True)
@@ -167,7 +167,10 @@ class ConvergenceView(QtWidgets.QWidget):
         self.readout.setObjectName("convergence_readout")
         self.readout.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight)
         self.readout.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.readout.setToolTip("Objective at the marked iteration (exact value)")
+        self.readout.setToolTip(
+            "Objective at the marked iteration (exact value), its change from the previous one,\n"
+            "and how many early values lie below or above the plotted range (zoom out to see them)"
+        )
         self.readout.setSizePolicy(
             QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred
         )
@@ -333,14 +336,15 @@ class ConvergenceView(QtWidgets.QWidget):
 
         The session stops when |change| / n_samples < tol, so the line is at tol * n_samples.
         """
-        if tol is None or not tol > 0 or n_samples < 1:
-            self._threshold = None
-        else:
-            self._threshold = float(tol) * n_samples
+        shown = tol is not None and tol > 0 and n_samples >= 1
+        self._threshold = float(tol) * n_samples if shown else None
+        self.tol_line.setVisible(shown)
+        if shown:
             self.tol_line.setValue(np.log10(self._threshold))  # view coordinates are log10
             per = f" \u00d7 {n_samples:,} samples" if n_samples > 1 else ""
-            self.tol_line.label.setFormat(f"tol {tol:g}{per}")
-        self.tol_line.setVisible(self._threshold is not None)
+            text = f"tol {tol:g}{per}"
+            self.tol_line.label.setFormat(text)
+            self.tol_line.label.setText(text)  # setFormat skips a label that is not shown
         self._change_bounds = None
         if self.show_change:
             self._show_change_data()
@@ -354,11 +358,11 @@ class ConvergenceView(QtWidgets.QWidget):
         if iterations.size == 0:
             self.readout.setText("")
             return
-        text = f"\u03b8{int(iterations[-1])}: {self._objective} {_format_value(values[-1])}"
+        text = f"\u03b8{int(iterations[-1])}: {_format_value(values[-1])}"
         if values.size > 1 and np.isfinite(values[-1] - values[-2]):
-            text += f", |change| {abs(values[-1] - values[-2]):.3g}"
+            text += f"  |change| {abs(values[-1] - values[-2]):.3g}"
         if self._n_off and self._follow:
-            text += f"  ({self._n_off} early value{'s' if self._n_off > 1 else ''} off scale)"
+            text += f"  ({self._n_off} off scale)"
         if text != self.readout.text():
             self.readout.setText(text)
 
