@@ -14,7 +14,7 @@ OUTLIER_FACTOR = 100.0
 MAX_OFF_SCALE = 3
 MIN_REST = 3
 #: Tick labels get an offset (named in the axis label) once |value| / span reaches this.
-OFFSET_RATIO = 1e4
+OFFSET_RATIO = 1e3
 
 _LINE = (0, 90, 160)
 _CHANGE = (200, 80, 0)
@@ -110,7 +110,8 @@ class ConvergenceView(QtWidgets.QWidget):
         self._n_off = 0
         self._follow = True  # False once the user has moved the view
         self._marked: int | None = None
-        self._threshold: float | None = None
+        self._threshold: float | None = None  # tol * n_samples
+        self._tolerance: tuple[float | None, int] = (None, 1)
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("w")
@@ -261,8 +262,9 @@ class ConvergenceView(QtWidgets.QWidget):
         finite = np.isfinite(self._values)
         x_hi = _nice_ceiling(max(float(self._iterations[finite].max()), 5.0))
         span = hi - lo if hi > lo else max(abs(hi) * 1e-3, 1e-9)
-        step = 10.0 ** np.floor(np.log10(span))
-        y_lo, y_hi = np.floor(lo / step - 0.25) * step, np.ceil(hi / step + 0.25) * step
+        step = _nice_ceiling(span / 10)  # a margin of 5-15 % of the span each side
+        y_lo = np.floor((lo - 0.05 * span) / step) * step
+        y_hi = np.ceil((hi + 0.05 * span) / step) * step
         bounds = (0.0, x_hi, y_lo, y_hi)
         if bounds != self._bounds:
             self._bounds = bounds
@@ -336,6 +338,9 @@ class ConvergenceView(QtWidgets.QWidget):
 
         The session stops when |change| / n_samples < tol, so the line is at tol * n_samples.
         """
+        if (tol, n_samples) == self._tolerance:
+            return  # cheap to call per frame
+        self._tolerance = (tol, n_samples)
         shown = tol is not None and tol > 0 and n_samples >= 1
         self._threshold = float(tol) * n_samples if shown else None
         self.tol_line.setVisible(shown)
