@@ -232,7 +232,7 @@ class ConvergenceView(QtWidgets.QWidget):
         if iterations.shape != values.shape:
             raise ValueError(f"set_history: {iterations.size} iterations but {values.size} values")
         shorter = iterations.size < self._iterations.size
-        if shorter or (values.size and self._values.size and values[0] != self._values[0]):
+        if shorter or not np.array_equal(values[:1], self._values[:1], equal_nan=True):
             self._follow = True  # a new fit: follow it again
         self._iterations, self._values = iterations, values
         if objective != self._objective:
