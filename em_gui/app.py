@@ -4,7 +4,8 @@ Options (the command line handles ``--version`` and the subcommands before Qt is
 
 ``--smoke-test``
     Start the real window offscreen (unless ``QT_QPA_PLATFORM`` is set), fit a small synthetic
-    data set for a few iterations through the worker thread, print one line
+    data set for a few iterations through the worker thread, export the figure as PNG and SVG
+    (to a temporary folder), print one line
     ``READY iterations=<n> <objective>=<value> seconds=<t>`` and exit 0; exit 1 with a message
     on stderr if anything fails or takes longer than ``SMOKE_TIMEOUT_S``.
 """
@@ -110,6 +111,10 @@ def _smoke_test(app) -> int:
         window.spin_samples.setValue(600)
         window.generate_data()
         app.exec()
+        if "frame" in outcome:  # the figure exports exercise QtSvg and the PNG writer (bundles)
+            for suffix in (".png", ".svg"):
+                if not window.export_figure(os.path.join(folder, f"smoke{suffix}")):
+                    outcome.setdefault("error", f"could not export the figure as {suffix}")
         window.close()
     if "error" in outcome or "frame" not in outcome:
         print(f"smoke test failed: {outcome.get('error', 'no result')}", file=sys.stderr)
