@@ -26,6 +26,7 @@ from PySide6.QtWidgets import QApplication
 
 from em_engine.synthetic import make_preset
 from em_gui import MainWindow
+from em_gui.worker import EM_THREADS
 
 TICK_MS = 10
 
@@ -91,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args(argv)
     app = QApplication.instance() or QApplication([])
+    cores = os.cpu_count()
+    print(f"K={args.components}, {args.seconds:g} s per size, E-step threads {EM_THREADS}/{cores}")
     header = ("N", "p50 late ms", "p99 late ms", "max ms", "it/s", "frames/s")
     widths = (9, 12, 12, 8, 8, 9)
     print(" ".join(f"{name:>{width}}" for name, width in zip(header, widths, strict=True)))

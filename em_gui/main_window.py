@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -74,6 +74,7 @@ COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
 SPEED_MAX = 61  # the speed slider's last position: as fast as possible
 MAX_RECENT = 8
+PANELS_AFTER_MS = 40  # a redraw's panels wait for the scatter's paint at most this long
 DRAW_SHARE_FACTOR = 2.0  # redraw gap >= this x the last redraw+paint cost (GUI <= ~half busy)
 MAX_SEED = 2**31 - 1  # what a QSpinBox can hold
 DEFAULT_PRESET, DEFAULT_SAMPLES = "blobs", 1500
@@ -131,6 +132,8 @@ class MainWindow(QMainWindow):
         self._pending_frame: Frame | None = None
         self._pending_history: History | None = None
         self._frame: Frame | None = None  # the frame drawn now
+        # a frame drawn in the scatter view whose panels are still to be drawn (see _redraw)
+        self._staged: tuple[Frame, np.ndarray] | None = None
         self._drawn_data: FitData | None = None
         self._drawn_columns: tuple[int, int] | None = None
         self._state = "paused"
@@ -154,6 +157,14 @@ class MainWindow(QMainWindow):
         self._redraw_timer = QTimer(self)
         self._redraw_timer.setSingleShot(True)
         self._redraw_timer.timeout.connect(self._redraw)
+        # the later stages of a redraw (see _redraw)
+        self._stage_timers = (QTimer(self), QTimer(self))
+        stages = (self._redraw_scatter, self._redraw_panels)
+        for timer, stage in zip(self._stage_timers, stages, strict=True):
+            timer.setSingleShot(True)
+            timer.setInterval(1)
+            timer.timeout.connect(stage)
+        self.scatter.plot_widget.viewport().installEventFilter(self)
         self._restore_timer = QTimer(self)
         self._restore_timer.setSingleShot(True)
         self._restore_timer.setInterval(30)
@@ -803,38 +814,94 @@ class MainWindow(QMainWindow):
         self._schedule_redraw()
 
     def _schedule_redraw(self) -> None:
-        if not self._redraw_timer.isActive():
+        busy = self._redraw_timer.isActive() or any(t.isActive() for t in self._stage_timers)
+        if not busy:
             since = time.perf_counter() - self._last_draw
             wait_ms = int(max(0.0, self._draw_gap - since) * 1000)
             self._redraw_timer.start(wait_ms)
 
     def _redraw(self) -> None:
-        """Draw the newest history and frame, then pace the next redraw by what this one cost."""
-        self._last_draw = started = time.perf_counter()
-        self._draw_pending()
-        # Painting happens after this slot returns (queued scene update -> update request), so
-        # the cost is taken two posted events later, once the paint is done. The next redraw
+        """Draw the newest history and frame in three events, then pace the next redraw.
+
+        1. the O(N) point colours of the newest frame (ScatterView.prepare_state; nothing drawn);
+        2. the scatter view (painted right after this event);
+        3. the convergence view, parameter panel and status (painted right after).
+        Stages 2 and 3 run from 1 ms timers, so timers and input due in between are served: the
+        GUI thread is never busy for a whole frame at a stretch (at a million points a frame is
+        tens of ms of work, twice that while EM loads both cores).
+        """
+        self._last_draw = time.perf_counter()
+        frame = self._pending_frame
+        if frame is not None and self._prepare(frame):
+            self._stage_timers[0].start()
+        else:
+            self._redraw_scatter()
+
+    def _prepare(self, frame: Frame) -> bool:
+        """Point colours of ``frame`` when its data and viewed columns are those drawn now."""
+        snap = frame.snapshot
+        generation = self._worker.generation if self._worker is not None else 0
+        if (
+            frame.generation < generation
+            or frame.data is not self._drawn_data
+            or self._view_columns() != self._drawn_columns
+            or snap.labels is None
+        ):
+            return False
+        self.scatter.prepare_state(snap.labels, snap.confidence, len(snap.weights))
+        return True
+
+    def _redraw_scatter(self) -> None:
+        generation = self._worker.generation if self._worker is not None else 0
+        frame, self._pending_frame = self._pending_frame, None
+        if frame is not None and frame.generation >= generation:
+            self._staged = (frame, self._draw_scatter(frame))
+            # the panels follow the scatter's paint (eventFilter), or this long after it at most
+            self._stage_timers[1].start(PANELS_AFTER_MS)
+        else:
+            self._redraw_panels()
+
+    def _redraw_panels(self) -> None:
+        generation = self._worker.generation if self._worker is not None else 0
+        history, self._pending_history = self._pending_history, None
+        if history is not None and history.generation >= generation:
+            self.convergence.set_history(history.iterations, history.values, history.objective)
+        staged, self._staged = self._staged, None
+        if staged is not None:
+            self._draw_panels(*staged)
+        # The cost is taken once the paint is done. The next redraw
         # waits at least DRAW_SHARE_FACTOR x that cost: when frames are expensive (a million
         # points on a busy machine) most of the GUI thread's time stays free for the user.
-        QTimer.singleShot(0, self, lambda: QTimer.singleShot(0, self, lambda: self._pace(started)))
+        started = self._last_draw
+        self._after_paint(lambda: self._pace(started))
+
+    def _after_paint(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once what was just drawn is painted: painting follows a drawing slot
+        as a queued scene update and then an update request, so two posted events later."""
+        QTimer.singleShot(0, self, lambda: QTimer.singleShot(0, self, callback))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """A paint of the scatter view with panels still to draw: draw them right after it."""
+        if (
+            event.type() == QEvent.Type.Paint
+            and self._staged is not None
+            and watched is self.scatter.plot_widget.viewport()
+        ):
+            self._stage_timers[1].start(1)
+        return super().eventFilter(watched, event)
 
     def _pace(self, started: float) -> None:
         cost = time.perf_counter() - started
         self._draw_gap = max(1.0 / MAX_FRAME_RATE, DRAW_SHARE_FACTOR * cost)
 
-    def _draw_pending(self) -> None:
-        generation = self._worker.generation if self._worker is not None else 0
-        history, self._pending_history = self._pending_history, None
-        if history is not None and history.generation >= generation:
-            self.convergence.set_history(history.iterations, history.values, history.objective)
-        frame, self._pending_frame = self._pending_frame, None
-        if frame is not None and frame.generation >= generation:
-            self._draw(frame)
-
     def _draw(self, frame: Frame) -> None:
+        """Draw ``frame`` at once (all views)."""
+        self._draw_panels(frame, self._draw_scatter(frame))
+
+    def _draw_scatter(self, frame: Frame) -> np.ndarray:
+        """Show ``frame`` in the scatter view; returns its full (K, D, D) covariances."""
         from em_engine.gaussian import full_covariances
 
-        previous, self._frame = self._frame, frame
         snap = frame.snapshot
         data = frame.data
         if data is not self._drawn_data:
@@ -870,7 +937,14 @@ class MainWindow(QMainWindow):
         self.scatter.show_state(snap.labels, snap.confidence, means2, cov2, snap.weights)
         if reset_view:
             self.scatter.reset_view()
-        self.parameters.show_parameters(snap.weights, snap.means, cov, data.feature_names)
+        return cov
+
+    def _draw_panels(self, frame: Frame, cov: np.ndarray) -> None:
+        """Show ``frame`` (drawn in the scatter view) in the other views and controls; it
+        becomes the current frame."""
+        previous, self._frame = self._frame, frame
+        snap = frame.snapshot
+        self.parameters.show_parameters(snap.weights, snap.means, cov, frame.data.feature_names)
         self.convergence.mark_iteration(snap.iteration)
         self._show_history_position(frame)
         new_state = previous is None or frame.generation != previous.generation
@@ -1235,6 +1309,8 @@ class MainWindow(QMainWindow):
         if thread is None:
             return True
         self._redraw_timer.stop()
+        for timer in self._stage_timers:
+            timer.stop()
         self._restore_timer.stop()
         worker.stop()
         thread.quit()

@@ -15,6 +15,7 @@ newest"):
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -57,6 +58,23 @@ def _splat_colors() -> np.ndarray:
 
 
 _SPLAT_COLORS = _splat_colors()
+
+
+def _same_array(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    """True when ``a`` and ``b`` are both None, or read-only views of the same memory with the
+    same layout (read-only snapshot arrays are never written, so their contents are equal)."""
+    if a is None or b is None:
+        return a is b
+    if not isinstance(a, np.ndarray) or not isinstance(b, np.ndarray):
+        return False
+    if a.flags.writeable or b.flags.writeable:
+        return False
+    return (
+        a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+        and a.shape == b.shape
+        and a.strides == b.strides
+        and a.dtype == b.dtype
+    )
 
 
 def point_size(n_points: int) -> int:
@@ -334,16 +352,18 @@ class _DensityImage:
     """Blended-colour density of many points on a fixed grid of bins over the data bounds.
 
     ``set_points`` bins the points once and numbers the occupied bins; a frame is then two
-    ``np.bincount`` calls over (N,) indices and arithmetic over the occupied bins only.
+    ``np.bincount`` calls over (N,) indices (into a reused index buffer) and arithmetic over the
+    occupied bins only (B of them, ~50k for a million points).
     """
 
     def __init__(self, item: pg.ImageItem) -> None:
         self.item = item
-        self._cells = np.empty(0, dtype=np.int64)  # (N,) occupied-bin number per point
-        self._occupied = np.empty(0, dtype=np.int64)  # (B,) flat image index of each bin
+        self._cells = np.empty(0, dtype=np.intp)  # (N,) occupied-bin number per point
+        self._occupied = np.empty(0, dtype=np.intp)  # (B,) flat image index of each bin
         self._inv_total = np.empty(0)  # (B,) 1 / points per bin
-        self._alpha = np.empty(0, dtype=np.uint8)  # (B,) opacity from the point count
-        self._cells_times_k: tuple[int, np.ndarray] | None = None
+        self._cells_times_k: tuple[int, np.ndarray, np.ndarray] | None = None  # K, cells*K, colours
+        self._index = np.empty(0, dtype=np.intp)  # (N,) bin * K + label, rewritten per frame
+        self._bins = np.zeros((0, 4), dtype=np.uint8)  # (B, 4) RGBA per bin: the alphas
         self._rgba = np.zeros((0, 0, 4), dtype=np.uint8)
         self._rect = QtCore.QRectF()
 
@@ -355,8 +375,8 @@ class _DensityImage:
         w, h = max(x1 - x0, 1e-12), max(y1 - y0, 1e-12)
         n = DENSITY_BINS
         with np.errstate(invalid="ignore"):
-            ix = np.clip(((x - x0) * (n / w)).astype(np.int64), 0, n - 1)
-            iy = np.clip(((y - y0) * (n / h)).astype(np.int64), 0, n - 1)
+            ix = np.clip(((x - x0) * (n / w)).astype(np.intp), 0, n - 1)
+            iy = np.clip(((y - y0) * (n / h)).astype(np.intp), 0, n - 1)
         flat = np.where(finite, iy * n + ix, n * n)  # non-finite rows: one overflow bin, last
         self._occupied, self._cells = np.unique(flat, return_inverse=True)
         total = np.bincount(self._cells).astype(np.float64)
@@ -364,33 +384,41 @@ class _DensityImage:
             self._occupied, total = self._occupied[:-1], total[:-1]
         self._inv_total = 1.0 / total
         level = np.sqrt(np.log1p(total) / np.log1p(max(total.max(), 1.0)))
-        self._alpha = (40 + 215 * level).astype(np.uint8)
+        self._bins = np.empty((len(total), 4), dtype=np.uint8)
+        self._bins[:, 3] = 40 + 215 * level  # opacity from the point count
         self._cells_times_k = None
+        self._index = np.empty(len(x), dtype=np.intp)
         self._rgba = np.zeros((n, n, 4), dtype=np.uint8)
         self._rect = QtCore.QRectF(x0, y0, w, h)
 
-    def show(self, labels: np.ndarray | None, confidence: np.ndarray | None, k: int) -> None:
-        """Colour each bin by its components' shares (labels (N,)) and mean confidence (N,)."""
+    def colors(
+        self, labels: np.ndarray | None, confidence: np.ndarray | None, k: int
+    ) -> np.ndarray:
+        """RGBA of every occupied bin as (B,) uint32 words (byte order R, G, B, A), from each
+        bin's component shares (labels (N,)) and mean confidence (N,); nothing is drawn."""
         b = len(self._occupied)
         if labels is None:
             rgb = np.broadcast_to(np.array(palette.NEUTRAL.getRgbF()[:3]), (b, 3))
         else:
             if self._cells_times_k is None or self._cells_times_k[0] != k:
-                self._cells_times_k = (k, self._cells * k)
-            counts = np.bincount(self._cells_times_k[1] + labels, minlength=(b + 1) * k)
-            counts = counts[: b * k].reshape(b, k)
-            colors = palette.component_rgb(k)
-            rgb = counts[:, 0, None] * colors[0]
-            for j in range(1, k):  # K small: cheaper than a (B, K) @ (K, 3) product
-                rgb += counts[:, j, None] * colors[j]
-            rgb *= self._inv_total[:, None]
+                rgb255 = np.rint(palette.component_rgb(k) * 255.0).astype(np.intp)
+                self._cells_times_k = (k, self._cells * k, rgb255)
+            _, cells_times_k, rgb255 = self._cells_times_k
+            index = np.add(cells_times_k, labels, out=self._index, casting="unsafe")
+            counts = np.bincount(index, minlength=(b + 1) * k)[: b * k].reshape(b, k)
+            # (B, K) @ (K, 3) in integers: numpy's own loop (no BLAS threads on the GUI thread)
+            rgb = (counts @ rgb255) * (self._inv_total / 255.0)[:, None]
             if confidence is not None:
                 mean = np.bincount(self._cells, weights=confidence, minlength=b + 1)[:b]
                 c = (mean * self._inv_total - 1.0 / k) / max(1.0 - 1.0 / k, 1e-12)
                 rgb = 1.0 - (1.0 - rgb) * (0.35 + 0.65 * np.clip(c, 0.0, 1.0))[:, None]
-        pixels = self._rgba.reshape(-1, 4)
-        pixels[self._occupied, :3] = rgb * 255.0
-        pixels[self._occupied, 3] = self._alpha
+        bins = self._bins.copy()
+        bins[:, :3] = rgb * 255.0
+        return bins.view(np.uint32)[:, 0]
+
+    def apply(self, words: np.ndarray) -> None:
+        """Show bin colours from ``colors`` (a 400 x 400 RGBA upload)."""
+        self._rgba.reshape(-1).view(np.uint32)[self._occupied] = words
         self.item.setImage(self._rgba, autoLevels=False, rect=self._rect)
 
 
@@ -439,6 +467,10 @@ class ScatterView(QtWidgets.QWidget):
         self.plot_item.addItem(self._ellipses, ignoreBounds=True)
         self._markers: list[pg.TargetItem] = []
         self._n = 0
+        self._use_density = False
+        # (labels, confidence, k, colours) of the last prepared state; the colours on screen
+        self._prepared: tuple[Any, Any, int, np.ndarray] | None = None
+        self._applied: np.ndarray | None = None
         self._add_point_mode = False
         self.plot_item.scene().sigMouseClicked.connect(self._on_scene_click)
 
@@ -462,14 +494,17 @@ class ScatterView(QtWidgets.QWidget):
         self._n = len(xy)
         x, y = xy[:, 0], xy[:, 1]
         density = self.uses_density_image and bool(np.isfinite(xy).all(axis=1).any())
+        self._use_density = density
         self._density.item.setVisible(density)
         self._points.setVisible(not density)
         if density:
             self._points.set_points(np.empty(0), np.empty(0))
             self._density.set_points(x, y)
-            self._density.show(None, None, 1)
         else:
             self._points.set_points(x, y)
+        self._prepared = self._applied = None
+        if density:
+            self._show_points(None, None, 1)
         self.plot_item.setLabel("bottom", x_label, color="#222")
         self.plot_item.setLabel("left", y_label, color="#222")
         self._set_component_count(0)
@@ -507,26 +542,57 @@ class ScatterView(QtWidgets.QWidget):
             if marker.label().toPlainText() != text:
                 marker.label().setText(text)
 
-    def _show_points(
+    def prepare_state(
         self, labels: np.ndarray | None, confidence: np.ndarray | None, k: int
     ) -> None:
+        """Compute the point colours of a state ahead of ``show_state`` (nothing is drawn).
+
+        This is the O(N) part of a frame; a window can run it in one event and ``show_state``
+        (which then reuses the result) plus painting in the next, so that no single event keeps
+        the GUI thread busy for both. Read-only arrays are taken as unchanged while they are the
+        same memory (the engine's snapshot arrays never change), so a state whose labels did
+        not change (an M-step after its E-step, a redraw) costs no O(N) work.
+
+        Parameters
+        ----------
+        labels : (N,) or None, confidence : (N,) or None, as for show_state
+        k : number of components
+        """
         for name, values in (("labels", labels), ("confidence", confidence)):
             if values is not None and len(values) != self._n:
                 raise ValueError(f"show_state: {len(values)} {name} for {self._n} points")
-        if self._n == 0:
+        key = self._prepared
+        if (
+            key is not None
+            and key[2] == k
+            and _same_array(key[0], labels)
+            and _same_array(key[1], confidence)
+        ):
             return
-        if self.uses_density_image:
-            self._density.show(labels, confidence, max(k, 1))
-            return
-        if labels is None:
-            codes = np.full(self._n, _NEUTRAL_CODE, dtype=np.int16)
+        if self._use_density:
+            colors = self._density.colors(labels, confidence, max(k, 1))
+        elif labels is None:
+            colors = np.full(self._n, _NEUTRAL_CODE, dtype=np.int16)
         else:
-            codes = (np.asarray(labels) % _N_COLORS).astype(np.int16) * palette.N_LEVELS
+            colors = (np.asarray(labels) % _N_COLORS).astype(np.int16) * palette.N_LEVELS
             if confidence is None:
-                codes += palette.N_LEVELS - 1
+                colors += palette.N_LEVELS - 1
             else:
-                codes += palette.confidence_levels(confidence, k)
-        self._points.set_codes(codes)
+                colors += palette.confidence_levels(confidence, k)
+        self._prepared = (labels, confidence, k, colors)
+
+    def _show_points(
+        self, labels: np.ndarray | None, confidence: np.ndarray | None, k: int
+    ) -> None:
+        self.prepare_state(labels, confidence, k)
+        colors = self._prepared[3]
+        if colors is self._applied or self._n == 0:
+            return  # the same colours are on screen: no upload, no repaint of the points
+        if self._use_density:
+            self._density.apply(colors)
+        else:
+            self._points.set_codes(colors)
+        self._applied = colors
 
     def _set_component_count(self, k: int) -> None:
         """Create items up to ``k`` components (once), show the first ``k``, rebuild the legend."""
