@@ -59,14 +59,14 @@ class SelectionResult:
                 )
                 continue
             lines.append(
-                f"{mark} {row.n_components:>3}  {row.covariance_type:<10}  {row.bic:>14.6g}"
-                f"  {row.aic:>14.6g}  {row.log_likelihood:>14.6g}"
+                f"{mark} {row.n_components:>3}  {row.covariance_type:<10}  {row.bic:>14.2f}"
+                f"  {row.aic:>14.2f}  {row.log_likelihood:>14.2f}"
                 f"  {'yes' if row.converged else 'no':<9}  {row.n_iter:>10}"
             )
         best = self.best
         lines.append(
             f"* best by BIC: K = {best.n_components}, {best.covariance_type} covariance "
-            f"(BIC {best.bic:.6g}; lowest is best; {self.n_samples} samples)"
+            f"(BIC {best.bic:.2f}; lowest is best; {self.n_samples} samples)"
         )
         return "\n".join(lines)
 
