@@ -133,10 +133,15 @@ class _PointsItem(pg.GraphicsObject):
         self._source = np.zeros((_NEUTRAL_CODE + 1, 4))
         self._fragments = internals.PrimitiveArray(QtGui.QPainter.PixmapFragment, 10)
         self._buffer = np.empty((0, 0), dtype=np.uint32)
+        # pixel targets of the splatted dots for one view transform: (key, points inside, targets)
+        self._splat_key: tuple | None = None
+        self._inside = np.empty(0, dtype=np.intp)
+        self._targets = np.empty(0, dtype=np.intp)
 
     def set_points(self, x: np.ndarray, y: np.ndarray) -> None:
         """Set point coordinates, (N,) each; all points become neutral."""
         self.prepareGeometryChange()
+        self._splat_key = None
         self._x = np.ascontiguousarray(x, dtype=np.float64)
         self._y = np.ascontiguousarray(y, dtype=np.float64)
         self._codes = np.full(len(self._x), _NEUTRAL_CODE, dtype=np.int16)
@@ -213,15 +218,13 @@ class _PointsItem(pg.GraphicsObject):
             region = region.intersected(p.viewport())
         if region.isEmpty():
             return
-        # device pixels relative to the region's top-left corner
-        px = t.m11() * self._x + t.m21() * self._y + (t.dx() - region.left())
-        py = t.m12() * self._x + t.m22() * self._y + (t.dy() - region.top())
         w, h = region.width(), region.height()
         p.save()
         p.resetTransform()
         if len(self._x) > SPRITE_LIMIT:
-            p.drawImage(region.topLeft(), self._splat(px, py, w, h))
+            p.drawImage(region.topLeft(), self._splat(t, region))
         else:
+            px, py = self._device_xy(t, region)
             pad = self._size
             visible = (px > -pad) & (px < w + pad) & (py > -pad) & (py < h + pad)
             px, py = px[visible], py[visible]
@@ -253,23 +256,41 @@ class _PointsItem(pg.GraphicsObject):
         frags[:, 6:10] = (1.0 / self._dpr, 1.0 / self._dpr, 0.0, 1.0)
         p.drawPixmapFragments(*self._fragments.drawargs(), self._atlas)
 
-    def _splat(self, px: np.ndarray, py: np.ndarray, w: int, h: int) -> QtGui.QImage:
-        """Write every point inside (w, h) as a plus-shaped dot (3 px across) into an RGB image.
+    def _device_xy(
+        self, t: QtGui.QTransform, region: QtCore.QRect
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Device pixel coordinates (N,) each, relative to the region's top-left corner."""
+        px = t.m11() * self._x + t.m21() * self._y + (t.dx() - region.left())
+        py = t.m12() * self._x + t.m22() * self._y + (t.dy() - region.top())
+        return px, py
+
+    def _splat(self, t: QtGui.QTransform, region: QtCore.QRect) -> QtGui.QImage:
+        """Write every point inside the region as a plus-shaped dot (3 px across), RGB image.
 
         Colours are the sprite colours pre-blended onto white; a later point covers an earlier
         one, as with sprites. The buffer has a 1-pixel margin, so the dot's arms need no bounds
-        checks: a frame is one mask and five index writes over (N,) arrays, no Qt call per point.
+        checks. The dots' pixel indices depend only on the view transform, so they are kept
+        while it stays (a fit in progress): a frame is then one colour gather and one index
+        write over the points inside, no Qt call per point.
         """
-        inside = (px >= 0) & (px < w) & (py >= 0) & (py < h)
+        w, h = region.width(), region.height()
         stride = w + 2
+        key = (t.m11(), t.m12(), t.m21(), t.m22(), t.dx(), t.dy(), region.getRect())
+        if key != self._splat_key:
+            px, py = self._device_xy(t, region)
+            inside = np.flatnonzero((px >= 0) & (px < w) & (py >= 0) & (py < h))
+            centre = py[inside].astype(np.intp) * stride + px[inside].astype(np.intp)
+            centre += stride + 1
+            # centres first, then each arm: the order of the former five writes
+            offsets = np.array([0, -1, 1, -stride, stride], dtype=np.intp)
+            self._targets = (offsets[:, None] + centre).ravel()
+            self._inside, self._splat_key = inside, key
         if self._buffer.shape != (h + 2, stride):
             self._buffer = np.empty((h + 2, stride), dtype=np.uint32)
         self._buffer.fill(0xFFFFFFFF)  # opaque white, as the plot background: a plain copy to draw
         flat = self._buffer.reshape(-1)
-        centre = py[inside].astype(np.int32) * stride + px[inside].astype(np.int32) + (stride + 1)
-        colors = _SPLAT_COLORS[self._codes[inside]]
-        for offset in (0, -1, 1, -stride, stride):
-            flat[centre + offset] = colors
+        colors = _SPLAT_COLORS[self._codes[self._inside]]
+        flat[self._targets] = np.tile(colors, 5)
         return QtGui.QImage(flat[stride + 1 :].data, w, h, stride * 4, _RGB)
 
 

@@ -12,7 +12,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QCoreApplication, QMimeData, QPointF, QSettings, Qt, QUrl
+from PySide6.QtCore import (
+    QCoreApplication,
+    QEvent,
+    QMimeData,
+    QObject,
+    QPointF,
+    QSettings,
+    Qt,
+    QUrl,
+)
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent
 
 from em_engine.data import Dataset
@@ -498,3 +507,39 @@ def test_drop_recent_files_and_about(qtbot, make_window, tmp_path, monkeypatch):
     assert entries == ["dropped.csv"]
     text = MainWindow.about_text()
     assert "PySide6" in text and "numpy" in text and "pyqtgraph" in text
+
+
+class _PaintLog(QObject):
+    """Appends "paint" to a log at each paint event of the widget it filters."""
+
+    def __init__(self, log: list[str]) -> None:
+        super().__init__()
+        self.log = log
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            self.log.append("paint")
+        return False
+
+
+def test_a_frame_is_drawn_in_stages_with_the_scatter_painted_between(qtbot, make_window):
+    window = make_window()
+    window.show()
+    qtbot.waitExposed(window)
+    log: list[str] = []
+    for obj, name in (
+        (window.scatter, "prepare_state"),
+        (window.scatter, "show_state"),
+        (window.parameters, "show_parameters"),
+    ):
+        method = getattr(obj, name)
+        setattr(obj, name, lambda *a, _m=method, _n=name, **k: (log.append(_n), _m(*a, **k))[1])
+    painted = _PaintLog(log)
+    window.scatter.plot_widget.viewport().installEventFilter(painted)
+    window.action_e_step.trigger()  # labels change: the point colours are prepared first
+    e = wait_drawn(qtbot, window, lambda s: s.phase == "e")
+    shown = log.index("show_state")
+    assert "prepare_state" in log[:shown]  # the O(N) colours first, in an event of their own
+    panels = log.index("show_parameters", shown)
+    assert "paint" in log[shown:panels]  # the panels after the scatter's paint
+    assert window.scatter._prepared[0] is e.labels  # show_state reused the prepared colours

@@ -400,3 +400,41 @@ def test_many_emits_and_void_calls_do_not_exhaust_none_and_true(qtbot):
     for _ in range(40_000):  # None has ~15-20 thousand
         widget.update()  # a void method
     assert len(got) == 20_000
+
+
+def test_unchanged_read_only_labels_are_not_recoloured(scatter):
+    X, labels = two_blobs(DENSITY_THRESHOLD + 10_000)
+    scatter.set_points(X, "x", "y")
+    frozen = labels.copy()
+    frozen.flags.writeable = False  # as the engine's snapshot labels
+    scatter.prepare_state(frozen, None, 2)
+    colours = scatter._prepared[3]
+    # the window's next event: the state itself (M snapshot: a new view of the same labels)
+    scatter.show_state(frozen.view(), None, MEANS + 0.1, COVS, WEIGHTS)
+    assert scatter._prepared[3] is colours
+    image = scatter._density.item.image.copy()
+    assert (image[..., 3] > 0).any()
+    # writable labels changed in place are recoloured
+    writable = labels.copy()
+    scatter.show_state(writable, None, MEANS, COVS, WEIGHTS)
+    np.testing.assert_array_equal(scatter._density.item.image, image)
+    writable[:] = 1 - writable
+    scatter.show_state(writable, None, MEANS, COVS, WEIGHTS)
+    swapped = scatter._density.item.image
+    assert not np.array_equal(swapped[..., :3], image[..., :3])
+    np.testing.assert_array_equal(swapped[..., 3], image[..., 3])  # same counts per bin
+    # new data starts neutral again, whatever was prepared before
+    scatter.set_points(X[::-1], "x", "y")
+    scatter.show_state(frozen, None, MEANS, COVS, WEIGHTS)
+    assert scatter._prepared[0] is frozen and scatter._prepared[3] is not colours
+
+
+def test_numpy_dots_follow_new_labels_while_the_view_stays(scatter):
+    X, labels = two_blobs(SPRITE_LIMIT + 5000)
+    scatter.set_points(X, "x", "y")
+    orange = palette.component_colors(2)[1]
+    rgb = (orange.red(), orange.green(), orange.blue())
+    scatter.show_state(np.zeros_like(labels), None, MEANS, COVS, WEIGHTS)
+    rings_only = colour_pixels(scatter.grab().toImage(), rgb, tol=30)  # component 1's ellipse
+    scatter.show_state(np.ones_like(labels), None, MEANS, COVS, WEIGHTS)  # same transform
+    assert colour_pixels(scatter.grab().toImage(), rgb, tol=30) > rings_only + 5000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -49,9 +50,9 @@ class Recorder(QObject):
 
 
 class Harness:
-    def __init__(self, qtbot) -> None:
+    def __init__(self, qtbot, session_factory=None) -> None:
         self.qtbot = qtbot
-        self.worker = EMWorker()
+        self.worker = EMWorker(session_factory)
         self.thread = QThread()
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.work)
@@ -279,3 +280,25 @@ def test_command_storm(harness):
     assert harness.wait_frame(lambda f: True).snapshot.iteration == 0
     w.step()
     assert harness.wait_frame(lambda f: f.snapshot.phase == "m").snapshot.iteration == 1
+
+
+def test_e_step_threads_leave_the_gui_a_core_while_the_worker_lives(qtbot):
+    from em_engine import gaussian
+    from em_gui.worker import EM_THREADS
+
+    seen: list[int] = []
+
+    def factory(*args, **kwargs):
+        seen.append(gaussian._N_THREADS)  # read in the worker thread, as the E-step would
+        from em_engine.session import EMSession
+
+        return EMSession(*args, **kwargs)
+
+    h = Harness(qtbot, factory)
+    try:
+        start(h)
+        assert seen == [EM_THREADS]
+        assert EM_THREADS == max(1, min(2, (os.cpu_count() or 1) - 1))
+    finally:
+        h.close()
+    assert gaussian._N_THREADS == gaussian._DEFAULT_THREADS  # the engine's default again
