@@ -52,8 +52,9 @@ __all__ = [
 RUNNING, PAUSED, CONVERGED = "running", "paused", "converged"
 MAX_FRAME_RATE = 60.0
 #: Threads of the engine's blocked E-step while the worker runs: one core is left to the GUI
-#: thread (measured on 2 cores at 1M points: event-loop lateness p99 35-40 ms instead of 47-58,
-#: for ~20% fewer iterations per second); the engine's default of 2 with 3 or more cores.
+#: thread (measured on 2 cores, EM running free at 1M points: event-loop lateness p99 22-29 ms
+#: instead of 43-56, for ~10% fewer iterations per second); the engine's default of 2 with 3 or
+#: more cores.
 EM_THREADS = max(1, min(2, (os.cpu_count() or 1) - 1))
 
 
