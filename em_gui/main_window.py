@@ -780,8 +780,9 @@ class MainWindow(QMainWindow):
         self.combo_view_y.setCurrentIndex(y)
 
     def _on_view_columns(self, *_args: Any) -> None:
-        if self._frame is not None:
-            self._draw(self._frame)
+        frame = self._staged[0] if self._staged is not None else self._frame  # the newest drawn
+        if frame is not None:
+            self._draw(frame)
 
     def _fill_view_combos(self, names: Sequence[str]) -> None:
         combos = (self.combo_view_x, self.combo_view_y)
@@ -1311,6 +1312,7 @@ class MainWindow(QMainWindow):
         self._redraw_timer.stop()
         for timer in self._stage_timers:
             timer.stop()
+        self.scatter.plot_widget.viewport().removeEventFilter(self)
         self._restore_timer.stop()
         worker.stop()
         thread.quit()
