@@ -268,6 +268,7 @@ class MainWindow(QMainWindow):
                 action.triggered.connect(lambda _checked=False, slot=slot: slot())
             self.addAction(action)  # shortcuts work even with the toolbar hidden
             setattr(self, name, action)
+        cv.show_change_box.toggled.connect(self.action_show_change.setChecked)  # menu follows
 
     def _build_central(self) -> None:
         self.slider_history = QSlider(Qt.Orientation.Horizontal)
@@ -947,6 +948,7 @@ class MainWindow(QMainWindow):
         snap = frame.snapshot
         self.parameters.show_parameters(snap.weights, snap.means, cov, frame.data.feature_names)
         self.convergence.mark_iteration(snap.iteration)
+        self.convergence.set_tolerance(frame.settings.tol, len(frame.data.X))
         self._show_history_position(frame)
         new_state = previous is None or frame.generation != previous.generation
         if new_state and frame.settings != self.fit_settings():

@@ -145,3 +145,27 @@ def test_iteration_ticks_are_whole_numbers(view):
     for low, high in ((0.0, 5.1), (0.0, 2.0), (0.0, 200.0)):
         spacings = [s for s, _ in axis.tickSpacing(low, high, 400)]
         assert spacings and all(s >= 1 and float(s).is_integer() for s in spacings)
+
+
+def test_window_draws_the_tolerance_and_keeps_the_change_toggle_in_step(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from em_engine.synthetic import make_preset
+    from em_gui.main_window import MainWindow
+
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings=settings, error_sink=lambda _m: None, load_default_data=False)
+    qtbot.addWidget(window)
+    try:
+        window.set_dataset(make_preset("blobs", 300, seed=1))
+        qtbot.waitUntil(lambda: window.current_snapshot() is not None, timeout=10_000)
+        view = window.convergence
+        view.show_change_box.setChecked(True)
+        assert window.action_show_change.isChecked()
+        assert view.tol_line.isVisible()
+        assert view.tol_line.value() == pytest.approx(np.log10(1e-3 * 300))
+        assert view.tol_line.label.textItem.toPlainText() == "tol 0.001 × 300 samples"
+        window.action_show_change.setChecked(False)
+        assert not view.show_change_box.isChecked()
+    finally:
+        window.shutdown()
