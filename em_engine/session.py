@@ -30,8 +30,9 @@ take distinct rows, and distinct values where the data allow), its covariance be
 overall covariance (+ reg_covar; for diag its diagonal, for spherical the mean variance) and its
 weight 1/K, after which the weights are renormalised. With the tied type, an unusable tied
 covariance is replaced by the data covariance. Each re-initialisation is reported as an event,
-e.g. "component 3 collapsed (weight 2.1e-09) and was re-initialised at row 17" (component and row
-numbers count from 0, like labels and array rows). Initial parameters are checked the same way,
+e.g. "component 3 collapsed (weight 2.1e-09) and was re-initialised at data point 18". Event texts
+are for people and count components and data points from 1 (as the window's legend does); labels
+and array indices count from 0. Initial parameters are checked the same way,
 except for the weight test (a small starting weight is the user's choice). So a session never
 raises and never produces NaN on awkward data: duplicates, collinear points, constant columns,
 K == N.
@@ -400,7 +401,7 @@ class EMSession:
         means[k] = mean
         theta = self._make_theta(self._theta.weights, means, self._theta.covariances)
         coords = ", ".join(f"{v:.6g}" for v in mean)
-        events = (f"component {k} mean moved to ({coords})",)
+        events = (f"component {k + 1} mean moved to ({coords})",)
         self._set_current(theta, events)
         state = self._ensure_e_step()
         return self._publish("edit", started, state, self._iteration, events, converged=False)
@@ -674,7 +675,8 @@ class EMSession:
                 covariances[k] = data_cov
             weights[k] = 1.0 / self.n_components
             events.append(
-                f"component {k} collapsed ({reasons[k]}) and was re-initialised at row {row}"
+                f"component {k + 1} collapsed ({reasons[k]}) and was re-initialised at "
+                f"data point {row + 1}"
             )
         weights /= weights.sum()
         return self._make_theta(weights, means, covariances), tuple(events)

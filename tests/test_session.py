@@ -185,7 +185,7 @@ def test_move_mean_edits_current_parameters_and_drops_later_history():
     np.testing.assert_array_equal(snap.means[1], [7.5, -2.0])
     np.testing.assert_array_equal(np.delete(snap.means, 1, 0), np.delete(old.means, 1, 0))
     np.testing.assert_array_equal(snap.weights, old.weights)
-    assert re.fullmatch(r"component 1 mean moved to \(7\.5, -2\)", snap.events[0])
+    assert re.fullmatch(r"component 2 mean moved to \(7\.5, -2\)", snap.events[0])
     np.testing.assert_array_equal(s.history[3].means, snap.means)
     assert s.history[3].events == snap.events
     expected = sk_log_likelihood(X, "full", snap.weights, snap.means, snap.covariances)
@@ -325,14 +325,15 @@ def test_prior_objective_is_the_log_posterior(covariance_type):
 def test_weight_collapse_reinitialises_at_the_worst_explained_row():
     rng = np.random.default_rng(13)
     X = np.vstack([rng.normal(size=(50, 2)), rng.normal(size=(50, 2)) + 5, [[30.0, -30.0]]])
-    means = np.array([[0.0, 0.0], [5.0, 5.0], [1e4, 1e4]])  # component 2 explains nothing
+    means = np.array([[0.0, 0.0], [5.0, 5.0], [1e4, 1e4]])  # the third explains nothing
     covs = np.array([np.eye(2), np.eye(2), 1e-2 * np.eye(2)])
     s = EMSession(X, 3, initial_params={"weights": [0.45, 0.45, 0.1], "means": means,
                                         "covariances": covs})  # fmt: skip
     snap = s.step()
     assert len(snap.events) == 1
     assert re.fullmatch(
-        r"component 2 collapsed \(weight \S+\) and was re-initialised at row 100", snap.events[0]
+        r"component 3 collapsed \(weight \S+\) and was re-initialised at data point 101",
+        snap.events[0],
     )
     np.testing.assert_array_equal(snap.means[2], X[100])
     data_cov = np.cov(X.T, bias=True) + 1e-6 * np.eye(2)
