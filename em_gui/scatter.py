@@ -7,7 +7,10 @@ newest"):
   ``QPainter.drawPixmapFragments`` call from a small sprite atlas (component x confidence level,
   rendered once); per frame only an int code per point changes, computed with numpy;
 * above DENSITY_THRESHOLD points become a density image of blended component colours: bin
-  indices are computed once in ``set_points``, each frame is a few ``np.bincount`` calls;
+  indices are computed once in ``set_points`` and again (for the visible range, debounced) after a
+  zoom or pan, so the image stays crisp; each frame is a few ``np.bincount`` calls;
+* a click on a legend entry hides or shows a component (points, density share, rings, marker);
+* 1-D data (all y equal) is drawn with a fixed vertical jitter, the rings as interval boxes;
 * ellipses are numpy polylines turned into QPainterPaths in one item; means are reused
   TargetItems.
 """
@@ -30,6 +33,15 @@ from em_gui import palette
 DENSITY_THRESHOLD = 200_000
 #: Density image resolution (bins per axis).
 DENSITY_BINS = 400
+#: The density is re-binned for the visible range plus this fraction of it on each side.
+DENSITY_MARGIN = 0.15
+#: Quiet time after the last view range change before the density is re-binned (ms).
+REBIN_DELAY_MS = 120
+#: 1-D data: points get a uniform vertical jitter of +- this (data units), from a fixed seed.
+JITTER = 0.35
+JITTER_SEED = 12345
+#: 1-D data: half-heights of the 1/2/3-sigma interval boxes (they enclose the jittered strip).
+BOX_HALF_HEIGHTS = (0.4, 0.45, 0.5)
 #: Ellipse radii in standard deviations (Mahalanobis distance).
 SIGMAS = (1.0, 2.0, 3.0)
 #: Vertices per ellipse ring (closed: first == last).
@@ -37,6 +49,8 @@ RING_POINTS = 97
 
 _N_COLORS = len(palette.component_colors(10))
 _NEUTRAL_CODE = _N_COLORS * palette.N_LEVELS
+#: Sprite code of a point of a hidden component: a transparent sprite, no splatted dot.
+_HIDDEN_CODE = _NEUTRAL_CODE + 1
 _ARGB = QtGui.QImage.Format.Format_ARGB32_Premultiplied
 _RGB = QtGui.QImage.Format.Format_RGB32
 #: Above this many points, dots are written into an image with numpy instead of drawn as sprites.
@@ -44,8 +58,9 @@ SPRITE_LIMIT = 20_000
 
 
 def _splat_colors() -> np.ndarray:
-    """Opaque ARGB32 word per sprite code: the colour at its level's alpha, blended onto white."""
-    words = np.empty(_NEUTRAL_CODE + 1, dtype=np.uint32)
+    """Opaque ARGB32 word per sprite code: the colour at its level's alpha, blended onto white
+    (the hidden code's word is never written)."""
+    words = np.full(_HIDDEN_CODE + 1, 0xFFFFFFFF, dtype=np.uint32)
     for code in range(_NEUTRAL_CODE + 1):
         if code == _NEUTRAL_CODE:
             color = palette.NEUTRAL
@@ -114,6 +129,35 @@ def ellipse_polylines(
     return means[:, None, None, :] + radii[None, :, None, None] * unit[:, None, :, :]
 
 
+def interval_boxes(
+    means: np.ndarray, covariances: np.ndarray, sigmas: tuple[float, ...] = SIGMAS
+) -> np.ndarray:
+    """Boxes marking mean +- sigma standard deviations along x, for 1-D data drawn as a strip.
+
+    Parameters
+    ----------
+    means : (K, 2), x the 1-D mean, y the strip's centre
+    covariances : (K, 2, 2); only the x variance ``[:, 0, 0]`` is used (negative clipped to 0)
+    sigmas : half-widths in standard deviations
+
+    Returns
+    -------
+    (K, len(sigmas), RING_POINTS, 2) closed polylines, as ``ellipse_polylines``: box ``j`` of
+    component ``k`` spans ``mean_k +- sigmas[j] * sd_k`` in x and ``+- BOX_HALF_HEIGHTS[j]``
+    around the strip's centre in y.
+    """
+    means = np.asarray(means, dtype=np.float64)
+    sd = np.sqrt(np.clip(np.asarray(covariances, dtype=np.float64)[:, 0, 0], 0.0, None))
+    s = np.linspace(0.0, 4.0, RING_POINTS)  # 24 steps per side: the corners are vertices
+    ux = np.interp(s, [0, 1, 2, 3, 4], [-1.0, 1.0, 1.0, -1.0, -1.0])
+    uy = np.interp(s, [0, 1, 2, 3, 4], [-1.0, -1.0, 1.0, 1.0, -1.0])
+    half_w = np.asarray(sigmas, dtype=np.float64)[None, :] * sd[:, None]  # (K, S)
+    half_h = np.asarray(BOX_HALF_HEIGHTS[: len(sigmas)], dtype=np.float64)  # (S,)
+    x = means[:, 0, None, None] + half_w[:, :, None] * ux
+    y = means[:, 1, None, None] + half_h[None, :, None] * uy
+    return np.stack(np.broadcast_arrays(x, y), axis=-1)
+
+
 class _PointsItem(pg.GraphicsObject):
     """All points in one item, painted as pixmap fragments from a sprite atlas.
 
@@ -130,7 +174,7 @@ class _PointsItem(pg.GraphicsObject):
         self._size = 6
         self._dpr = 0.0
         self._atlas: QtGui.QPixmap | None = None
-        self._source = np.zeros((_NEUTRAL_CODE + 1, 4))
+        self._source = np.zeros((_HIDDEN_CODE + 1, 4))
         self._fragments = internals.PrimitiveArray(QtGui.QPainter.PixmapFragment, 10)
         self._buffer = np.empty((0, 0), dtype=np.uint32)
         # pixel targets of the splatted dots for one view transform: (key, points inside, targets)
@@ -185,9 +229,10 @@ class _PointsItem(pg.GraphicsObject):
 
     # -- painting ---------------------------------------------------------------------------
     def _build_atlas(self, dpr: float) -> None:
-        """Render one sprite per (colour, level) plus the neutral one, side by side."""
+        """Render one sprite per (colour, level) plus the neutral one, side by side; the hidden
+        code's cell stays transparent."""
         cell = int(np.ceil((self._size + 2) * dpr))
-        image = QtGui.QImage(cell * (_NEUTRAL_CODE + 1), cell, _ARGB)
+        image = QtGui.QImage(cell * (_HIDDEN_CODE + 1), cell, _ARGB)
         image.fill(QtCore.Qt.GlobalColor.transparent)
         painter = QtGui.QPainter(image)
         painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
@@ -203,8 +248,8 @@ class _PointsItem(pg.GraphicsObject):
         painter.end()
         self._atlas = QtGui.QPixmap.fromImage(image)
         self._atlas.setDevicePixelRatio(1.0)
-        self._source = np.zeros((_NEUTRAL_CODE + 1, 4))
-        self._source[:, 0] = np.arange(_NEUTRAL_CODE + 1) * cell
+        self._source = np.zeros((_HIDDEN_CODE + 1, 4))
+        self._source[:, 0] = np.arange(_HIDDEN_CODE + 1) * cell
         self._source[:, 2:4] = cell
         self._dpr = dpr
 
@@ -289,8 +334,14 @@ class _PointsItem(pg.GraphicsObject):
             self._buffer = np.empty((h + 2, stride), dtype=np.uint32)
         self._buffer.fill(0xFFFFFFFF)  # opaque white, as the plot background: a plain copy to draw
         flat = self._buffer.reshape(-1)
-        colors = _SPLAT_COLORS[self._codes[self._inside]]
-        flat[self._targets] = np.tile(colors, 5)
+        codes = self._codes[self._inside]
+        colors = np.tile(_SPLAT_COLORS[codes], 5)
+        shown = codes != _HIDDEN_CODE
+        if shown.all():
+            flat[self._targets] = colors
+        else:  # points of hidden components leave no dot
+            shown = np.tile(shown, 5)
+            flat[self._targets[shown]] = colors[shown]
         return QtGui.QImage(flat[stride + 1 :].data, w, h, stride * 4, _RGB)
 
 
@@ -308,6 +359,12 @@ class _EllipsesItem(pg.GraphicsObject):
         self._pens: list[tuple[QtGui.QPen, QtGui.QPen]] = []
         self._rect = QtCore.QRectF()
         self._extent: tuple[float, float, float, float] | None = None
+        self._hidden = np.zeros(0, dtype=bool)
+
+    def set_hidden(self, hidden: np.ndarray) -> None:
+        """Leave out the rings of components with ``hidden[k]`` True, (K,) bool."""
+        self._hidden = hidden.copy()
+        self.update()
 
     def set_rings(self, rings: np.ndarray) -> None:
         """Draw ``rings`` (K, len(SIGMAS), RING_POINTS, 2) from ``ellipse_polylines``."""
@@ -362,7 +419,11 @@ class _EllipsesItem(pg.GraphicsObject):
 
     def paint(self, p: QtGui.QPainter, option, widget=None) -> None:
         p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
-        for (inner, outer), (inner_pen, outer_pen) in zip(self._paths, self._pens, strict=False):
+        for k, ((inner, outer), (inner_pen, outer_pen)) in enumerate(
+            zip(self._paths, self._pens, strict=False)
+        ):
+            if k < len(self._hidden) and self._hidden[k]:
+                continue
             p.setPen(outer_pen)
             p.drawPath(outer)
             p.setPen(inner_pen)
@@ -370,11 +431,12 @@ class _EllipsesItem(pg.GraphicsObject):
 
 
 class _DensityImage:
-    """Blended-colour density of many points on a fixed grid of bins over the data bounds.
+    """Blended-colour density of many points on a grid of bins over a range of the data.
 
-    ``set_points`` bins the points once and numbers the occupied bins; a frame is then two
-    ``np.bincount`` calls over (N,) indices (into a reused index buffer) and arithmetic over the
-    occupied bins only (B of them, ~50k for a million points).
+    ``bin`` numbers the occupied bins of a range (the data bounds after ``set_points``, the
+    visible range after a zoom: ``bin_view``); points outside it share one overflow bin that is
+    never drawn. A frame is then two ``np.bincount`` calls over (N,) indices (into a reused index
+    buffer) and arithmetic over the occupied bins only (B of them, ~50k for a million points).
     """
 
     def __init__(self, item: pg.ImageItem) -> None:
@@ -387,37 +449,97 @@ class _DensityImage:
         self._bins = np.zeros((0, 4), dtype=np.uint8)  # (B, 4) RGBA per bin: the alphas
         self._rgba = np.zeros((0, 0, 4), dtype=np.uint8)
         self._rect = QtCore.QRectF()
+        self._x = self._y = np.empty(0)
+        self._extent = (0.0, 0.0, 0.0, 0.0)  # data bounds x0, x1, y0, y1
+        self._binned = self._extent  # the range binned now
 
     def set_points(self, x: np.ndarray, y: np.ndarray) -> None:
-        """Bin the (N,) coordinates once; later frames reuse the bin numbers."""
+        """Keep the (N,) coordinates (at least one finite pair) and bin the data bounds."""
         finite = np.isfinite(x) & np.isfinite(y)
-        x0, x1 = float(x[finite].min()), float(x[finite].max())
-        y0, y1 = float(y[finite].min()), float(y[finite].max())
+        self._x = np.ascontiguousarray(x, dtype=np.float64)
+        self._y = np.ascontiguousarray(y, dtype=np.float64)
+        xs, ys = self._x[finite], self._y[finite]
+        self._extent = (float(xs.min()), float(xs.max()), float(ys.min()), float(ys.max()))
+        self._index = np.empty(len(x), dtype=np.intp)
+        self._rgba = np.zeros((DENSITY_BINS, DENSITY_BINS, 4), dtype=np.uint8)
+        self.bin(*self._extent)
+
+    @property
+    def binned_range(self) -> tuple[float, float, float, float]:
+        """The range on the grid now: x0, x1, y0, y1 (data units)."""
+        return self._binned
+
+    def bin(self, x0: float, x1: float, y0: float, y1: float) -> None:
+        """Number the occupied bins of a DENSITY_BINS^2 grid over [x0, x1] x [y0, y1], O(N).
+
+        The image is cleared; its colours must be computed again (``colors``) for the new bins.
+        """
         w, h = max(x1 - x0, 1e-12), max(y1 - y0, 1e-12)
         n = DENSITY_BINS
         with np.errstate(invalid="ignore"):
-            ix = np.clip(((x - x0) * (n / w)).astype(np.intp), 0, n - 1)
-            iy = np.clip(((y - y0) * (n / h)).astype(np.intp), 0, n - 1)
-        flat = np.where(finite, iy * n + ix, n * n)  # non-finite rows: one overflow bin, last
-        self._occupied, self._cells = np.unique(flat, return_inverse=True)
-        total = np.bincount(self._cells).astype(np.float64)
-        if self._occupied[-1] == n * n:  # drop the overflow bin from the image
-            self._occupied, total = self._occupied[:-1], total[:-1]
+            fx = (self._x - x0) * (n / w)
+            fy = (self._y - y0) * (n / h)
+            inside = (fx >= 0) & (fx <= n) & (fy >= 0) & (fy <= n)  # NaN: outside
+            ix = np.minimum(fx, n - 1).astype(np.intp)
+            iy = np.minimum(fy, n - 1).astype(np.intp)
+        flat = np.where(inside, iy * n + ix, n * n)  # outside or non-finite: the overflow bin
+        counts = np.bincount(flat, minlength=n * n + 1)
+        self._occupied = np.flatnonzero(counts[: n * n])
+        b = len(self._occupied)
+        rank = np.full(n * n + 1, b, dtype=np.intp)  # the overflow bin is number b, not drawn
+        rank[self._occupied] = np.arange(b)
+        self._cells = rank[flat]
+        total = counts[self._occupied].astype(np.float64)
         self._inv_total = 1.0 / total
-        level = np.sqrt(np.log1p(total) / np.log1p(max(total.max(), 1.0)))
-        self._bins = np.empty((len(total), 4), dtype=np.uint8)
+        level = np.sqrt(np.log1p(total) / np.log1p(max(total.max(initial=1.0), 1.0)))
+        self._bins = np.empty((b, 4), dtype=np.uint8)
         self._bins[:, 3] = 40 + 215 * level  # opacity from the point count
         self._cells_times_k = None
-        self._index = np.empty(len(x), dtype=np.intp)
-        self._rgba = np.zeros((n, n, 4), dtype=np.uint8)
+        self._rgba.fill(0)
         self._rect = QtCore.QRectF(x0, y0, w, h)
+        self._binned = (x0, x1, y0, y1)
+
+    def bin_full(self) -> bool:
+        """Bin the whole data extent again if another range is binned; True when it did."""
+        if self._binned == self._extent:
+            return False
+        self.bin(*self._extent)
+        return True
+
+    def bin_view(self, x0: float, x1: float, y0: float, y1: float) -> bool:
+        """Re-bin for the visible range [x0, x1] x [y0, y1] (plus DENSITY_MARGIN of it on each
+        side, within the data bounds) when the binned range does not cover the visible data or
+        its bins are too coarse for it (over 1.5x). True when it re-binned."""
+        ex0, ex1, ey0, ey1 = self._extent
+        mx, my = DENSITY_MARGIN * (x1 - x0), DENSITY_MARGIN * (y1 - y0)
+        tx0, tx1 = max(x0 - mx, ex0), min(x1 + mx, ex1)
+        ty0, ty1 = max(y0 - my, ey0), min(y1 + my, ey1)
+        if tx0 >= tx1 or ty0 >= ty1:
+            return False  # no data in view (or a degenerate axis): keep the bins
+        bx0, bx1, by0, by1 = self._binned
+        covered = bx0 <= max(x0, ex0) and min(x1, ex1) <= bx1
+        covered = covered and by0 <= max(y0, ey0) and min(y1, ey1) <= by1
+        fine = bx1 - bx0 <= 1.5 * (tx1 - tx0) and by1 - by0 <= 1.5 * (ty1 - ty0)
+        if covered and fine:
+            return False
+        self.bin(tx0, tx1, ty0, ty1)
+        return True
 
     def colors(
-        self, labels: np.ndarray | None, confidence: np.ndarray | None, k: int
+        self,
+        labels: np.ndarray | None,
+        confidence: np.ndarray | None,
+        k: int,
+        shown: np.ndarray | None = None,
     ) -> np.ndarray:
         """RGBA of every occupied bin as (B,) uint32 words (byte order R, G, B, A), from each
-        bin's component shares (labels (N,)) and mean confidence (N,); nothing is drawn."""
+        bin's component shares (labels (N,)) and mean confidence (N,); nothing is drawn.
+
+        ``shown`` (K,) 0/1 leaves hidden components out: a bin's colour blends its shown points
+        only and its opacity drops by their share (0: a bin of hidden points only).
+        """
         b = len(self._occupied)
+        share = None
         if labels is None:
             rgb = np.broadcast_to(np.array(palette.NEUTRAL.getRgbF()[:3]), (b, 3))
         else:
@@ -427,20 +549,43 @@ class _DensityImage:
             _, cells_times_k, rgb255 = self._cells_times_k
             index = np.add(cells_times_k, labels, out=self._index, casting="unsafe")
             counts = np.bincount(index, minlength=(b + 1) * k)[: b * k].reshape(b, k)
+            inv_total = self._inv_total
+            if shown is not None:
+                counts = counts * shown
+                n_shown = counts.sum(axis=1)
+                share = n_shown * self._inv_total
+                inv_total = 1.0 / np.maximum(n_shown, 1)
             # (B, K) @ (K, 3) in integers: numpy's own loop (no BLAS threads on the GUI thread)
-            rgb = (counts @ rgb255) * (self._inv_total / 255.0)[:, None]
+            rgb = (counts @ rgb255) * (inv_total / 255.0)[:, None]
             if confidence is not None:
                 mean = np.bincount(self._cells, weights=confidence, minlength=b + 1)[:b]
                 c = (mean * self._inv_total - 1.0 / k) / max(1.0 - 1.0 / k, 1e-12)
                 rgb = 1.0 - (1.0 - rgb) * (0.35 + 0.65 * np.clip(c, 0.0, 1.0))[:, None]
         bins = self._bins.copy()
         bins[:, :3] = rgb * 255.0
+        if share is not None:
+            bins[:, 3] = bins[:, 3] * share
         return bins.view(np.uint32)[:, 0]
 
     def apply(self, words: np.ndarray) -> None:
         """Show bin colours from ``colors`` (a 400 x 400 RGBA upload)."""
         self._rgba.reshape(-1).view(np.uint32)[self._occupied] = words
         self.item.setImage(self._rgba, autoLevels=False, rect=self._rect)
+
+
+class _Legend(pg.LegendItem):
+    """The components' legend; a left click on an entry (sample or text) emits its index."""
+
+    entry_clicked = QtCore.Signal(int)
+
+    def mouseClickEvent(self, event) -> None:
+        if event.button() != QtCore.Qt.MouseButton.LeftButton:
+            return
+        for i, (sample, label) in enumerate(self.items):
+            if sample.geometry().contains(event.pos()) or label.geometry().contains(event.pos()):
+                event.accept()
+                self.entry_clicked.emit(i)
+                return
 
 
 class ScatterView(QtWidgets.QWidget):
@@ -478,7 +623,9 @@ class ScatterView(QtWidgets.QWidget):
         image.setVisible(False)
         self.plot_item.addItem(image)
         self._density = _DensityImage(image)
-        self._legend = self.plot_item.addLegend(offset=(10, 10), labelTextColor=(30, 30, 30))
+        self._legend = _Legend(offset=(10, 10), labelTextColor=(30, 30, 30))
+        self._legend.setParentItem(self.plot_item.getViewBox())
+        self._legend.entry_clicked.connect(self.toggle_component)
         self._legend.setBrush(pg.mkBrush(255, 255, 255, 200))
         self._legend.setPen(pg.mkPen(180, 180, 180))
         self._legend_k = -1
@@ -489,11 +636,20 @@ class ScatterView(QtWidgets.QWidget):
         self._markers: list[pg.TargetItem] = []
         self._n = 0
         self._use_density = False
-        # (labels, confidence, k, colours) of the last prepared state; the colours on screen
-        self._prepared: tuple[Any, Any, int, np.ndarray] | None = None
+        self._one_d = False
+        self._strip_y = 0.0  # 1-D data: the y of every point before the jitter
+        # (labels, confidence, k, colours, hidden) of the last prepared state; colours on screen
+        self._prepared: tuple[Any, Any, int, np.ndarray, bytes] | None = None
         self._applied: np.ndarray | None = None
+        self._shown: tuple[Any, Any, int] = (None, None, 1)  # labels, confidence, k on screen
+        self._hidden = np.zeros(0, dtype=bool)  # (K,) components hidden from the legend
         self._add_point_mode = False
         self.plot_item.scene().sigMouseClicked.connect(self._on_scene_click)
+        self._rebin_timer = QtCore.QTimer(self)
+        self._rebin_timer.setSingleShot(True)
+        self._rebin_timer.setInterval(REBIN_DELAY_MS)
+        self._rebin_timer.timeout.connect(self._rebin_density)
+        self.plot_item.getViewBox().sigRangeChanged.connect(self._on_range_changed)
 
     # -- data ------------------------------------------------------------------------------
     @property
@@ -501,8 +657,17 @@ class ScatterView(QtWidgets.QWidget):
         """True when points are drawn as a density image (N > DENSITY_THRESHOLD)."""
         return self._n > DENSITY_THRESHOLD
 
+    @property
+    def is_one_d(self) -> bool:
+        """True when all finite y are equal: points are drawn as a jittered strip."""
+        return self._one_d
+
     def set_points(self, xy: np.ndarray, x_label: str, y_label: str) -> None:
         """Show new data (or a new pair of viewed columns); points are neutral until show_state.
+
+        When all finite y are equal (1-D data), each point gets a fixed vertical jitter (uniform
+        in +- JITTER, seed JITTER_SEED), the y axis shows no numbers, and show_state draws
+        interval boxes (``interval_boxes``) instead of ellipses.
 
         Parameters
         ----------
@@ -514,6 +679,13 @@ class ScatterView(QtWidgets.QWidget):
             raise ValueError(f"set_points expects an (N, 2) array, got shape {xy.shape}")
         self._n = len(xy)
         x, y = xy[:, 0], xy[:, 1]
+        finite_y = y[np.isfinite(y)]
+        self._one_d = len(finite_y) > 0 and bool(finite_y.min() == finite_y.max())
+        if self._one_d:
+            self._strip_y = float(finite_y[0])
+            rng = np.random.default_rng(JITTER_SEED)
+            y = y + rng.uniform(-JITTER, JITTER, self._n)
+        self.plot_item.getAxis("left").setStyle(showValues=not self._one_d)
         density = self.uses_density_image and bool(np.isfinite(xy).all(axis=1).any())
         self._use_density = density
         self._density.item.setVisible(density)
@@ -552,9 +724,13 @@ class ScatterView(QtWidgets.QWidget):
         """
         means = np.asarray(means, dtype=np.float64).reshape(-1, 2)
         k = len(means)
+        if len(self._hidden) != k:
+            self._hidden = np.zeros(k, dtype=bool)
+            self._ellipses.set_hidden(self._hidden)
         self._show_points(labels, confidence, k)
         self._set_component_count(k)
-        self._ellipses.set_rings(ellipse_polylines(means, covariances))
+        rings = interval_boxes if self._one_d else ellipse_polylines
+        self._ellipses.set_rings(rings(means, covariances))
         for i in range(k):
             marker = self._markers[i]
             if not marker.moving:
@@ -582,30 +758,39 @@ class ScatterView(QtWidgets.QWidget):
         for name, values in (("labels", labels), ("confidence", confidence)):
             if values is not None and len(values) != self._n:
                 raise ValueError(f"show_state: {len(values)} {name} for {self._n} points")
+        # hidden components count while the legend has k entries (else they reset in show_state)
+        hidden = self._hidden if len(self._hidden) == k and self._hidden.any() else None
+        hidden_key = b"" if hidden is None else hidden.tobytes()
         key = self._prepared
         if (
             key is not None
             and key[2] == k
+            and key[4] == hidden_key
             and _same_array(key[0], labels)
             and _same_array(key[1], confidence)
         ):
             return
         if self._use_density:
-            colors = self._density.colors(labels, confidence, max(k, 1))
+            shown = None if hidden is None else (~hidden).astype(np.intp)
+            colors = self._density.colors(labels, confidence, max(k, 1), shown)
         elif labels is None:
             colors = np.full(self._n, _NEUTRAL_CODE, dtype=np.int16)
         else:
-            colors = (np.asarray(labels) % _N_COLORS).astype(np.int16) * palette.N_LEVELS
+            labels = np.asarray(labels)
+            colors = (labels % _N_COLORS).astype(np.int16) * palette.N_LEVELS
             if confidence is None:
                 colors += palette.N_LEVELS - 1
             else:
                 colors += palette.confidence_levels(confidence, k)
-        self._prepared = (labels, confidence, k, colors)
+            if hidden is not None:
+                colors[hidden[labels]] = _HIDDEN_CODE
+        self._prepared = (labels, confidence, k, colors, hidden_key)
 
     def _show_points(
         self, labels: np.ndarray | None, confidence: np.ndarray | None, k: int
     ) -> None:
         self.prepare_state(labels, confidence, k)
+        self._shown = (labels, confidence, k)
         colors = self._prepared[3]
         if colors is self._applied or self._n == 0:
             return  # the same colours are on screen: no upload, no repaint of the points
@@ -639,8 +824,6 @@ class ScatterView(QtWidgets.QWidget):
                 lambda target, index=i: self._on_marker_released(index, target)
             )
             self._markers.append(marker)
-        for i, marker in enumerate(self._markers):
-            marker.setVisible(i < k)
         if k != self._legend_k:
             self._legend.clear()
             self._legend_samples = [
@@ -649,10 +832,39 @@ class ScatterView(QtWidgets.QWidget):
             ]
             for i, sample in enumerate(self._legend_samples):
                 self._legend.addItem(sample, f"component {i + 1}")
-                # a click would hide the (off-plot) sample behind an "eye" icon: ignore clicks
+                # clicks go to the legend (_Legend.mouseClickEvent), not the sample's own toggle
                 self._legend.items[-1][0].setAcceptedMouseButtons(QtCore.Qt.MouseButton.NoButton)
             self._legend.setVisible(k > 0)
             self._legend_k = k
+            self._style_legend()
+        for i, marker in enumerate(self._markers):
+            marker.setVisible(i < k and not self.is_hidden(i))
+
+    def is_hidden(self, component: int) -> bool:
+        """True when ``component`` (0-based) is hidden by a legend click."""
+        return bool(component < len(self._hidden) and self._hidden[component])
+
+    def toggle_component(self, component: int) -> None:
+        """Hide or show one component's points (or density share), rings and mean marker.
+
+        The state holds for later snapshots with the same number of components and resets
+        when that number changes. ``component`` is 0-based (legend entry order).
+        """
+        if not 0 <= component < len(self._hidden):
+            return
+        self._hidden[component] = not self._hidden[component]
+        self._ellipses.set_hidden(self._hidden)
+        self._markers[component].setVisible(not self._hidden[component])
+        self._style_legend()
+        self._show_points(*self._shown)
+
+    def _style_legend(self) -> None:
+        """Hidden entries: the sample as pyqtgraph's crossed-out eye, the text in grey."""
+        for i, (sample, label) in enumerate(self._legend.items):
+            hidden = self.is_hidden(i)
+            sample.item.setVisible(not hidden)
+            sample.update()
+            label.setText(label.text, color=(170, 170, 170) if hidden else (30, 30, 30))
 
     def marker_items(self) -> list[pg.TargetItem]:
         """The mean markers of the components currently shown (for tests and the window)."""
@@ -673,6 +885,8 @@ class ScatterView(QtWidgets.QWidget):
         view_box = self.plot_item.getViewBox()
         if not view_box.sceneBoundingRect().contains(event.scenePos()):
             return
+        if self._legend.isVisible() and self._legend.sceneBoundingRect().contains(event.scenePos()):
+            return  # a legend click toggles a component, it adds no point
         point = view_box.mapSceneToView(event.scenePos())
         self.point_clicked.emit(float(point.x()), float(point.y()))
 
@@ -687,10 +901,33 @@ class ScatterView(QtWidgets.QWidget):
         self.plot_item.getViewBox().setAspectLocked(bool(on), ratio=1.0)
 
     def reset_view(self) -> None:
-        """Fit the view to the data (and the ellipses' 3-sigma extent is not required to fit)."""
+        """Fit the view to the data (and the ellipses' 3-sigma extent is not required to fit);
+        the density image returns to the whole data extent at once."""
         view_box = self.plot_item.getViewBox()
+        if self._use_density and self._density.bin_full():
+            self._recolour_density()
         items = [self._density.item] if self.uses_density_image else [self._points]
         view_box.autoRange(items=items, padding=0.04)
+        if self._one_d:  # the strip and its boxes, centred
+            half = BOX_HALF_HEIGHTS[-1] * 1.2
+            view_box.setYRange(self._strip_y - half, self._strip_y + half, padding=0)
+
+    def _on_range_changed(self, *args) -> None:
+        if self._use_density:
+            self._rebin_timer.start()  # restarts: one re-bin after the zoom/pan settles
+
+    def _rebin_density(self) -> None:
+        """Re-bin the density image for the visible range (if needed) and colour it again."""
+        if not self._use_density:
+            return
+        (x0, x1), (y0, y1) = self.plot_item.getViewBox().viewRange()
+        if self._density.bin_view(x0, x1, y0, y1):
+            self._recolour_density()
+
+    def _recolour_density(self) -> None:
+        """Colour new density bins with the state on screen (its colours were per old bin)."""
+        self._prepared = self._applied = None
+        self._show_points(*self._shown)
 
     # -- export ----------------------------------------------------------------------------
     def export_image(self, path: str | Path) -> None:
