@@ -574,15 +574,16 @@ class _DensityImage:
 
 
 class _Legend(pg.LegendItem):
-    """The components' legend; a left click on an entry (sample or text) emits its index."""
+    """The components' legend; a left click on an entry's text emits its index (a click on its
+    sample reaches the sample first, which emits ``sigSampleClicked``)."""
 
     entry_clicked = QtCore.Signal(int)
 
     def mouseClickEvent(self, event) -> None:
         if event.button() != QtCore.Qt.MouseButton.LeftButton:
             return
-        for i, (sample, label) in enumerate(self.items):
-            if sample.geometry().contains(event.pos()) or label.geometry().contains(event.pos()):
+        for i, (_, label) in enumerate(self.items):
+            if label.geometry().contains(event.pos()):
                 event.accept()
                 self.entry_clicked.emit(i)
                 return
@@ -626,6 +627,7 @@ class ScatterView(QtWidgets.QWidget):
         self._legend = _Legend(offset=(10, 10), labelTextColor=(30, 30, 30))
         self._legend.setParentItem(self.plot_item.getViewBox())
         self._legend.entry_clicked.connect(self.toggle_component)
+        self._legend.sigSampleClicked.connect(self._on_legend_sample_clicked)
         self._legend.setBrush(pg.mkBrush(255, 255, 255, 200))
         self._legend.setPen(pg.mkPen(180, 180, 180))
         self._legend_k = -1
@@ -832,8 +834,6 @@ class ScatterView(QtWidgets.QWidget):
             ]
             for i, sample in enumerate(self._legend_samples):
                 self._legend.addItem(sample, f"component {i + 1}")
-                # clicks go to the legend (_Legend.mouseClickEvent), not the sample's own toggle
-                self._legend.items[-1][0].setAcceptedMouseButtons(QtCore.Qt.MouseButton.NoButton)
             self._legend.setVisible(k > 0)
             self._legend_k = k
             self._style_legend()
@@ -857,6 +857,12 @@ class ScatterView(QtWidgets.QWidget):
         self._markers[component].setVisible(not self._hidden[component])
         self._style_legend()
         self._show_points(*self._shown)
+
+    def _on_legend_sample_clicked(self, item: pg.ScatterPlotItem) -> None:
+        """A click on a legend sample (which flipped its own visibility: _style_legend sets it)."""
+        for i, sample in enumerate(self._legend_samples):
+            if sample is item:
+                self.toggle_component(i)
 
     def _style_legend(self) -> None:
         """Hidden entries: the sample as pyqtgraph's crossed-out eye, the text in grey."""

@@ -63,10 +63,10 @@ def image_rect(view: ScatterView) -> QtCore.QRectF:
     return item.mapRectToParent(item.boundingRect())
 
 
-def click_legend(view: ScatterView, entry: int) -> None:
-    """Left click on the text of legend entry ``entry`` (0-based)."""
-    label = view._legend.items[entry][1]
-    pos = view.plot_widget.mapFromScene(label.sceneBoundingRect().center())
+def click_legend(view: ScatterView, entry: int, part: int = 1) -> None:
+    """Left click on legend entry ``entry`` (0-based): its sample (part 0) or text (part 1)."""
+    item = view._legend.items[entry][part]
+    pos = view.plot_widget.mapFromScene(item.sceneBoundingRect().center())
     QTest.mouseClick(view.plot_widget.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=pos)
 
 
@@ -156,16 +156,17 @@ def test_legend_click_hides_and_shows_a_component(scatter, qtbot, n):
     # no orange points, rings or marker left (the legend sample became an eye icon)
     assert colour_pixels(hidden, ORANGE_RGB) < 20
     assert not scatter.marker_items()[1].isVisible() and scatter.marker_items()[0].isVisible()
-    label = scatter._legend.items[1][1]
-    assert label.opts["color"] == (170, 170, 170)
+    sample, label = scatter._legend.items[1]
+    assert label.opts["color"] == (170, 170, 170) and not sample.item.isVisible()
     # hidden state survives a new snapshot with the same K
     scatter.show_state(labels, np.full(n, 0.9), MEANS + 0.1, COVS, WEIGHTS)
     assert scatter.is_hidden(1)
     assert colour_pixels(grab(scatter), ORANGE_RGB) < 20
-    click_legend(scatter, 1)
+    click_legend(scatter, 1, part=0)  # the sample (an eye icon now) shows it again
     qtbot.waitUntil(lambda: not scatter.is_hidden(1), timeout=1000)
     assert colour_pixels(grab(scatter), ORANGE_RGB) > before / 2
     assert scatter._legend.items[1][1].opts["color"] == (30, 30, 30)
+    assert scatter._legend.items[1][0].item.isVisible()  # the sample drawn as a dot again
 
 
 def test_hidden_components_reset_when_k_changes(scatter, qtbot):
