@@ -628,6 +628,8 @@ class ScatterView(QtWidgets.QWidget):
         self._legend.setParentItem(self.plot_item.getViewBox())
         self._legend.entry_clicked.connect(self.toggle_component)
         self._legend.sigSampleClicked.connect(self._on_legend_sample_clicked)
+        self._legend.setCursor(QtCore.Qt.CursorShape.PointingHandCursor)
+        self._legend.setToolTip("Click a component to hide or show it")
         self._legend.setBrush(pg.mkBrush(255, 255, 255, 200))
         self._legend.setPen(pg.mkPen(180, 180, 180))
         self._legend_k = -1
