@@ -170,6 +170,7 @@ class _PointsItem(pg.GraphicsObject):
         self._x = np.empty(0)
         self._y = np.empty(0)
         self._codes = np.empty(0, dtype=np.int16)
+        self._any_hidden = False
         self._bounds: tuple[float, float, float, float] | None = None
         self._size = 6
         self._dpr = 0.0
@@ -189,6 +190,7 @@ class _PointsItem(pg.GraphicsObject):
         self._x = np.ascontiguousarray(x, dtype=np.float64)
         self._y = np.ascontiguousarray(y, dtype=np.float64)
         self._codes = np.full(len(self._x), _NEUTRAL_CODE, dtype=np.int16)
+        self._any_hidden = False
         finite = np.isfinite(self._x) & np.isfinite(self._y)
         if finite.any():
             xs, ys = self._x[finite], self._y[finite]
@@ -201,9 +203,10 @@ class _PointsItem(pg.GraphicsObject):
             self._atlas = None
         self.update()
 
-    def set_codes(self, codes: np.ndarray) -> None:
-        """Set the sprite code of every point, (N,) int16."""
+    def set_codes(self, codes: np.ndarray, any_hidden: bool = False) -> None:
+        """Set the sprite code of every point, (N,) int16; ``any_hidden``: some are _HIDDEN_CODE."""
         self._codes = codes
+        self._any_hidden = any_hidden
         self.update()
 
     # -- geometry for pyqtgraph's auto-range ------------------------------------------------
@@ -336,12 +339,11 @@ class _PointsItem(pg.GraphicsObject):
         flat = self._buffer.reshape(-1)
         codes = self._codes[self._inside]
         colors = np.tile(_SPLAT_COLORS[codes], 5)
-        shown = codes != _HIDDEN_CODE
-        if shown.all():
-            flat[self._targets] = colors
-        else:  # points of hidden components leave no dot
-            shown = np.tile(shown, 5)
+        if self._any_hidden:  # points of hidden components leave no dot
+            shown = np.tile(codes != _HIDDEN_CODE, 5)
             flat[self._targets[shown]] = colors[shown]
+        else:
+            flat[self._targets] = colors
         return QtGui.QImage(flat[stride + 1 :].data, w, h, stride * 4, _RGB)
 
 
@@ -801,7 +803,7 @@ class ScatterView(QtWidgets.QWidget):
         if self._use_density:
             self._density.apply(colors)
         else:
-            self._points.set_codes(colors)
+            self._points.set_codes(colors, any_hidden=self._prepared[4] != b"")
         self._applied = colors
 
     def _set_component_count(self, k: int) -> None:
