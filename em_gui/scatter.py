@@ -466,11 +466,6 @@ class _DensityImage:
         self._rgba = np.zeros((DENSITY_BINS, DENSITY_BINS, 4), dtype=np.uint8)
         self.bin(*self._extent)
 
-    @property
-    def binned_range(self) -> tuple[float, float, float, float]:
-        """The range on the grid now: x0, x1, y0, y1 (data units)."""
-        return self._binned
-
     def bin(self, x0: float, x1: float, y0: float, y1: float) -> None:
         """Number the occupied bins of a DENSITY_BINS^2 grid over [x0, x1] x [y0, y1], O(N).
 
