@@ -235,6 +235,17 @@ def full_covariances(
     return cov[:, None, None] * np.eye(n_features)
 
 
+def covariance_shape(covariance_type: str, n_components: int, n_features: int) -> tuple[int, ...]:
+    """Shape of the covariances (and precision factors) of one type: full (K, D, D), tied (D, D),
+    diag (K, D), spherical (K,)."""
+    return {
+        "full": (n_components, n_features, n_features),
+        "tied": (n_features, n_features),
+        "diag": (n_components, n_features),
+        "spherical": (n_components,),
+    }[check_covariance_type(covariance_type)]
+
+
 def n_parameters(n_components: int, n_features: int, covariance_type: str) -> int:
     """Number of free parameters: weights (K - 1) + means (K D) + covariances (by type)."""
     cov_params = {

@@ -115,12 +115,7 @@ def _check_precisions(
 ) -> np.ndarray:
     name = f"{covariance_type} precision"
     precisions = _as_float_array(precisions, name)
-    shape = {
-        "full": (n_components, n_features, n_features),
-        "tied": (n_features, n_features),
-        "diag": (n_components, n_features),
-        "spherical": (n_components,),
-    }[covariance_type]
+    shape = gaussian.covariance_shape(covariance_type, n_components, n_features)
     _check_shape(precisions, shape, name)
     if covariance_type in ("full", "tied"):
         matrices = precisions.reshape(-1, n_features, n_features)
@@ -548,12 +543,7 @@ class GaussianMixture:
         n_features = means.shape[1]
         _check_shape(means, (weights.size, n_features), "means")
         covariances = _as_float_array(covariances, "covariances")
-        shape = {
-            "full": (weights.size, n_features, n_features),
-            "tied": (n_features, n_features),
-            "diag": (weights.size, n_features),
-            "spherical": (weights.size,),
-        }[covariance_type]
+        shape = gaussian.covariance_shape(covariance_type, weights.size, n_features)
         _check_shape(covariances, shape, "covariances")
         pc = gaussian.compute_precision_cholesky(covariances, covariance_type)
         model._set_parameters(weights, means, covariances.copy(), pc)

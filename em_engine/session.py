@@ -227,15 +227,6 @@ def _check_float(name: str, value: Any) -> float:
     return float(value)
 
 
-def _covariance_shape(covariance_type: str, n_components: int, n_features: int) -> tuple:
-    return {
-        "full": (n_components, n_features, n_features),
-        "tied": (n_features, n_features),
-        "diag": (n_components, n_features),
-        "spherical": (n_components,),
-    }[covariance_type]
-
-
 def _is_positive_definite(covariances: np.ndarray, covariance_type: str) -> bool:
     try:
         gaussian.compute_precision_cholesky(covariances, covariance_type)
@@ -435,7 +426,9 @@ class EMSession:
         shapes = {
             "weights": (self.n_components,),
             "means": (self.n_components, n_features),
-            "covariances": _covariance_shape(self.covariance_type, self.n_components, n_features),
+            "covariances": gaussian.covariance_shape(
+                self.covariance_type, self.n_components, n_features
+            ),
         }
         checked = {}
         for key, value in params.items():
