@@ -211,7 +211,12 @@ def _layout(rows: list[list[str]], path: Path, delimiter: str, header: bool | No
 
 def _split_head(text: str, path: Path, delimiter: str | None) -> tuple[str, list[list[str]]]:
     """Sniff the delimiter and parse the first non-blank rows."""
-    lines = [line for line in text.splitlines()[: _SNIFF_LINES * 2] if line.strip()]
+    # Split only the start of a large file (splitting all of a 1M-row file costs 0.14 s); the
+    # whole text only if the start holds too few lines for them all to be complete.
+    head = text[:_SNIFF_BYTES].splitlines()
+    if len(head) <= _SNIFF_LINES * 2 and len(text) > _SNIFF_BYTES:
+        head = text.splitlines()
+    lines = [line for line in head[: _SNIFF_LINES * 2] if line.strip()]
     lines = lines[:_SNIFF_LINES]
     if not lines:
         raise DataError(f"{path}: the file is empty")
