@@ -89,7 +89,7 @@ def _distances_to_rows(
 
 
 def kmeans_plusplus(
-    X: np.ndarray, n_clusters: int, rng: RandomLike = None, *, n_local_trials: int | None = None
+    X: np.ndarray, n_clusters: int, rng: RandomLike = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Choose ``n_clusters`` rows of X by greedy k-means++ seeding (scikit-learn's algorithm).
 
@@ -112,7 +112,7 @@ def kmeans_plusplus(
     block = _block_rows(n_samples, max(X.shape[1], 8))
     centre = X.mean(axis=0, dtype=np.float64)
     x_sq = _centred_sq_norms(X, centre, block)
-    return _kmeans_plusplus(X, n_clusters, random, centre, x_sq, block, n_local_trials)
+    return _kmeans_plusplus(X, n_clusters, random, centre, x_sq, block)
 
 
 def _kmeans_plusplus(
@@ -122,11 +122,9 @@ def _kmeans_plusplus(
     centre: np.ndarray,
     x_sq: np.ndarray,
     block: int,
-    n_local_trials: int | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     n_samples = X.shape[0]
-    if n_local_trials is None:
-        n_local_trials = 2 + int(np.log(n_clusters))
+    n_local_trials = 2 + int(np.log(n_clusters))
     indices = np.empty(n_clusters, dtype=np.intp)
     indices[0] = random.choice(n_samples)
     closest = _distances_to_rows(X, centre, x_sq, indices[:1], block)[:, 0]
@@ -237,7 +235,7 @@ def kmeans(
     x_sq = _centred_sq_norms(X, centre, block)
     tol_abs = x_sq.sum() / (n_samples * n_features) * tol
     if initial_centres is None:
-        initial_centres = _kmeans_plusplus(X, n_clusters, random, centre, x_sq, block, None)[0]
+        initial_centres = _kmeans_plusplus(X, n_clusters, random, centre, x_sq, block)[0]
     centres = np.asarray(initial_centres, dtype=np.float64) - centre
     labels = np.full(n_samples, -1, dtype=np.intp)
     strict = False

@@ -64,7 +64,6 @@ from em_engine.init import (
 )
 from em_engine.prior import Prior, log_prior
 
-PHASES = ("init", "e", "m", "edit")
 INITIAL_PARAM_KEYS = ("weights", "means", "covariances")
 
 _WEIGHT_ALLOWANCE = 1e-6  # relative allowance below 1/N before a weight counts as collapsed
