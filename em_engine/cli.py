@@ -12,19 +12,22 @@ import argparse
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import numpy as np
 
 from em_engine._version import __version__
 from em_engine.errors import EMError
+from em_engine.gaussian import COVARIANCE_TYPES
+from em_engine.init import INIT_METHODS
+
+if TYPE_CHECKING:
+    from em_engine.data import Dataset
 
 __all__ = ["main"]
 
-COVARIANCE_CHOICES = ("full", "tied", "diag", "spherical")
-INIT_CHOICES = ("kmeans", "k-means++", "random", "random_from_data")
 EXIT_ERROR = 2
 _PROGRESS_INTERVAL = 1.0  # seconds between progress lines on stderr
 
@@ -96,12 +99,12 @@ def _component_range(text: str) -> list[int]:
 def _covariance_list(text: str) -> list[str]:
     """'all', a type, or a comma list of types."""
     if text == "all":
-        return list(COVARIANCE_CHOICES)
+        return list(COVARIANCE_TYPES)
     types = [t.strip() for t in text.split(",")]
     for t in types:
-        if t not in COVARIANCE_CHOICES:
+        if t not in COVARIANCE_TYPES:
             raise argparse.ArgumentTypeError(
-                f"unknown covariance type {t!r}; choose from {', '.join(COVARIANCE_CHOICES)} or all"
+                f"unknown covariance type {t!r}; choose from {', '.join(COVARIANCE_TYPES)} or all"
             )
     return list(dict.fromkeys(types))
 
@@ -135,7 +138,7 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
 def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--init",
-        choices=INIT_CHOICES,
+        choices=INIT_METHODS,
         default="kmeans",
         help="how to choose the starting parameters (default: %(default)s)",
     )
@@ -216,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.add_argument(
         "--covariance",
-        choices=COVARIANCE_CHOICES,
+        choices=COVARIANCE_TYPES,
         default="full",
         help="covariance type (default: %(default)s)",
     )
@@ -263,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     select.add_argument(
         "--covariance",
         type=_covariance_list,
-        default=list(COVARIANCE_CHOICES),
+        default=list(COVARIANCE_TYPES),
         metavar="TYPE",
         help="full, tied, diag, spherical, a comma list of them, or all (default: all)",
     )
@@ -300,7 +303,7 @@ def _delimiter(text: str | None) -> str | None:
     return text
 
 
-def _load_data(args: argparse.Namespace, columns: Sequence[str] | None = None) -> Any:
+def _load_data(args: argparse.Namespace, columns: Sequence[str] | None = None) -> Dataset:
     from em_engine.data import read_csv
 
     dataset = read_csv(
@@ -341,7 +344,7 @@ def _fit_params(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _describe(dataset: Any) -> str:
+def _describe(dataset: Dataset) -> str:
     n, d = dataset.X.shape
     return (
         f"{dataset.source}: {n} row{'s' if n != 1 else ''} x {d} column{'s' if d != 1 else ''} "
@@ -374,6 +377,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     model.fit(X)
     n = X.shape[0]
     log_likelihood = float(model.score(X)) * n
+    bic, aic = float(model.bic(X)), float(model.aic(X))
     lines = [
         f"data: {_describe(dataset)}",
         f"model: {args.components} component{'s' if args.components > 1 else ''}, "
@@ -381,14 +385,19 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         f"{'MAP (conjugate prior)' if args.prior else 'maximum likelihood'}, "
         f"init {args.init}, seed {args.seed}",
         f"log-likelihood: {log_likelihood:.6f} (per row {log_likelihood / n:.6f})",
-        f"BIC: {float(model.bic(X)):.6f}",
-        f"AIC: {float(model.aic(X)):.6f}",
+        f"BIC: {bic:.6f}",
+        f"AIC: {aic:.6f}",
         f"iterations: {model.n_iter_}",
         f"converged: {'yes' if model.converged_ else 'no (try a larger --max-iter or --tol)'}",
     ]
     if args.out is not None:
+        # The scores just computed, rather than X (which would score the data again).
+        scores = {"log_likelihood": log_likelihood, "bic": bic, "aic": aic, "n_samples": n}
         _write(
-            args.out, lambda: save_model(model, args.out, feature_names=dataset.feature_names, X=X)
+            args.out,
+            lambda: save_model(
+                model, args.out, feature_names=dataset.feature_names, details=scores
+            ),
         )
         lines.append(f"model file: {args.out}")
     print("\n".join(lines))
@@ -463,7 +472,7 @@ def _cmd_select(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write(path: str, write: Any) -> None:
+def _write(path: str, write: Callable[[], object]) -> None:
     try:
         write()
     except OSError as exc:
