@@ -31,6 +31,7 @@ from em_engine._version import __version__
 from em_engine.data import as_data_matrix, write_csv, write_text_atomic
 from em_engine.errors import ModelFileError
 from em_engine.gaussian import COVARIANCE_TYPES
+from em_engine.init import INIT_METHODS
 
 if TYPE_CHECKING:
     from em_engine.mixture import GaussianMixture
@@ -73,7 +74,6 @@ _TOP_FIELDS = (
     "created",
     "app_version",
 )
-_INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
 _WEIGHT_SUM_TOL = 1e-6
 _SYMMETRY_TOL = 1e-8
 
@@ -464,7 +464,7 @@ def load_model(path: str | os.PathLike[str]) -> GaussianMixture:
     from em_engine.mixture import GaussianMixture
 
     params: dict[str, Any] = {"tol": fit["tol"], "reg_covar": fit["reg_covar"]}
-    if fit["init"] in _INIT_METHODS:
+    if fit["init"] in INIT_METHODS:
         params["init_params"] = fit["init"]
     if fit["seed"] is not None:
         params["random_state"] = fit["seed"]
