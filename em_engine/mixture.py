@@ -306,12 +306,15 @@ class GaussianMixture:
     def _check_X(self, X: Any) -> np.ndarray:
         self._check_is_fitted()
         X = _validate_data(X)
-        if X.shape[1] != self.n_features_in_:
+        self._check_n_features(X.shape[1])
+        return X
+
+    def _check_n_features(self, n_features: int) -> None:
+        if n_features != self.n_features_in_:
             raise DataError(
-                f"X has {X.shape[1]} features, but GaussianMixture is expecting "
+                f"X has {n_features} features, but GaussianMixture is expecting "
                 f"{self.n_features_in_} features as input."
             )
-        return X
 
     # --- parameters ------------------------------------------------------------------------------
 
@@ -374,11 +377,8 @@ class GaussianMixture:
                 f"but got n_components = {self.n_components}, n_samples = {n_samples}"
             )
         do_init = not (self.warm_start and hasattr(self, "converged_"))
-        if not do_init and n_features != self.n_features_in_:
-            raise DataError(
-                f"X has {n_features} features, but GaussianMixture is expecting "
-                f"{self.n_features_in_} features as input."
-            )
+        if not do_init:
+            self._check_n_features(n_features)
         inits = self._check_inits(n_features)
         prior = self._resolve_prior(X)
         ct = self.covariance_type
