@@ -490,7 +490,7 @@ def _expanded_full(
     pc : (K, D, D) precision Cholesky factors; centred_means : (K, D) means - shift;
     constant : (K,) log(w_k) + log det U_k - D/2 log(2 pi).
     """
-    precisions = pc @ np.swapaxes(pc, 1, 2)
+    precisions = _square_factor(pc)
     with np.errstate(all="ignore"):
         spread = np.einsum("kd,kd->k", centred_means, centred_means) + np.trace(
             np.linalg.inv(precisions), axis1=1, axis2=2
@@ -553,8 +553,8 @@ class _Pass:
             rotation = np.swapaxes(factors, 1, 2)  # (K, j, i)
             offsets = -np.einsum("kji,ki->kj", rotation, centred_means)
             transform = np.concatenate([rotation, offsets[:, :, None]], axis=2)
-            self.transform = transform.reshape(n_components * n_features, n_features + 1)
-            self.transform = self.transform.astype(self.dtype)
+            transform = transform.reshape(n_components * n_features, n_features + 1)
+            self.transform = transform.astype(self.dtype)
             self.constant = constant.astype(self.dtype)[:, None]
         self.width = max(n_components * n_features, self.features.n_rows)
 
