@@ -29,6 +29,7 @@ __all__ = [
     "CsvPreview",
     "Dataset",
     "as_data_matrix",
+    "delimiter_name",
     "read_csv",
     "sniff_csv",
     "write_bytes_atomic",
@@ -36,12 +37,13 @@ __all__ = [
     "write_text_atomic",
 ]
 
-DELIMITERS = (",", ";", "\t", "|")
+#: The delimiters ``read_csv`` detects, with the names messages give them.
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+DELIMITERS = tuple(_DELIMITER_NAMES)
 _SNIFF_BYTES = 256 * 1024
 _SNIFF_LINES = 50
 _UMASK = os.umask(0o022)  # read once (os.umask can only be read by setting it) and put back
 os.umask(_UMASK)
-_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,11 @@ class _Layout:
     has_row_names: bool
     names: tuple[str, ...]
     n_fields: int  # fields per data row, including the row-name column and a trailing empty one
+
+
+def delimiter_name(delimiter: str) -> str:
+    """A delimiter as messages name it: "comma", "semicolon", "tab", "pipe", else its repr."""
+    return _DELIMITER_NAMES.get(delimiter, repr(delimiter))
 
 
 def _read_text(path: Path, limit: int | None = None) -> str:
@@ -288,7 +295,7 @@ def _choose_columns(
         if not chosen:
             raise DataError(
                 f"{path}: no numeric columns (columns: {', '.join(names)}; "
-                f"delimiter {_DELIMITER_NAMES.get(layout.delimiter, repr(layout.delimiter))})"
+                f"delimiter {delimiter_name(layout.delimiter)})"
             )
         return chosen
     chosen = []
