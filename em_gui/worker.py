@@ -12,7 +12,8 @@ Outgoing signals (queued to the GUI thread; the worker never touches a widget):
   second while running; always sent for a command's result and for the final state when a run stops.
 - ``history_changed(History)``: every (iteration, objective) value stored so far, sent with
   each frame (cumulative, so a throttled frame never loses a value).
-- ``state_changed(str)``: ``"running"``, ``"paused"`` or ``"converged"``.
+- ``state_changed(str)``: ``"running"``, ``"paused"`` or ``"converged"``; sent before the frame
+  that shows the new state, so a receiver that has a resting frame also has its state.
 - ``error(str)``: a command failed; the previous session and its fit are kept.
 - ``notice(str)``: something the user should know that is not an error (e.g. max_iter reached).
 
@@ -310,7 +311,7 @@ class EMWorker(QObject):
             handler(*args)
         except Exception as exc:  # any failure is reported; the worker and its session live on
             self._running = False
-            self._set_state(self._resting_state())
+            self._set_state(self._current_state())
             self.error.emit(f"{what} failed: {exc}")
             return False
         return True
@@ -334,8 +335,7 @@ class EMWorker(QObject):
 
     def _do_pause(self) -> None:
         self._running = False
-        self._publish(force=True)
-        self._set_state(self._resting_state())
+        self._after_command()
 
     def _do_step(self) -> None:
         self._require_session().step()
@@ -408,19 +408,18 @@ class EMWorker(QObject):
         snapshot = self._session.step()
         if snapshot.converged or snapshot.iteration >= self._settings.max_iter:
             self._running = False
-            self._publish(force=True)
+            self._after_command()
             if not snapshot.converged:
                 self.notice.emit(f"stopped at max iterations ({self._settings.max_iter})")
-            self._set_state(self._resting_state())
         else:
             self._publish(force=False)
 
     def _after_command(self) -> None:
+        """Send the state, then the frame that shows it (see the module docstring)."""
+        self._set_state(self._current_state())
         self._publish(force=True)
-        if not self._running:
-            self._set_state(self._resting_state())
 
-    def _resting_state(self) -> str:
+    def _current_state(self) -> str:
         if self._running:
             return RUNNING
         converged = self._session is not None and self._session.snapshot.converged
@@ -448,7 +447,7 @@ class EMWorker(QObject):
                 data=self._data,
                 settings=self._settings,
                 n_history=len(history),
-                state=RUNNING if self._running else self._resting_state(),
+                state=self._current_state(),
             )
         )
         self.history_changed.emit(self._history_message(history, session.snapshot.objective))
