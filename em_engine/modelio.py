@@ -43,6 +43,7 @@ __all__ = [
     "load_model",
     "model_document",
     "save_model",
+    "write_assignments",
 ]
 
 FORMAT_NAME = "em-explorer-gmm"
