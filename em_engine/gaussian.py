@@ -282,14 +282,14 @@ class SufficientStats:
     n_samples: int
 
 
-def _work_dtype(X: np.ndarray) -> np.dtype:
+def work_dtype(X: np.ndarray) -> np.dtype:
+    """The dtype EM works in on X: float32 stays float32, anything else becomes float64."""
     return np.dtype(np.float32) if X.dtype == np.float32 else np.dtype(np.float64)
 
 
 def _as_data(X: np.ndarray) -> np.ndarray:
     X = np.asarray(X)
-    if X.dtype not in (np.float32, np.float64):
-        X = X.astype(np.float64)
+    X = X.astype(work_dtype(X), copy=False)
     if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
         raise ValueError(
             f"Expected a 2-D array of shape (n_samples, n_features) with at least one row and "
@@ -517,7 +517,7 @@ class _Pass:
         covariance_type: str,
     ) -> None:
         covariance_type = check_covariance_type(covariance_type)
-        self.dtype = _work_dtype(X)
+        self.dtype = work_dtype(X)
         weights = np.asarray(weights, dtype=np.float64)
         means = np.asarray(means, dtype=np.float64)
         pc = np.asarray(precisions_cholesky, dtype=np.float64)

@@ -282,8 +282,7 @@ def initial_responsibilities(
             f"n_components={n_components} must be between 1 and the number of samples ({n_samples})"
         )
     random = check_random_state(rng)
-    dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
-    resp = np.zeros((n_samples, n_components), dtype=dtype)
+    resp = np.zeros((n_samples, n_components), dtype=gaussian.work_dtype(X))
     if method == "kmeans":
         labels = kmeans(X, n_components, random)[1]
         resp[np.arange(n_samples), labels] = 1
@@ -316,8 +315,7 @@ def nearest_mean_responsibilities(X: np.ndarray, means: np.ndarray) -> np.ndarra
     centre = X.mean(axis=0, dtype=np.float64)
     block = _block_rows(n_samples, max(means.shape[0], X.shape[1], 8))
     labels = _assign(X, centre, means - centre, block)[0]
-    dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
-    resp = np.zeros((n_samples, means.shape[0]), dtype=dtype)
+    resp = np.zeros((n_samples, means.shape[0]), dtype=gaussian.work_dtype(X))
     resp[np.arange(n_samples), labels] = 1
     return resp
 

@@ -131,8 +131,7 @@ def _validate_data(X: Any, min_samples: int = 1) -> np.ndarray:
     """X as a 2-D float32/float64 array (other dtypes become float64), finite; DataError if not."""
     try:
         X = np.asarray(X)
-        if X.dtype not in (np.float32, np.float64):
-            X = X.astype(np.float64)
+        X = X.astype(gaussian.work_dtype(X), copy=False)
     except (TypeError, ValueError):
         raise DataError("X should be an array of numbers") from None
     if X.ndim != 2:

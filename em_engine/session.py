@@ -186,8 +186,8 @@ def _check_data(X: Any) -> np.ndarray:
         raise DataError(f"X must have at least one row and one column, got shape {X.shape}")
     if X.dtype.kind not in "biuf":
         raise DataError(f"X must be numeric, got dtype {X.dtype}")
-    dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
-    X = np.array(X, dtype=dtype, order="C", copy=True)  # the session's own, read-only copy
+    # the session's own, read-only copy
+    X = np.array(X, dtype=gaussian.work_dtype(X), order="C", copy=True)
     bad = ~np.isfinite(X)
     if bad.any():
         row, col = np.argwhere(bad)[0]
