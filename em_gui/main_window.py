@@ -52,6 +52,9 @@ from PySide6.QtWidgets import (
 
 from em_engine import __version__
 from em_engine.errors import EMError
+from em_engine.gaussian import COVARIANCE_TYPES, full_covariances
+from em_engine.init import INIT_METHODS
+from em_engine.synthetic import PRESETS, make_preset
 from em_gui.convergence import ConvergenceView
 from em_gui.params_panel import ParameterPanel
 from em_gui.scatter import ScatterView
@@ -70,8 +73,6 @@ __all__ = ["APP_NAME", "ORGANIZATION", "MainWindow"]
 
 APP_NAME = "EM Explorer"
 ORGANIZATION = "EM Explorer"
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
-INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
 SPEED_MAX = 61  # the speed slider's last position: as fast as possible
 MAX_RECENT = 8
 PANELS_AFTER_MS = 40  # a redraw's panels wait for the scatter's paint at most this long
@@ -87,10 +88,6 @@ def _show_message_box(parent: QWidget, message: str) -> None:
     box = QMessageBox(QMessageBox.Icon.Warning, APP_NAME, message, parent=parent)
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.open()
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.6g}"
 
 
 class MainWindow(QMainWindow):
@@ -139,7 +136,7 @@ class MainWindow(QMainWindow):
         self._state = "paused"
         self._last_draw = -1.0
         self._draw_gap = 1.0 / MAX_FRAME_RATE  # seconds between redraws (grows with their cost)
-        self._restore_target: int | None = None
+        self._restore_target = 0  # the history slider's value, sent after it settles
 
         icon = self.app_icon()
         if icon is not None:
@@ -422,9 +419,11 @@ class MainWindow(QMainWindow):
         form = QFormLayout(box)
         self.combo_preset = QComboBox()
         self.combo_preset.setObjectName("combo_preset")
-        self.combo_preset.addItems(list(self._presets()))
-        for index, description in enumerate(self._presets().values()):
-            self.combo_preset.setItemData(index, description, Qt.ItemDataRole.ToolTipRole)
+        for name, description in PRESETS.items():
+            self.combo_preset.addItem(name)
+            self.combo_preset.setItemData(
+                self.combo_preset.count() - 1, description, Qt.ItemDataRole.ToolTipRole
+            )
         form.addRow("Preset", self.combo_preset)
         self.spin_samples = QSpinBox()
         self.spin_samples.setObjectName("spin_samples")
@@ -595,16 +594,8 @@ class MainWindow(QMainWindow):
         return self._state
 
     # ================================================================== data
-    @staticmethod
-    def _presets() -> dict[str, str]:
-        from em_engine.synthetic import PRESETS
-
-        return dict(PRESETS)
-
     def generate_data(self) -> None:
         """Generate the preset, size and data seed chosen in the Data panel."""
-        from em_engine.synthetic import make_preset
-
         name = self.combo_preset.currentText()
         try:
             dataset = make_preset(
@@ -902,8 +893,6 @@ class MainWindow(QMainWindow):
 
     def _draw_scatter(self, frame: Frame) -> np.ndarray:
         """Show ``frame`` in the scatter view; returns its full (K, D, D) covariances."""
-        from em_engine.gaussian import full_covariances
-
         snap = frame.snapshot
         data = frame.data
         if data is not self._drawn_data:
@@ -1016,14 +1005,7 @@ class MainWindow(QMainWindow):
         self._restore_timer.start()
 
     def _send_restore(self) -> None:
-        if self._restore_target is not None:
-            target, self._restore_target = self._restore_target, None
-            self._worker.restore(target)
-
-    def show_iteration(self, iteration: int) -> None:
-        """Show stored iteration ``iteration`` (as moving the history slider does)."""
-        self._restore_target = None
-        self._worker.restore(iteration)
+        self._worker.restore(self._restore_target)
 
     # ================================================================== model files
     def _last_dir(self) -> str:
