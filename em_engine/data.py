@@ -100,6 +100,11 @@ class _Layout:
     names: tuple[str, ...]
     n_fields: int  # fields per data row, including the row-name column and a trailing empty one
 
+    @property
+    def first_field(self) -> int:
+        """Index in a row of the first data column's field (1 after a row-name column)."""
+        return 1 if self.has_row_names else 0
+
 
 def delimiter_name(delimiter: str) -> str:
     """A delimiter as messages name it: "comma", "semicolon", "tab", "pipe", else its repr."""
@@ -263,7 +268,7 @@ def sniff_csv(
     path = Path(path)
     delim, rows = _split_head(_read_text(path, _SNIFF_BYTES), path, delimiter)
     layout = _layout(rows, path, delim, header)
-    skip = 1 if layout.has_row_names else 0
+    skip = layout.first_field
     data = rows[1:] if layout.has_header else rows
     preview = tuple(tuple(r[skip:]) for r in data[:n_preview])
     return CsvPreview(
@@ -286,7 +291,7 @@ def _choose_columns(
     """
     names = layout.names
     if columns is None:
-        skip = 1 if layout.has_row_names else 0
+        skip = layout.first_field
         chosen = [
             j
             for j in range(len(names))
@@ -336,7 +341,7 @@ def _fast_read(text: str, layout: _Layout, cols: list[int]) -> np.ndarray | None
             )
     except ValueError:
         return None
-    skip = 1 if layout.has_row_names else 0
+    skip = layout.first_field
     if full.shape[1] != layout.n_fields:
         return None
     X = full[:, [j + skip for j in cols]]
@@ -367,7 +372,7 @@ def _careful_read(
 ) -> tuple[np.ndarray, list[str]]:
     """Parse row by row with the csv module; return the good rows and one reason per bad row."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=layout.delimiter)
-    skip = 1 if layout.has_row_names else 0
+    skip = layout.first_field
     names = [layout.names[j] for j in cols]
     fields = [j + skip for j in cols]
     n_fields = layout.n_fields
