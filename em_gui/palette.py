@@ -2,8 +2,7 @@
 
 Colours come from the Okabe-Ito / Tableau family (distinguishable, colour-blind friendly) and cycle
 when there are more components than colours. Brushes are cached per (component colour, confidence
-level), so drawing code reuses the same QBrush objects frame after frame (pyqtgraph caches rendered
-symbols by brush identity).
+level), so drawing code reuses the same QBrush objects.
 """
 
 from __future__ import annotations
@@ -26,6 +25,9 @@ _BASE: tuple[tuple[int, int, int], ...] = (
     (240, 228, 66),  # yellow
     (90, 90, 90),  # dark grey
 )
+
+#: Number of distinct component colours (component k gets colour k % N_COLORS).
+N_COLORS = len(_BASE)
 
 #: Colour of points before any E-step has labelled them.
 NEUTRAL = QtGui.QColor(150, 150, 150, 170)

@@ -47,8 +47,7 @@ SIGMAS = (1.0, 2.0, 3.0)
 #: Vertices per ellipse ring (closed: first == last).
 RING_POINTS = 97
 
-_N_COLORS = len(palette.component_colors(10))
-_NEUTRAL_CODE = _N_COLORS * palette.N_LEVELS
+_NEUTRAL_CODE = palette.N_COLORS * palette.N_LEVELS
 #: Sprite code of a point of a hidden component: a transparent sprite, no splatted dot.
 _HIDDEN_CODE = _NEUTRAL_CODE + 1
 _ARGB = QtGui.QImage.Format.Format_ARGB32_Premultiplied
@@ -57,15 +56,20 @@ _RGB = QtGui.QImage.Format.Format_RGB32
 SPRITE_LIMIT = 20_000
 
 
+def _sprite_brush(code: int) -> QtGui.QBrush:
+    """The brush of a drawn sprite code (0.._NEUTRAL_CODE): a component at a confidence level,
+    or the neutral grey."""
+    if code == _NEUTRAL_CODE:
+        return QtGui.QBrush(palette.NEUTRAL)
+    return palette.component_brush(*divmod(code, palette.N_LEVELS))
+
+
 def _splat_colors() -> np.ndarray:
     """Opaque ARGB32 word per sprite code: the colour at its level's alpha, blended onto white
     (the hidden code's word is never written)."""
     words = np.full(_HIDDEN_CODE + 1, 0xFFFFFFFF, dtype=np.uint32)
     for code in range(_NEUTRAL_CODE + 1):
-        if code == _NEUTRAL_CODE:
-            color = palette.NEUTRAL
-        else:
-            color = palette.component_brush(*divmod(code, palette.N_LEVELS)).color()
+        color = _sprite_brush(code).color()
         a = color.alphaF()
         r, g, b = (round(a * c + (1 - a) * 255) for c in (color.red(), color.green(), color.blue()))
         words[code] = (0xFF << 24) | (r << 16) | (g << 8) | b
@@ -161,8 +165,8 @@ def interval_boxes(
 class _PointsItem(pg.GraphicsObject):
     """All points in one item, painted as pixmap fragments from a sprite atlas.
 
-    ``codes`` (N,) picks each point's sprite: ``component % 10 * N_LEVELS + level``, or the neutral
-    sprite. Nothing per point happens in Python.
+    ``codes`` (N,) picks each point's sprite: ``component % N_COLORS * N_LEVELS + level``, or the
+    neutral sprite. Nothing per point happens in Python.
     """
 
     def __init__(self) -> None:
@@ -242,10 +246,7 @@ class _PointsItem(pg.GraphicsObject):
         painter.setPen(QtCore.Qt.PenStyle.NoPen)
         radius = self._size * dpr / 2
         for code in range(_NEUTRAL_CODE + 1):
-            if code == _NEUTRAL_CODE:
-                painter.setBrush(QtGui.QBrush(palette.NEUTRAL))
-            else:
-                painter.setBrush(palette.component_brush(*divmod(code, palette.N_LEVELS)))
+            painter.setBrush(_sprite_brush(code))
             centre = QtCore.QPointF(code * cell + cell / 2, cell / 2)
             painter.drawEllipse(centre, radius, radius)
         painter.end()
@@ -778,7 +779,7 @@ class ScatterView(QtWidgets.QWidget):
             colors = np.full(self._n, _NEUTRAL_CODE, dtype=np.int16)
         else:
             labels = np.asarray(labels)
-            colors = (labels % _N_COLORS).astype(np.int16) * palette.N_LEVELS
+            colors = (labels % palette.N_COLORS).astype(np.int16) * palette.N_LEVELS
             if confidence is None:
                 colors += palette.N_LEVELS - 1
             else:
