@@ -97,14 +97,15 @@ class Prior:
         check_covariance_type(covariance_type)
         X = np.asarray(X, dtype=np.float64)
         n_samples, n_features = X.shape
-        centred = X - X.mean(axis=0)
+        mean = X.mean(axis=0)
+        centred = X - mean
         cov = centred.T @ centred / max(n_samples - 1, 1)
         scale = cov / n_components ** (2.0 / n_features)
         if np.linalg.eigvalsh(scale)[0] <= 1e-12 * max(np.trace(scale), 0.0):
             scale = scale + 1e-6 * max(np.trace(scale) / n_features, 1.0) * np.eye(n_features)
         return cls(
             weight_concentration=1.0,
-            mean_prior=X.mean(axis=0),
+            mean_prior=mean,
             mean_precision=0.01,
             dof=n_features + 2.0,
             scale=scale,

@@ -389,7 +389,7 @@ class EMSession:
         self._truncate()
         means = self._theta.means.copy()
         means[k] = mean
-        theta = self._make_theta(self._theta.weights, means, self._theta.covariances)
+        theta = replace(self._theta, means=_shared(means))  # weights, covariances unchanged
         coords = ", ".join(f"{v:.6g}" for v in mean)
         events = (f"component {k + 1} mean moved to ({coords})",)
         self._set_current(theta, events)
