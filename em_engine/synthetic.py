@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,16 +20,6 @@ import numpy as np
 from em_engine.data import Dataset, write_csv
 
 __all__ = ["PRESETS", "SAMPLE_FILES", "make_preset", "true_parameters", "write_samples"]
-
-PRESETS: dict[str, str] = {
-    "blobs": "four well-separated round clusters",
-    "anisotropic": "three elongated, tilted clusters",
-    "unequal": "three clusters of unequal sizes and spreads",
-    "overlap": "three heavily overlapping clusters",
-    "house_prices": (
-        "house price (thousands) and floor area (m²) by a hidden neighbourhood (1-D: price only)"
-    ),
-}
 
 #: The sample files ``write_samples`` makes: file name -> (preset, n_samples, n_features).
 SAMPLE_FILES: dict[str, tuple[str, int, int | None]] = {
@@ -45,6 +35,7 @@ _SAMPLE_SEED = 0
 
 @dataclass(frozen=True)
 class _Mixture:
+    description: str
     weights: np.ndarray  # (K,)
     means: np.ndarray  # (K, D)
     covariances: np.ndarray  # (K, D, D)
@@ -69,36 +60,44 @@ def _house(sd_price: float, sd_area: float, corr: float) -> np.ndarray:
 
 _MIXTURES: dict[str, _Mixture] = {
     "blobs": _Mixture(
+        "four well-separated round clusters",
         np.full(4, 0.25),
         np.array([[-5.0, -2.0], [0.0, 5.0], [5.0, -1.0], [0.5, -6.0]]),
         np.stack([_round(0.8), _round(0.7), _round(0.9), _round(0.6)]),
         ("x", "y"),
     ),
     "anisotropic": _Mixture(
+        "three elongated, tilted clusters",
         np.array([0.35, 0.35, 0.30]),
         np.array([[-3.0, 0.0], [2.0, 3.0], [3.0, -3.0]]),
         np.stack([_tilted(2.5, 0.4, 60.0), _tilted(2.2, 0.5, -20.0), _tilted(1.8, 0.3, 10.0)]),
         ("x", "y"),
     ),
     "unequal": _Mixture(
+        "three clusters of unequal sizes and spreads",
         np.array([0.6, 0.3, 0.1]),
         np.array([[0.0, 0.0], [6.0, 3.0], [5.0, -3.0]]),
         np.stack([_round(2.0), _round(0.8), _round(0.3)]),
         ("x", "y"),
     ),
     "overlap": _Mixture(
+        "three heavily overlapping clusters",
         np.array([0.4, 0.35, 0.25]),
         np.array([[0.0, 0.0], [1.6, 0.6], [0.5, 1.7]]),
         np.stack([_round(1.0), _tilted(1.1, 0.8, 30.0), _round(0.9)]),
         ("x", "y"),
     ),
     "house_prices": _Mixture(
+        "house price (thousands) and floor area (m²) by a hidden neighbourhood (1-D: price only)",
         np.array([0.5, 0.35, 0.15]),
         np.array([[190.0, 72.0], [330.0, 105.0], [620.0, 150.0]]),
         np.stack([_house(35.0, 14.0, 0.7), _house(55.0, 20.0, 0.75), _house(110.0, 30.0, 0.8)]),
         ("price", "floor_area"),
     ),
 }
+
+#: Preset name -> one-line description, in the order the GUI lists them.
+PRESETS: dict[str, str] = {name: mix.description for name, mix in _MIXTURES.items()}
 
 
 def _mixture(name: str, n_features: int | None) -> _Mixture:
@@ -111,8 +110,11 @@ def _mixture(name: str, n_features: int | None) -> _Mixture:
     if name != "house_prices" or n_features != 1:
         allowed = "1 or 2" if name == "house_prices" else "2"
         raise ValueError(f"preset {name!r} has {allowed} features, not {n_features}")
-    return _Mixture(
-        mix.weights, mix.means[:, :1], mix.covariances[:, :1, :1], mix.feature_names[:1]
+    return replace(
+        mix,
+        means=mix.means[:, :1],
+        covariances=mix.covariances[:, :1, :1],
+        feature_names=mix.feature_names[:1],
     )
 
 
