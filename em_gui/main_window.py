@@ -792,16 +792,21 @@ class MainWindow(QMainWindow):
             combo.blockSignals(False)
 
     # ================================================================== frames and drawing
+    def _is_current(self, generation: int) -> bool:
+        """True unless a command posted after the one that made ``generation`` replaces it
+        (after shutdown nothing newer comes)."""
+        return self._worker is None or generation >= self._worker.generation
+
     @Slot(object)
     def _on_frame(self, frame: Frame) -> None:
-        if self._worker is None or frame.generation < self._worker.generation:
+        if self._worker is None or not self._is_current(frame.generation):
             return  # from before a reset/reseed/new data: never shown
         self._pending_frame = frame
         self._schedule_redraw()
 
     @Slot(object)
     def _on_history(self, history: History) -> None:
-        if self._worker is None or history.generation < self._worker.generation:
+        if self._worker is None or not self._is_current(history.generation):
             return
         self._pending_history = history
         self._schedule_redraw()
@@ -833,9 +838,8 @@ class MainWindow(QMainWindow):
     def _prepare(self, frame: Frame) -> bool:
         """Point colours of ``frame`` when its data and viewed columns are those drawn now."""
         snap = frame.snapshot
-        generation = self._worker.generation if self._worker is not None else 0
         if (
-            frame.generation < generation
+            not self._is_current(frame.generation)
             or frame.data is not self._drawn_data
             or self._view_columns() != self._drawn_columns
             or snap.labels is None
@@ -845,9 +849,8 @@ class MainWindow(QMainWindow):
         return True
 
     def _redraw_scatter(self) -> None:
-        generation = self._worker.generation if self._worker is not None else 0
         frame, self._pending_frame = self._pending_frame, None
-        if frame is not None and frame.generation >= generation:
+        if frame is not None and self._is_current(frame.generation):
             self._staged = (frame, self._draw_scatter(frame))
             # the panels follow the scatter's paint (eventFilter), or this long after it at most
             self._stage_timers[1].start(PANELS_AFTER_MS)
@@ -855,9 +858,8 @@ class MainWindow(QMainWindow):
             self._redraw_panels()
 
     def _redraw_panels(self) -> None:
-        generation = self._worker.generation if self._worker is not None else 0
         history, self._pending_history = self._pending_history, None
-        if history is not None and history.generation >= generation:
+        if history is not None and self._is_current(history.generation):
             self.convergence.set_history(history.iterations, history.values, history.objective)
         staged, self._staged = self._staged, None
         if staged is not None:
