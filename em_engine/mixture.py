@@ -292,6 +292,7 @@ class GaussianMixture:
         if self.prior is None or self.prior is False:
             return None
         if isinstance(self.prior, Prior):
+            self.prior.check_features(X.shape[1])  # before the initialisation's k-means
             return self.prior
         return Prior.default(X, self.n_components, self.covariance_type)
 

@@ -130,7 +130,8 @@ class Prior:
             raise ValueError(f"Prior is missing {', '.join(missing)}")
         return cls(**{key: values[key] for key in keys})
 
-    def _check_features(self, n_features: int) -> None:
+    def check_features(self, n_features: int) -> None:
+        """ValueError unless the prior is for ``n_features`` features."""
         if n_features != self.n_features:
             raise ValueError(
                 f"Prior is for {self.n_features} features, but the data have {n_features}"
@@ -158,7 +159,7 @@ class Prior:
         weights (K,), means (K, D), covariances (type shape)
         """
         covariance_type = check_covariance_type(covariance_type)
-        self._check_features(stats.sx.shape[1])
+        self.check_features(stats.sx.shape[1])
         _, xbar, mle_cov = m_step(stats, covariance_type, 0.0)
         nk = stats.nk
         n_components, n_features = xbar.shape
@@ -238,7 +239,7 @@ def log_prior(
     means = np.asarray(means, dtype=np.float64)
     cov = np.asarray(covariances, dtype=np.float64)
     n_components, n_features = means.shape
-    prior._check_features(n_features)
+    prior.check_features(n_features)
     alpha, kappa, nu = prior.weight_concentration, prior.mean_precision, prior.dof
     with np.errstate(divide="ignore"):
         total = (
