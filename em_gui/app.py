@@ -6,8 +6,8 @@ Options (the command line handles ``--version`` and the subcommands before Qt is
     Start the real window offscreen (unless ``QT_QPA_PLATFORM`` is set), fit a small synthetic
     data set for a few iterations through the worker thread, export the figure as PNG and SVG
     (to a temporary folder), print one line
-    ``READY iterations=<n> <objective>=<value> seconds=<t>`` and exit 0; exit 1 with a message
-    on stderr if anything fails or takes longer than ``SMOKE_TIMEOUT_S``.
+    ``READY iterations=<n> <objective>=<value> converged=<bool> seconds=<t>`` and exit 0; exit 1
+    with a message on stderr if anything fails or takes longer than ``SMOKE_TIMEOUT_S``.
 """
 
 from __future__ import annotations
