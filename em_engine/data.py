@@ -152,7 +152,10 @@ def _sniff_delimiter(lines: list[str]) -> str:
     """Pick the delimiter giving the same field count (> 1) on most lines; ',' if none does."""
     best, best_score = ",", (0, 0)
     for delim in DELIMITERS:
-        counts = [len(fields) for fields in csv.reader(lines, delimiter=delim) if fields]
+        try:
+            counts = [len(fields) for fields in csv.reader(lines, delimiter=delim) if fields]
+        except csv.Error:  # e.g. a whole long line as one field, over csv's field size limit
+            continue
         if not counts:
             continue
         common = max(set(counts), key=counts.count)

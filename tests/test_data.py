@@ -259,6 +259,19 @@ def test_large_file_reads_exactly(tmp_path: Path) -> None:
     np.testing.assert_array_equal(read_csv(tmp_path / "big.csv").X, X)
 
 
+def test_rows_longer_than_the_sniffed_start(tmp_path: Path) -> None:
+    # The header and a part of the first row fill the first 256 KB: the layout must come from
+    # whole rows, not from the cut one.
+    X = np.random.default_rng(1).normal(size=(3, 20_000))
+    names = [f"c{j}" for j in range(20_000)]
+    path = tmp_path / "wide.csv"
+    write_csv(path, X, names)
+    assert len(path.read_bytes().split(b"\n")[0]) < data_module._SNIFF_BYTES < path.stat().st_size
+    ds = read_csv(path)
+    assert ds.feature_names == tuple(names)
+    np.testing.assert_array_equal(ds.X, X)
+
+
 # --- arrays and writing --------------------------------------------------------------------------
 
 
