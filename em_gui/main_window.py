@@ -434,7 +434,7 @@ class MainWindow(QMainWindow):
         form.addRow("Samples", self.spin_samples)
         self.spin_data_seed = QSpinBox()
         self.spin_data_seed.setObjectName("spin_data_seed")
-        self.spin_data_seed.setRange(0, 2**31 - 1)
+        self.spin_data_seed.setRange(0, MAX_SEED)
         form.addRow("Data seed", self.spin_data_seed)
         buttons = QHBoxLayout()
         buttons.addWidget(self._tool_button(self.action_generate))
