@@ -30,7 +30,7 @@ import numpy as np
 from em_engine._version import __version__
 from em_engine.data import as_data_matrix, write_csv, write_text_atomic
 from em_engine.errors import ModelFileError
-from em_engine.gaussian import COVARIANCE_TYPES
+from em_engine.gaussian import COVARIANCE_TYPES, covariance_shape
 from em_engine.init import INIT_METHODS
 
 if TYPE_CHECKING:
@@ -295,14 +295,6 @@ def _show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-_COVARIANCE_SHAPES = {
-    "full": lambda k, d: (k, d, d),
-    "tied": lambda k, d: (d, d),
-    "diag": lambda k, d: (k, d),
-    "spherical": lambda k, d: (k,),
-}
-
-
 def _check_covariances(check: _Checker, cov: np.ndarray, covariance_type: str) -> None:
     """Symmetric positive definite matrices / positive variances, else ModelFileError."""
     if covariance_type in ("diag", "spherical"):
@@ -449,7 +441,7 @@ def load_model(path: str | os.PathLike[str]) -> GaussianMixture:
     if abs(weights.sum() - 1.0) > _WEIGHT_SUM_TOL:
         raise check.fail("weights", f"must sum to 1, they sum to {float(weights.sum()):.10g}")
     means = check.array(doc["means"], "means", (k, d))
-    covariances = check.array(doc["covariances"], "covariances", _COVARIANCE_SHAPES[cov_type](k, d))
+    covariances = check.array(doc["covariances"], "covariances", covariance_shape(cov_type, k, d))
     _check_covariances(check, covariances, cov_type)
     fit = _check_fit(check, doc["fit"])
     created = doc["created"]
