@@ -516,7 +516,7 @@ def as_data_matrix(X: object, name: str = "X") -> np.ndarray:
     try:
         arr = np.asarray(X)
         if arr.dtype != np.float32:
-            arr = arr.astype(np.float64)
+            arr = arr.astype(np.float64, copy=False)
     except (TypeError, ValueError) as exc:
         raise DataError(f"{name} is not a numeric array ({exc})") from None
     if arr.ndim == 1:

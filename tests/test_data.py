@@ -279,6 +279,8 @@ def test_as_data_matrix() -> None:
     assert as_data_matrix([1, 2, 3]).shape == (3, 1)
     assert as_data_matrix(np.ones((2, 2), np.float32)).dtype == np.float32
     assert as_data_matrix([[1, 2]]).dtype == np.float64
+    X = np.ones((3, 2))
+    assert as_data_matrix(X) is X  # a valid float64 array is checked, not copied
     with pytest.raises(DataError, match=r"X has a non-finite value nan at row 1, column 0"):
         as_data_matrix([[1.0, 2.0], [np.nan, 1.0]])
     with pytest.raises(DataError, match="must be 2-D"):
