@@ -461,26 +461,6 @@ def stats_from_resp(X: np.ndarray, resp: np.ndarray, covariance_type: str) -> Su
 # y_k = U_k^T (x - mu_k), and sums squares (scikit-learn's form, no cancellation).
 
 
-def _factors_full(pc: np.ndarray, n_components: int, n_features: int) -> np.ndarray:
-    return pc
-
-
-def _factors_tied(pc: np.ndarray, n_components: int, n_features: int) -> np.ndarray:
-    return np.broadcast_to(pc, (n_components, n_features, n_features))
-
-
-def _precisions_diag(pc: np.ndarray, n_features: int) -> np.ndarray:
-    return pc * pc
-
-
-def _precisions_spherical(pc: np.ndarray, n_features: int) -> np.ndarray:
-    return np.repeat((pc * pc)[:, None], n_features, axis=1)
-
-
-_FACTORS = {"full": _factors_full, "tied": _factors_tied}
-_PRECISION_VECTORS = {"diag": _precisions_diag, "spherical": _precisions_spherical}
-
-
 def _expanded_full(
     pc: np.ndarray, centred_means: np.ndarray, constant: np.ndarray, pairs: list[tuple[int, int]]
 ) -> np.ndarray | None:
@@ -541,16 +521,18 @@ class _Pass:
         self.expanded = None
         if covariance_type == "full":
             self.expanded = _expanded_full(pc, centred_means, constant, self.features.pairs)
-        elif covariance_type in _PRECISION_VECTORS:
+        elif covariance_type in ("diag", "spherical"):
             # (K, 2D + 1) weights of the feature rows (x - shift, 1, (x - shift)^2)
-            prec = _PRECISION_VECTORS[covariance_type](pc, n_features)
+            prec = precisions_from_precision_cholesky(pc, covariance_type)
+            if covariance_type == "spherical":
+                prec = np.repeat(prec[:, None], n_features, axis=1)
             offset = constant - 0.5 * np.sum(prec * centred_means**2, axis=1)
             self.expanded = np.column_stack([prec * centred_means, offset, -0.5 * prec])
         if self.expanded is None:
             # transform (K * D, D + 1): row k*D + j gives sqrt(1/2) * (U_k^T (x - mu_k))_j
             # from the feature rows (x - shift, 1)
-            factors = math.sqrt(0.5) * _FACTORS[covariance_type](pc, n_components, n_features)
-            rotation = np.swapaxes(factors, 1, 2)  # (K, j, i)
+            factors = np.broadcast_to(pc, (n_components, n_features, n_features))  # tied: K times
+            rotation = np.swapaxes(math.sqrt(0.5) * factors, 1, 2)  # (K, j, i)
             offsets = -np.einsum("kji,ki->kj", rotation, centred_means)
             transform = np.concatenate([rotation, offsets[:, :, None]], axis=2)
             transform = transform.reshape(n_components * n_features, n_features + 1)
