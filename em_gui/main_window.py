@@ -659,11 +659,7 @@ class MainWindow(QMainWindow):
         if frame is None:
             return
         X = frame.data.X
-        cx, cy = self._view_columns()
-        point = X.mean(axis=0)
-        point[cx] = x
-        if X.shape[1] > 1:
-            point[cy] = y
+        point = self._placed(X.mean(axis=0), x, y)
         snap = frame.snapshot
         data = FitData(
             np.vstack([X, point.astype(X.dtype)[None]]), frame.data.feature_names, frame.data.source
@@ -684,11 +680,16 @@ class MainWindow(QMainWindow):
         if frame is None:
             return
         mean = np.array(frame.snapshot.means[component], dtype=np.float64)
+        self._worker.move_mean(component, self._placed(mean, x, y))
+
+    def _placed(self, vector: np.ndarray, x: float, y: float) -> np.ndarray:
+        """``vector`` (D,), changed in place: the viewed columns set to the plot's (x, y) (only x
+        for 1-D data)."""
         cx, cy = self._view_columns()
-        mean[cx] = x
-        if mean.shape[0] > 1:
-            mean[cy] = y
-        self._worker.move_mean(component, mean)
+        vector[cx] = x
+        if vector.shape[0] > 1:
+            vector[cy] = y
+        return vector
 
     # ================================================================== settings controls
     def fit_settings(self) -> FitSettings:
