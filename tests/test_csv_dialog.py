@@ -12,7 +12,6 @@ import pytest
 from PySide6 import QtWidgets
 
 from em_gui.csv_dialog import CsvImportDialog
-from em_gui.dialogs import SyntheticDialog
 
 OUTPUT = Path(__file__).resolve().parents[1] / "test-output"
 
@@ -126,20 +125,3 @@ def test_empty_file_shows_error_and_disables_import(qtbot, tmp_path):
     dialog = open_dialog(qtbot, path)
     assert "empty" in dialog.error_text()
     assert not dialog.ok_button.isEnabled()
-
-
-def test_synthetic_dialog_draws_the_chosen_preset(qtbot):
-    dialog = SyntheticDialog(name="overlap", n_samples=300, seed=7)
-    qtbot.addWidget(dialog)
-    dialog.show()
-    assert dialog.values() == ("overlap", 300, 7)
-    with qtbot.waitSignal(dialog.accepted, timeout=2000):
-        dialog.findChild(QtWidgets.QDialogButtonBox).button(
-            QtWidgets.QDialogButtonBox.StandardButton.Ok
-        ).click()
-    data = dialog.dataset()
-    assert data.X.shape == (300, 2)
-    again = SyntheticDialog(name="overlap", n_samples=300, seed=7)
-    qtbot.addWidget(again)
-    again._on_ok()
-    np.testing.assert_array_equal(again.dataset().X, data.X)
