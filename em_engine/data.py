@@ -134,7 +134,7 @@ def _read_text(path: Path, limit: int | None = None) -> str:
     return text
 
 
-def _is_number(cell: str) -> bool:
+def is_number(cell: str) -> bool:
     """True if ``cell`` is a decimal number (NaN/inf count: they are numbers, just not valid)."""
     try:
         float(cell)
@@ -145,7 +145,7 @@ def _is_number(cell: str) -> bool:
 
 def _looks_numeric(cell: str) -> bool:
     """True for a number, or one written with a decimal comma (read later, to name the problem)."""
-    return _is_number(cell) or _is_number(cell.replace(",", ".", 1))
+    return is_number(cell) or is_number(cell.replace(",", ".", 1))
 
 
 def _sniff_delimiter(lines: list[str]) -> str:
@@ -174,13 +174,13 @@ def _detect_header(rows: list[list[str]]) -> bool:
     numeric in most of the following rows.
     """
     first, rest = rows[0], rows[1:]
-    text_cells = [j for j, cell in enumerate(first) if cell.strip() and not _is_number(cell)]
+    text_cells = [j for j, cell in enumerate(first) if cell.strip() and not is_number(cell)]
     if not text_cells:
         return False
     if len(text_cells) == sum(1 for cell in first if cell.strip()):
         return True
     for j in text_cells:
-        numeric = [_is_number(r[j]) for r in rest if j < len(r)]
+        numeric = [is_number(r[j]) for r in rest if j < len(r)]
         if numeric and sum(numeric) * 2 > len(numeric):
             return True
     return False
@@ -366,7 +366,7 @@ def _cell_problem(cell: str, name: str) -> str | None:
         number = float(value)
     except ValueError:
         hint = ""
-        if "," in value and _is_number(value.replace(",", ".", 1)):
+        if "," in value and is_number(value.replace(",", ".", 1)):
             hint = " (decimal commas are not supported: use a decimal point)"
         return f"column '{name}' is '{cell}', not a number{hint}"
     if not np.isfinite(number):

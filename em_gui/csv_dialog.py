@@ -9,7 +9,8 @@ from PySide6 import QtCore, QtWidgets
 from em_engine.data import (
     CsvPreview,
     Dataset,
-    _is_number,  # the reader's own test of a numeric cell
+    delimiter_name,
+    is_number,  # the reader's own test of a numeric cell
     read_csv,
     sniff_csv,
 )
@@ -23,7 +24,6 @@ DELIMITERS: dict[str, str | None] = {
     "Tab": "\t",
     "Pipe ( | )": "|",
 }
-_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 #: Header choices: label -> header argument (None: detect).
 HEADERS: dict[str, bool | None] = {
     "Detect": None,
@@ -171,7 +171,7 @@ class CsvImportDialog(QtWidgets.QDialog):
             return
         self._preview = preview
         self.ok_button.setEnabled(True)
-        name = _DELIMITER_NAMES.get(preview.delimiter, repr(preview.delimiter))
+        name = delimiter_name(preview.delimiter)
         detected = [f"{name}-separated"]
         detected.append("header row" if preview.has_header else "no header row")
         if preview.has_row_names:
@@ -197,7 +197,7 @@ class CsvImportDialog(QtWidgets.QDialog):
         for c, name in enumerate(preview.column_names):
             item = QtWidgets.QListWidgetItem(name)
             item.setFlags(item.flags() | QtCore.Qt.ItemFlag.ItemIsUserCheckable)
-            numeric = any(_is_number(row[c]) for row in preview.preview_rows if c < len(row))
+            numeric = any(is_number(row[c]) for row in preview.preview_rows if c < len(row))
             checked = QtCore.Qt.CheckState.Checked if numeric else QtCore.Qt.CheckState.Unchecked
             item.setCheckState(checked)
             self.columns_list.addItem(item)
