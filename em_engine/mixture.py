@@ -462,11 +462,15 @@ class GaussianMixture:
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Responsibilities (N, K)."""
+        return self.score_samples_and_proba(X)[1]
+
+    def score_samples_and_proba(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Log density (N,) and responsibilities (N, K) of X (N, D) from one pass over X."""
         X = self._check_X(X)
-        _, log_resp = gaussian.estimate_log_prob_resp(
+        log_density, log_resp = gaussian.estimate_log_prob_resp(
             X, self.weights_, self.means_, self.precisions_cholesky_, self.covariance_type
         )
-        return np.exp(log_resp)
+        return log_density, np.exp(log_resp)
 
     def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Draw n_samples points: X (n_samples, D) float64 and their components y (n_samples,),

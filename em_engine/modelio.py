@@ -479,10 +479,9 @@ def write_assignments(
     Columns: row (1-based), label (component, from 0), confidence (its responsibility),
     log_density (log p(x)), resp_0 .. resp_{K-1}. X : (N, D). Used by the GUI and ``score``.
     """
-    resp = model.predict_proba(X)
-    labels = resp.argmax(axis=1)
+    log_density, resp = model.score_samples_and_proba(X)
     table = np.column_stack(
-        [np.arange(1, len(resp) + 1), labels, resp.max(axis=1), model.score_samples(X), resp]
+        [np.arange(1, len(resp) + 1), resp.argmax(axis=1), resp.max(axis=1), log_density, resp]
     )
     header = [
         "row",

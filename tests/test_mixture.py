@@ -339,3 +339,12 @@ def test_prior_fit_is_monotone_map(covariance_type):
     assert model.lower_bound_ == pytest.approx(posterior, abs=1e-7)
     mle = GaussianMixture(3, covariance_type=covariance_type, random_state=0, tol=1e-8).fit(X)
     assert abs(mle.lower_bound_ - model.lower_bound_) > 1e-4
+
+
+def test_score_samples_and_proba_is_both_in_one_pass():
+    rng = np.random.default_rng(3)
+    X = np.vstack([rng.normal(size=(100, 2)), rng.normal(size=(100, 2)) + 4])
+    model = GaussianMixture(2, random_state=0).fit(X)
+    log_density, resp = model.score_samples_and_proba(X)
+    np.testing.assert_allclose(log_density, model.score_samples(X), rtol=1e-12)
+    np.testing.assert_array_equal(resp, model.predict_proba(X))
