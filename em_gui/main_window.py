@@ -65,6 +65,7 @@ from em_gui.worker import (
     EMWorker,
     FitData,
     FitSettings,
+    FitState,
     Frame,
     History,
 )
@@ -870,6 +871,8 @@ class MainWindow(QMainWindow):
         # points on a busy machine) most of the GUI thread's time stays free for the user.
         started = self._last_draw
         self._after_paint(lambda: self._pace(started))
+        if self._pending_frame is not None or self._pending_history is not None:
+            self._schedule_redraw()  # arrived while this redraw was staged: never lost
 
     def _after_paint(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once what was just drawn is painted: painting follows a drawing slot
@@ -889,6 +892,15 @@ class MainWindow(QMainWindow):
     def _pace(self, started: float) -> None:
         cost = time.perf_counter() - started
         self._draw_gap = max(1.0 / MAX_FRAME_RATE, DRAW_SHARE_FACTOR * cost)
+
+    def _draw_newest(self) -> None:
+        """Draw the newest frame received now, if a redraw still holds it (a figure export
+        must not show an older picture than the window is about to)."""
+        staged = self._staged[0] if self._staged is not None else None
+        frame = self._pending_frame or staged
+        if frame is not None and self._is_current(frame.generation):
+            self._pending_frame = self._staged = None
+            self._draw(frame)
 
     def _draw(self, frame: Frame) -> None:
         """Draw ``frame`` at once (all views)."""
@@ -1021,14 +1033,19 @@ class MainWindow(QMainWindow):
         path = Path(chosen)
         return path if path.suffix else path.with_suffix(suffix)
 
-    def _fitted_model(self) -> Any:
-        """A fitted em_engine.GaussianMixture holding the parameters drawn now."""
+    def _newest_state(self) -> FitState:
+        """The newest state the worker holds (exports use it, never an older drawn frame)."""
+        state = self._worker.newest_state() if self._worker is not None else None
+        if state is None:
+            raise RuntimeError("nothing fitted yet")
+        return state
+
+    @staticmethod
+    def _fitted_model(state: FitState) -> Any:
+        """A fitted em_engine.GaussianMixture holding the parameters of ``state``."""
         from em_engine.mixture import GaussianMixture
 
-        frame = self._frame
-        if frame is None:
-            raise RuntimeError("nothing fitted yet")
-        snap, settings = frame.snapshot, frame.settings
+        snap, settings = state.snapshot, state.settings
         return GaussianMixture.from_parameters(
             snap.weights,
             snap.means,
@@ -1050,9 +1067,8 @@ class MainWindow(QMainWindow):
             if path is None:
                 return False
         try:
-            model = self._fitted_model()
-            frame = self._frame
-            snap, settings = frame.snapshot, frame.settings
+            state = self._newest_state()
+            snap, settings = state.snapshot, state.settings
             details = {
                 "n_iter": int(snap.iteration),
                 "converged": bool(snap.converged),
@@ -1063,10 +1079,10 @@ class MainWindow(QMainWindow):
                 "prior": bool(settings.prior),
             }
             save_model(
-                model,
+                self._fitted_model(state),
                 path,
-                feature_names=frame.data.feature_names,
-                X=frame.data.X,
+                feature_names=state.data.feature_names,
+                X=state.data.X,
                 details=details,
             )
         except (EMError, ValueError, OSError, RuntimeError) as exc:
@@ -1128,7 +1144,8 @@ class MainWindow(QMainWindow):
                 return False
         path = Path(path)
         try:
-            write_assignments(path, self._fitted_model(), self._frame.data.X)
+            state = self._newest_state()
+            write_assignments(path, self._fitted_model(state), state.data.X)
         except (EMError, ValueError, OSError, RuntimeError) as exc:
             self.show_error(f"Cannot export assignments to {path}: {exc}")
             return False
@@ -1144,6 +1161,7 @@ class MainWindow(QMainWindow):
             if path is None:
                 return False
         try:
+            self._draw_newest()
             self.scatter.export_image(path)
         except (ValueError, OSError) as exc:
             self.show_error(f"Cannot export the figure to {path}: {exc}")

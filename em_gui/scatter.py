@@ -232,6 +232,7 @@ class _PointsItem(pg.GraphicsObject):
         return QtCore.QRectF(x0 - pad_x, y0 - pad_y, x1 - x0 + 2 * pad_x, y1 - y0 + 2 * pad_y)
 
     def viewTransformChanged(self) -> None:
+        super().viewTransformChanged()  # clears the cached view rect that paint() clips to
         self.prepareGeometryChange()
 
     # -- painting ---------------------------------------------------------------------------
@@ -403,6 +404,7 @@ class _EllipsesItem(pg.GraphicsObject):
         self._rect = QtCore.QRectF(x0 - pad_x, y0 - pad_y, x1 - x0 + 2 * pad_x, y1 - y0 + 2 * pad_y)
 
     def viewTransformChanged(self) -> None:
+        super().viewTransformChanged()
         self.prepareGeometryChange()
         self._update_rect()
 
@@ -879,6 +881,28 @@ class ScatterView(QtWidgets.QWidget):
     def ring_polylines(self) -> np.ndarray:
         """The ellipse rings drawn, (K, len(SIGMAS), RING_POINTS, 2) (see ellipse_polylines)."""
         return self._ellipses.rings()
+
+    def widget_pixels(self, xy: np.ndarray) -> np.ndarray:
+        """Where plot coordinates ``xy`` (N, 2) appear in ``plot_widget``, in its pixels (N, 2)
+        as (column, row); for 1-D data y is the strip's (jittered) coordinate."""
+        view_box = self.plot_item.getViewBox()
+        offset = self.plot_widget.viewport().pos()
+        out = np.empty((len(xy), 2))
+        for i, (x, y) in enumerate(np.asarray(xy, dtype=np.float64)):
+            scene = view_box.mapViewToScene(QtCore.QPointF(x, y))
+            local = self.plot_widget.mapFromScene(scene) + offset
+            out[i] = local.x(), local.y()
+        return out
+
+    def legend_rect(self) -> QtCore.QRectF:
+        """The legend's area in ``plot_widget`` pixels (empty when no legend is shown)."""
+        if not self._legend.isVisible():
+            return QtCore.QRectF()
+        scene = self._legend.sceneBoundingRect()
+        polygon = self.plot_widget.mapFromScene(scene)
+        return QtCore.QRectF(polygon.boundingRect()).translated(
+            QtCore.QPointF(self.plot_widget.viewport().pos())
+        )
 
     # -- interaction -----------------------------------------------------------------------
     def _on_marker_released(self, index: int, target: pg.TargetItem) -> None:

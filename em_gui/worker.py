@@ -46,6 +46,7 @@ __all__ = [
     "EMWorker",
     "FitData",
     "FitSettings",
+    "FitState",
     "Frame",
     "History",
 ]
@@ -95,6 +96,16 @@ class Frame:
     settings: FitSettings
     n_history: int
     state: str
+
+
+@dataclass(frozen=True)
+class FitState:
+    """The worker's newest state, whether or not a frame showed it: what exports must use."""
+
+    generation: int
+    snapshot: Any
+    data: FitData
+    settings: FitSettings
 
 
 @dataclass(frozen=True)
@@ -150,6 +161,7 @@ class EMWorker(QObject):
         self._abort = False
         self._speed: float | None = None  # iterations per second; None = as fast as possible
         self._posted_generation = 0
+        self._newest: FitState | None = None
         # Worker-thread state.
         self._session: Any = None
         self._data: FitData | None = None
@@ -235,6 +247,18 @@ class EMWorker(QObject):
         is kept and ``error`` is emitted. Returns the new generation.
         """
         return self._post("configure", data, settings, seed, initial_params)
+
+    def newest_state(self) -> FitState | None:
+        """The newest state the worker holds (None before data): snapshot, data and settings.
+
+        Unlike the frames, which are throttled, this is updated after every half-step and
+        command, so an export taken from it is never older than the fit.
+        """
+        self._mutex.lock()
+        try:
+            return self._newest
+        finally:
+            self._mutex.unlock()
 
     def set_max_iter(self, max_iter: int) -> None:
         """Change where runs stop, keeping the session and its history (no new generation)."""
@@ -435,6 +459,10 @@ class EMWorker(QObject):
         session = self._session
         if session is None:
             return
+        newest = FitState(self._generation, session.snapshot, self._data, self._settings)
+        self._mutex.lock()
+        self._newest = newest
+        self._mutex.unlock()
         now = time.perf_counter()
         if not force and now - self._last_emit < 1.0 / MAX_FRAME_RATE:
             return

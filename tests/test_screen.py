@@ -1,0 +1,227 @@
+"""What the window draws: rendered pixels and the numbers it shows, on the paths people take.
+
+These tests grab the real (offscreen) window and look at the picture: points after loading data of
+another range, ellipse centres at the means, and the final frame of a run at full speed.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSettings, Qt
+from PySide6.QtGui import QImage
+
+from em_engine.data import Dataset, read_csv
+from em_engine.synthetic import make_preset
+from em_gui import MainWindow
+from em_gui.palette import component_rgb
+from em_gui.scatter import JITTER, JITTER_SEED
+from em_gui.worker import CONVERGED
+
+SAMPLES = Path(__file__).resolve().parent.parent / "resources" / "samples"
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    errors: list[str] = []
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(settings=settings, error_sink=errors.append, load_default_data=False)
+    w.errors = errors
+    qtbot.addWidget(w)
+    w.resize(1100, 760)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+def rgb(image: QImage) -> np.ndarray:
+    """(H, W, 3) int array of a grabbed image."""
+    image = image.convertToFormat(QImage.Format.Format_RGB32)
+    words = np.frombuffer(image.constBits(), np.uint8).reshape(
+        image.height(), image.bytesPerLine() // 4, 4
+    )
+    return words[:, : image.width(), 2::-1].astype(int)  # BGRA in memory -> RGB
+
+
+def current(window: MainWindow) -> bool:
+    frame = window.current_frame()
+    return frame is not None and frame.generation == window._worker.generation
+
+
+def load_and_step(qtbot, window: MainWindow, dataset) -> np.ndarray:
+    """Show ``dataset``, do one full iteration, return the drawn points' plot coordinates."""
+    window.set_dataset(dataset)
+    qtbot.waitUntil(lambda: current(window) and window.current_frame().data.X is not None)
+    window.action_step.trigger()
+    qtbot.waitUntil(lambda: current(window) and window.current_snapshot().iteration == 1)
+    X = window.current_frame().data.X
+    if X.shape[1] == 1:
+        jitter = np.random.default_rng(JITTER_SEED).uniform(-JITTER, JITTER, len(X))
+        return np.column_stack([X[:, 0], jitter])
+    return X[:, :2].astype(np.float64)
+
+
+def drawn_fraction(qtbot, window: MainWindow, xy: np.ndarray, n_check: int = 400) -> float:
+    """Share of points (a sample of n_check) whose centre pixel is not the white background."""
+    pick = np.random.default_rng(0).choice(len(xy), min(n_check, len(xy)), replace=False)
+    # wait for the paint that shows the newest state (the window draws in stages)
+    qtbot.waitUntil(lambda: window._staged is None and window._pending_frame is None)
+    pixels = rgb(window.scatter.plot_widget.grab().toImage())
+    where = np.rint(window.scatter.widget_pixels(xy[pick])).astype(int)
+    h, w, _ = pixels.shape
+    inside = (where[:, 0] >= 0) & (where[:, 0] < w) & (where[:, 1] >= 0) & (where[:, 1] < h)
+    assert inside.mean() > 0.95, "the view does not show the data"
+    colours = pixels[where[inside, 1], where[inside, 0]]
+    return float((np.abs(colours - 255).sum(axis=1) > 40).mean())
+
+
+def shifted(dataset: Dataset, scale: float, offset: float, name: str) -> Dataset:
+    return Dataset(X=dataset.X * scale + offset, feature_names=dataset.feature_names, source=name)
+
+
+def test_points_are_drawn_after_every_sample_and_range(qtbot, window):
+    """Defect: after data of another range, paint() clipped to the first data's view rect."""
+    base = make_preset("blobs", 600, seed=3)
+    datasets = [base]
+    datasets += [read_csv(path) for path in sorted(SAMPLES.glob("*.csv"))]
+    datasets += [
+        shifted(base, 1e-6, 0.0, "tiny.csv"),
+        shifted(base, 1e6, -3e7, "huge.csv"),
+        shifted(base, 1.0, 5e3, "far.csv"),
+        Dataset(X=base.X[:, :1] * 1e4, feature_names=("one",), source="one_d_huge.csv"),
+        make_preset("blobs", 30_000, seed=4),  # numpy-splatted dots instead of sprites
+        base,
+    ]
+    for dataset in datasets:
+        xy = load_and_step(qtbot, window, dataset)
+        fraction = drawn_fraction(qtbot, window, xy)
+        assert fraction > 0.85, f"{dataset.source}: only {fraction:.0%} of points drawn"
+    assert window.errors == []
+
+
+def test_ellipse_centre_is_drawn_at_the_mean(qtbot, window):
+    """The rings' pixels (component colour) are centred on the mean's screen position."""
+    rng = np.random.default_rng(5)
+    X = np.vstack([rng.normal((0, 0), (1.0, 0.4), (400, 2)), rng.normal((8, -6), 0.7, (400, 2))])
+    window.spin_k.setValue(2)
+    window.combo_init.setCurrentText("kmeans")
+    window.set_dataset(Dataset(X=X, feature_names=("a", "b"), source="two.csv"))
+    qtbot.waitUntil(lambda: current(window))  # iteration 0: grey points, coloured rings
+    qtbot.waitUntil(lambda: window._staged is None and window._pending_frame is None)
+    snap = window.current_snapshot()
+    assert snap.labels is None
+    pixels = rgb(window.scatter.plot_widget.grab().toImage())
+    legend = window.scatter.legend_rect()
+    rows, cols = np.mgrid[: pixels.shape[0], : pixels.shape[1]]
+    outside_legend = ~(
+        (cols >= legend.left() - 2)
+        & (cols <= legend.right() + 2)
+        & (rows >= legend.top() - 2)
+        & (rows <= legend.bottom() + 2)
+    )
+    colours = np.rint(component_rgb(2) * 255).astype(int)
+    for k in range(2):
+        ring = window.scatter.ring_polylines()[k, -1]  # the 3-sigma ring bounds the search
+        box = window.scatter.widget_pixels(ring)
+        lo, hi = box.min(axis=0) - 4, box.max(axis=0) + 4
+        in_box = (cols >= lo[0]) & (cols <= hi[0]) & (rows >= lo[1]) & (rows <= hi[1])
+        near = np.abs(pixels - colours[k]).sum(axis=2) < 40
+        mask = near & in_box & outside_legend
+        assert mask.sum() > 50, f"component {k + 1}: its rings are not drawn"
+        # the centre of the rings' extent (the 3-sigma ring's extremes; labels may cover parts)
+        c, r = cols[mask], rows[mask]
+        centre = np.array([c.min() + c.max(), r.min() + r.max()]) / 2
+        expected = window.scatter.widget_pixels(snap.means[k : k + 1])[0]
+        assert np.hypot(*(centre - expected)) < 3.0, (k, centre, expected)
+
+
+def test_runs_at_full_speed_end_on_the_converged_frame_and_export_it(qtbot, window, tmp_path):
+    """Defect: a frame arriving while a redraw was staged was lost; the window stayed on an early
+    iteration ('running', slider 1/1) and Export model wrote that stale state."""
+    window.set_speed(None)
+    window.spin_k.setValue(4)
+    window.set_dataset(make_preset("blobs", 4000, seed=7))
+    qtbot.waitUntil(lambda: current(window))
+    for run in range(12):
+        window.reseed(1000 + run)
+        window.action_run.trigger()
+        qtbot.waitUntil(
+            lambda: current(window) and window.current_frame().state == CONVERGED, timeout=10_000
+        )
+        newest = window._worker.newest_state()
+        snap = window.current_snapshot()
+        assert snap is newest.snapshot and snap.converged
+        last = window.slider_history.maximum()
+        assert last == snap.iteration > 1
+        assert window.label_history.text() == f"iteration {last} / {last}"
+        assert window.status_labels["state"].text() == CONVERGED
+        assert window.status_labels["iteration"].text() == f"iteration {snap.iteration}"
+    path = tmp_path / "model.json"
+    assert window.export_model(path)
+    saved = json.loads(path.read_text())
+    assert saved["fit"]["n_iter"] == snap.iteration and saved["fit"]["converged"] is True
+    np.testing.assert_allclose(saved["means"], snap.means, rtol=1e-15)
+    assert window.errors == []
+
+
+def test_exports_use_the_workers_newest_state_not_the_drawn_frame(qtbot, window, tmp_path):
+    """An export right after a command that has been carried out but not yet drawn."""
+    window.set_dataset(make_preset("blobs", 800, seed=1))
+    qtbot.waitUntil(lambda: current(window))
+    window.action_step.trigger()
+    qtbot.waitUntil(lambda: window._worker.newest_state().snapshot.iteration == 1)
+    path = tmp_path / "m.json"
+    assert window.export_model(path)  # before the event loop has drawn iteration 1
+    saved = json.loads(path.read_text())
+    assert saved["fit"]["n_iter"] == 1
+    np.testing.assert_allclose(saved["means"], window._worker.newest_state().snapshot.means)
+
+
+def test_a_frame_arriving_while_a_redraw_is_staged_is_drawn(qtbot, window):
+    """The exact interleaving that lost frames: frame A's scatter is painted, its panels are still
+    to come, and frame B arrives before them. B must be drawn (scatter, panels, status)."""
+    window.set_dataset(make_preset("blobs", 1500, seed=2))
+    qtbot.waitUntil(lambda: current(window) and window._pending_frame is None)
+    worker = window._worker
+    emitted = threading.Event()
+    worker.snapshot_ready.connect(
+        lambda frame: emitted.set() if frame.snapshot.iteration == 2 else None,
+        Qt.ConnectionType.DirectConnection,  # runs on the worker thread as it emits
+    )
+    interleaved = []
+
+    class OnScatterPaint(QObject):
+        def eventFilter(self, watched, event):  # runs before the window's own filter
+            newest = worker.newest_state()
+            if (
+                event.type() == QEvent.Type.Paint
+                and not interleaved
+                and newest.snapshot.iteration == 1
+                and window.status_labels["iteration"].text() == "iteration 0"
+                and np.allclose(window.scatter.marker_items()[0].pos(), newest.snapshot.means[0])
+            ):
+                interleaved.append(True)  # A's scatter is painted, its panels are pending
+                window.step()
+                assert emitted.wait(5.0), "the worker did not send frame B"
+                # deliver B (a queued call to the window) now, before A's panels
+                QCoreApplication.sendPostedEvents(window, QEvent.Type.MetaCall)
+            return False
+
+    spy = OnScatterPaint()
+    window.scatter.plot_widget.viewport().installEventFilter(spy)
+    try:
+        window.step()
+        qtbot.waitUntil(lambda: bool(interleaved), timeout=5000)
+        qtbot.waitUntil(
+            lambda: window.status_labels["iteration"].text() == "iteration 2", timeout=3000
+        )
+    finally:
+        window.scatter.plot_widget.viewport().removeEventFilter(spy)
+    snap = window.current_snapshot()
+    assert snap is worker.newest_state().snapshot
+    assert window.label_history.text() == "iteration 2 / 2"
+    np.testing.assert_allclose(window.scatter.marker_items()[0].pos(), snap.means[0, :2])
