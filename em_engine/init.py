@@ -8,6 +8,10 @@ Methods (``INIT_METHODS``):
   rows carry responsibility, as in scikit-learn).
 - ``"random"``: uniform random responsibilities, each row normalised to sum to 1.
 - ``"random_from_data"``: one-hot responsibilities at K distinct rows drawn uniformly.
+- ``"random_means"`` (not in scikit-learn): K distinct rows drawn uniformly as the means, each
+  with the whole data's covariance, equal weights: the textbook start, whose broad Gaussians are
+  visible from iteration 0 and which EM visibly pulls apart. It has no responsibilities of its
+  own; ``initial_parameters`` builds its parameters directly.
 
 The random draws differ from scikit-learn's (its k-means runs in compiled code with its own use of
 the generator), so results are not bitwise equal to scikit-learn's for the same seed; the methods
@@ -24,7 +28,7 @@ import numpy as np
 
 from em_engine import gaussian
 
-INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
+INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data", "random_means")
 
 RandomLike: TypeAlias = int | np.random.RandomState | np.random.Generator | None
 
@@ -275,8 +279,9 @@ def initial_responsibilities(
         "random_from_data", K rows are one-hot (one per component) and the others are zero.
     """
     n_samples = X.shape[0]
-    if method not in INIT_METHODS:
-        raise ValueError(f"init={method!r} is not one of {INIT_METHODS}")
+    if method not in INIT_METHODS or method == "random_means":
+        methods = INIT_METHODS[:-1]
+        raise ValueError(f"init={method!r} has no initial responsibilities; use one of {methods}")
     if not 1 <= n_components <= n_samples:
         raise ValueError(
             f"n_components={n_components} must be between 1 and the number of samples ({n_samples})"
@@ -345,6 +350,28 @@ def initial_parameters(
     means : ndarray (K, D)
     covariances : ndarray, full (K, D, D), tied (D, D), diag (K, D), spherical (K,)
     """
+    if method == "random_means":
+        return _random_means(X, n_components, covariance_type, rng, reg_covar)
     resp = initial_responsibilities(X, n_components, method, rng)
     stats = gaussian.stats_from_resp(X, resp, covariance_type)
     return gaussian.m_step(stats, covariance_type, reg_covar)
+
+
+def _random_means(
+    X: np.ndarray, n_components: int, covariance_type: str, rng: RandomLike, reg_covar: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The "random_means" start: K distinct rows as means (K, D), the data's covariance (a
+    one-component M-step, in the type's shape) for each, weights 1/K."""
+    n_samples = X.shape[0]
+    if not 1 <= n_components <= n_samples:
+        raise ValueError(
+            f"n_components={n_components} must be between 1 and the number of samples ({n_samples})"
+        )
+    indices = check_random_state(rng).choice(n_samples, size=n_components, replace=False)
+    whole = np.ones((n_samples, 1), dtype=gaussian.work_dtype(X))
+    stats = gaussian.stats_from_resp(X, whole, covariance_type)
+    covariance = gaussian.m_step(stats, covariance_type, reg_covar)[2]
+    if covariance_type != "tied":  # (1, ...) -> (K, ...)
+        covariance = np.repeat(covariance, n_components, axis=0)
+    weights = np.full(n_components, 1.0 / n_components)
+    return weights, X[indices].astype(np.float64), covariance

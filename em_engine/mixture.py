@@ -23,7 +23,12 @@ import numpy as np
 
 from em_engine import gaussian
 from em_engine.errors import DataError
-from em_engine.init import INIT_METHODS, check_random_state, initial_responsibilities
+from em_engine.init import (
+    INIT_METHODS,
+    check_random_state,
+    initial_parameters,
+    initial_responsibilities,
+)
 from em_engine.prior import Prior, log_prior
 
 _PARAM_NAMES = (
@@ -343,10 +348,16 @@ class GaussianMixture:
         ct = self.covariance_type
         weights = means = covariances = None
         if weights_init is None or means_init is None or precisions_init is None:
-            resp = initial_responsibilities(X, self.n_components, self.init_params, random_state)
-            stats = gaussian.stats_from_resp(X, resp, ct)
-            _, means, covariances = gaussian.m_step(stats, ct, self.reg_covar)
-            weights = stats.nk / X.shape[0]
+            if self.init_params == "random_means":  # parameters without responsibilities
+                weights, means, covariances = initial_parameters(
+                    X, self.n_components, ct, self.init_params, random_state, self.reg_covar
+                )
+            else:
+                k, method = self.n_components, self.init_params
+                resp = initial_responsibilities(X, k, method, random_state)
+                stats = gaussian.stats_from_resp(X, resp, ct)
+                _, means, covariances = gaussian.m_step(stats, ct, self.reg_covar)
+                weights = stats.nk / X.shape[0]
         weights = weights if weights_init is None else weights_init
         means = means if means_init is None else means_init
         if precisions_init is None:

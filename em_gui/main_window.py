@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, QRect, QSettings, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -54,7 +54,7 @@ from em_engine import __version__
 from em_engine.errors import EMError
 from em_engine.gaussian import COVARIANCE_TYPES, full_covariances
 from em_engine.init import INIT_METHODS
-from em_engine.synthetic import PRESETS, make_preset
+from em_engine.synthetic import PRESETS, make_preset, true_parameters
 from em_gui.convergence import ConvergenceView
 from em_gui.params_panel import ParameterPanel
 from em_gui.scatter import ScatterView
@@ -79,9 +79,79 @@ MAX_RECENT = 8
 PANELS_AFTER_MS = 40  # a redraw's panels wait for the scatter's paint at most this long
 DRAW_SHARE_FACTOR = 2.0  # redraw gap >= this x the last redraw+paint cost (GUI <= ~half busy)
 MAX_SEED = 2**31 - 1  # what a QSpinBox can hold
-DEFAULT_PRESET, DEFAULT_SAMPLES = "blobs", 1500
-DEFAULT_INIT = "random_from_data"  # tiny ellipses at K random points: EM visibly moves
+DEFAULT_PRESET, DEFAULT_SAMPLES, DEFAULT_SPEED = "blobs", 1500, 10
+DEFAULT_INIT = "random_means"  # broad Gaussians at K random points: visible, EM visibly moves
+DEFAULT_SIZE = (1400, 900)  # the first window's size, made smaller to fit a smaller screen
 PHASE_NAMES = {"init": "initial", "e": "E-step", "m": "M-step", "edit": "edited"}
+
+
+def preset_components(name: str) -> int:
+    """The number of components a synthetic preset is drawn from (its true K)."""
+    return len(true_parameters(name)[0])
+
+
+def default_fit_settings() -> FitSettings:
+    """The fit settings of a first launch (and of View → Restore default settings)."""
+    return FitSettings(n_components=preset_components(DEFAULT_PRESET), init=DEFAULT_INIT)
+
+
+class _TypingKeys(QObject):
+    """Event filter for the number fields: Space goes to the window's shortcuts (Run/Pause) instead
+    of into the field (where it blanked it), and Enter hands the keyboard back to the plot."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self._window = window
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() not in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress):
+            return False
+        if event.key() == Qt.Key.Key_Space and not event.modifiers():
+            # Filtered without being accepted: a ShortcutOverride then goes to the shortcut map
+            # (Space runs or pauses), and a key press never reaches the field.
+            return True
+        if event.type() == QEvent.Type.KeyPress and event.key() in (
+            Qt.Key.Key_Return,
+            Qt.Key.Key_Enter,
+        ):
+            QTimer.singleShot(0, self._window.scatter.plot_widget.setFocus)  # after the edit
+        return False
+
+
+class StatusMessage(QLabel):
+    """The status bar's message: elided to the room the permanent fields leave, the whole text in
+    its tooltip (QStatusBar.showMessage cut long messages off without a sign)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("status_message")
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self._message = ""
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(lambda: self.show_message("", 0))
+
+    def show_message(self, message: str, timeout_ms: int) -> None:
+        """Show ``message`` (one line) for ``timeout_ms`` (0: until the next one)."""
+        self._message = " ".join(message.split())
+        self.setToolTip(message)
+        self._elide()
+        if timeout_ms > 0:
+            self._timer.start(timeout_ms)
+        else:
+            self._timer.stop()
+
+    def message(self) -> str:
+        """The whole message shown now ('' when none)."""
+        return self._message
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        metrics = self.fontMetrics()
+        self.setText(metrics.elidedText(self._message, Qt.TextElideMode.ElideRight, self.width()))
 
 
 def _show_message_box(parent: QWidget, message: str) -> None:
@@ -123,7 +193,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_NAME)
         self.setObjectName("main_window")
         self.setAcceptDrops(True)
-        self.resize(1400, 900)
+        self.resize(*DEFAULT_SIZE)
         self._settings = settings if settings is not None else QSettings(ORGANIZATION, APP_NAME)
         self._error_sink = error_sink or (lambda message: _show_message_box(self, message))
         self.last_error: str | None = None
@@ -137,7 +207,9 @@ class MainWindow(QMainWindow):
         self._state = "paused"
         self._last_draw = -1.0
         self._draw_gap = 1.0 / MAX_FRAME_RATE  # seconds between redraws (grows with their cost)
-        self._restore_target = 0  # the history slider's value, sent after it settles
+        # the history slider's value and the generation it was picked in, sent once it settles
+        self._restore_target: tuple[int, int | None] = (0, None)
+        self._preset_drawn: tuple[str, int, int] | None = None  # the preset choice on screen
 
         icon = self.app_icon()
         if icon is not None:
@@ -181,6 +253,20 @@ class MainWindow(QMainWindow):
         self._worker.error.connect(self.show_error)
         self._worker.notice.connect(self._show_notice)
 
+        self._default_layout = self.saveState()  # docks and toolbar as built
+        typing_keys = _TypingKeys(self)
+        for field in (
+            self.spin_seed,
+            self.spin_k,
+            self.spin_max_iter,
+            self.spin_samples,
+            self.spin_data_seed,
+            self.edit_tol,
+            self.edit_reg_covar,
+        ):
+            field.installEventFilter(typing_keys)
+            if isinstance(field, QSpinBox):
+                field.lineEdit().installEventFilter(typing_keys)
         self._restore_settings()
         self._apply_state("paused")
         self._thread.start(QThread.Priority.LowPriority)  # honoured on Windows and macOS
@@ -248,6 +334,9 @@ class MainWindow(QMainWindow):
              None, "Plot |change of the objective| per iteration on a log scale", True),
             ("action_about", "&About EM Explorer", self.show_about, None, None,
              "What this is, and the versions in use", False),
+            ("action_restore_defaults", "Restore &default settings", self.restore_defaults,
+             None, None, "Forget remembered settings and layout: start as on a first launch",
+             False),
         ]  # fmt: skip
         for name, text, slot, shortcut, icon, tip, checkable in table:
             action = QAction(text, self)
@@ -342,7 +431,7 @@ class MainWindow(QMainWindow):
         self.slider_speed = QSlider(Qt.Orientation.Horizontal)
         self.slider_speed.setObjectName("slider_speed")
         self.slider_speed.setRange(1, SPEED_MAX)
-        self.slider_speed.setValue(10)
+        self.slider_speed.setValue(DEFAULT_SPEED)
         self.slider_speed.setToolTip("Iterations per second while running (right end: no limit)")
         self.label_speed = QLabel()
         self.label_speed.setMinimumWidth(56)
@@ -360,7 +449,7 @@ class MainWindow(QMainWindow):
         self.spin_k = QSpinBox()
         self.spin_k.setObjectName("spin_k")
         self.spin_k.setRange(1, 50)
-        self.spin_k.setValue(3)
+        self.spin_k.setValue(preset_components(DEFAULT_PRESET))
         self.spin_k.setToolTip("Number of mixture components K")
         form.addRow("Components K", self.spin_k)
         self.combo_covariance = QComboBox()
@@ -412,7 +501,6 @@ class MainWindow(QMainWindow):
             signal.connect(self._on_settings_edited)
         for edit in (self.edit_tol, self.edit_reg_covar):
             edit.editingFinished.connect(self._on_settings_edited)
-            edit.returnPressed.connect(self.scatter.plot_widget.setFocus)
         self.spin_max_iter.editingFinished.connect(self._on_settings_edited)
 
         # --- data
@@ -437,6 +525,13 @@ class MainWindow(QMainWindow):
         self.spin_data_seed.setObjectName("spin_data_seed")
         self.spin_data_seed.setRange(0, MAX_SEED)
         form.addRow("Data seed", self.spin_data_seed)
+        self.combo_preset.setToolTip(
+            "A synthetic data set; choosing one generates it, with K set to its true K"
+        )
+        self.combo_preset.activated.connect(self._on_preset_chosen)
+        for spin in (self.spin_samples, self.spin_data_seed):
+            spin.setToolTip("Press Enter to draw the preset again with this value")
+            spin.editingFinished.connect(self._on_data_edited)
         buttons = QHBoxLayout()
         buttons.addWidget(self._tool_button(self.action_generate))
         buttons.addWidget(self._tool_button(self.action_open_csv))
@@ -494,12 +589,12 @@ class MainWindow(QMainWindow):
         menu.addActions([self.action_e_step, self.action_m_step])
         menu.addSeparator()
         menu.addActions([self.action_reset, self.action_reseed])
-        menu = self.menuBar().addMenu("&View")
-        menu.addActions([self.action_equal_aspect, self.action_reset_view])
-        menu.addActions([self.action_show_change, self.action_add_point])
-        menu.addSeparator()
-        menu.addAction(self._dock_controls.toggleViewAction())
-        menu.addAction(self._dock_parameters.toggleViewAction())
+        view = self.menuBar().addMenu("&View")
+        view.addActions([self.action_equal_aspect, self.action_reset_view])
+        view.addActions([self.action_show_change, self.action_add_point])
+        view.addSeparator()
+        view.addAction(self._dock_controls.toggleViewAction())
+        view.addAction(self._dock_parameters.toggleViewAction())
         menu = self.menuBar().addMenu("&Help")
         menu.addAction(self.action_about)
 
@@ -513,10 +608,14 @@ class MainWindow(QMainWindow):
         toolbar.addActions([self.action_reset, self.action_reseed])
         toolbar.addSeparator()
         toolbar.addActions([self.action_add_point, self.action_reset_view])
-        menu.addAction(toolbar.toggleViewAction())
+        view.addAction(toolbar.toggleViewAction())
+        view.addSeparator()
+        view.addAction(self.action_restore_defaults)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
+        self.status_message = StatusMessage()
+        bar.addWidget(self.status_message, 1)
         self.status_labels: dict[str, QLabel] = {}
         for key, width in (
             ("state", 80),
@@ -597,18 +696,39 @@ class MainWindow(QMainWindow):
     # ================================================================== data
     def generate_data(self) -> None:
         """Generate the preset, size and data seed chosen in the Data panel."""
-        name = self.combo_preset.currentText()
+        choice = self._preset_choice()
+        name, n_samples, seed = choice
         try:
-            dataset = make_preset(
-                name, n_samples=self.spin_samples.value(), seed=self.spin_data_seed.value()
-            )
+            dataset = make_preset(name, n_samples=n_samples, seed=seed)
         except (EMError, ValueError) as exc:
             self.show_error(f"Cannot generate preset {name!r}: {exc}")
             return
         self.set_dataset(dataset)
+        self._preset_drawn = choice
+
+    def _on_preset_chosen(self, _index: int) -> None:
+        """A preset picked in the Data panel: K becomes its true K, and it is drawn at once."""
+        self.spin_k.blockSignals(True)  # the new data carries the new K
+        self.spin_k.setValue(preset_components(self.combo_preset.currentText()))
+        self.spin_k.blockSignals(False)
+        self.generate_data()
+
+    def _preset_choice(self) -> tuple[str, int, int]:
+        """(preset, samples, data seed) as the Data panel shows them."""
+        return (
+            self.combo_preset.currentText(),
+            self.spin_samples.value(),
+            self.spin_data_seed.value(),
+        )
+
+    def _on_data_edited(self) -> None:
+        """Samples or data seed confirmed (Enter): draw the preset again if that is new data."""
+        if self._preset_choice() != self._preset_drawn:
+            self.generate_data()
 
     def set_dataset(self, dataset: Any) -> None:
         """Fit new data: anything with ``X`` (N, D), ``feature_names`` and ``source``."""
+        self._preset_drawn = None
         X = np.asarray(dataset.X)
         names = tuple(dataset.feature_names) or tuple(f"x{j}" for j in range(X.shape[1]))
         source = getattr(dataset, "source", None)
@@ -636,7 +756,7 @@ class MainWindow(QMainWindow):
         try:
             dataset = read_csv(path)
         except (EMError, ValueError, OSError) as exc:
-            self.show_error(f"Cannot load {path}: {exc}")
+            self._report_failure("Cannot load", path, exc)
             return
         self._remember_file(path)
         self.set_dataset(dataset)
@@ -647,7 +767,7 @@ class MainWindow(QMainWindow):
         try:
             dialog = CsvImportDialog(str(path), self)
         except (EMError, ValueError, OSError) as exc:
-            self.show_error(f"Cannot load {path}: {exc}")
+            self._report_failure("Cannot load", path, exc)
             return
         if dialog.exec() and dialog.dataset() is not None:
             self._remember_file(path)
@@ -678,10 +798,10 @@ class MainWindow(QMainWindow):
 
     def _on_mean_dragged(self, component: int, x: float, y: float) -> None:
         frame = self._frame
-        if frame is None:
-            return
+        if frame is None or component >= len(frame.snapshot.means):
+            return  # a marker of a state no longer shown
         mean = np.array(frame.snapshot.means[component], dtype=np.float64)
-        self._worker.move_mean(component, self._placed(mean, x, y))
+        self._worker.move_mean(component, self._placed(mean, x, y), based_on=frame.generation)
 
     def _placed(self, vector: np.ndarray, x: float, y: float) -> np.ndarray:
         """``vector`` (D,), changed in place: the viewed columns set to the plot's (x, y) (only x
@@ -774,6 +894,14 @@ class MainWindow(QMainWindow):
         self.combo_view_y.setCurrentIndex(y)
 
     def _on_view_columns(self, *_args: Any) -> None:
+        x, y = self._view_columns()
+        if x == y and self.combo_view_y.count() > 1 and self._drawn_columns is not None:
+            # one column on both axes says nothing: the other axis takes the column just left
+            old_x, old_y = self._drawn_columns
+            other, value = (self.combo_view_y, old_x) if x != old_x else (self.combo_view_x, old_y)
+            other.blockSignals(True)
+            other.setCurrentIndex(value)
+            other.blockSignals(False)
         frame = self._staged[0] if self._staged is not None else self._frame  # the newest drawn
         if frame is not None:
             self._draw(frame)
@@ -995,7 +1123,7 @@ class MainWindow(QMainWindow):
         labels["converged"].setText("converged" if snap.converged else "not converged")
         labels["time"].setText(f"{snap.elapsed * 1000:.3g} ms/step")
         if snap.events:
-            self.statusBar().showMessage("; ".join(snap.events), 6000)
+            self.status_message.show_message("; ".join(snap.events), 6000)
 
     @Slot(str)
     def _on_state(self, state: str) -> None:
@@ -1012,19 +1140,28 @@ class MainWindow(QMainWindow):
         self.button_run.setToolTip(action.toolTip())
         self.status_labels["state"].setText(state)
         if state == CONVERGED:
-            self.statusBar().showMessage("converged", 4000)
+            self.status_message.show_message("converged", 4000)
 
     # ================================================================== history slider
     def _on_history_slider(self, value: int) -> None:
-        self._restore_target = value
+        frame = self._frame  # the history the position was picked from
+        self._restore_target = (value, None if frame is None else frame.generation)
         self._restore_timer.start()
 
     def _send_restore(self) -> None:
-        self._worker.restore(self._restore_target)
+        iteration, based_on = self._restore_target
+        self._worker.restore(iteration, based_on=based_on)
 
     # ================================================================== model files
     def _last_dir(self) -> str:
-        return str(self._settings.value("last_dir", str(Path.home())))
+        """Where file dialogs open: the last folder used, at first the sample data."""
+        last = self._settings.value("last_dir")
+        if last is not None:
+            return str(last)
+        from em_engine._resources import resource_path
+
+        samples = resource_path("samples")
+        return str(samples if samples.is_dir() else Path.home())
 
     def _ask_save_path(self, title: str, filters: str, suffix: str) -> Path | None:
         chosen, _ = QFileDialog.getSaveFileName(self, title, self._last_dir(), filters)
@@ -1086,10 +1223,10 @@ class MainWindow(QMainWindow):
                 details=details,
             )
         except (EMError, ValueError, OSError, RuntimeError) as exc:
-            self.show_error(f"Cannot export the model to {path}: {exc}")
+            self._report_failure("Cannot export the model to", path, exc)
             return False
         self._remember_file(path, recent=False)
-        self.statusBar().showMessage(f"model saved to {path}", 5000)
+        self.status_message.show_message(f"model saved to {path}", 5000)
         return True
 
     def import_model(self, path: str | Path | None = None) -> bool:
@@ -1115,7 +1252,7 @@ class MainWindow(QMainWindow):
                     f"{n_features} ({', '.join(frame.data.feature_names)})"
                 )
         except (EMError, ValueError, OSError, RuntimeError) as exc:
-            self.show_error(f"Cannot import {path}: {exc}")
+            self._report_failure("Cannot import", path, exc)
             return False
         settings = replace(
             frame.settings,
@@ -1131,7 +1268,7 @@ class MainWindow(QMainWindow):
             },
         )
         self._remember_file(path)
-        self.statusBar().showMessage(f"model imported from {path}", 5000)
+        self.status_message.show_message(f"model imported from {path}", 5000)
         return True
 
     def export_assignments(self, path: str | Path | None = None) -> bool:
@@ -1147,9 +1284,9 @@ class MainWindow(QMainWindow):
             state = self._newest_state()
             write_assignments(path, self._fitted_model(state), state.data.X)
         except (EMError, ValueError, OSError, RuntimeError) as exc:
-            self.show_error(f"Cannot export assignments to {path}: {exc}")
+            self._report_failure("Cannot export assignments to", path, exc)
             return False
-        self.statusBar().showMessage(f"assignments saved to {path}", 5000)
+        self.status_message.show_message(f"assignments saved to {path}", 5000)
         return True
 
     def export_figure(self, path: str | Path | None = None) -> bool:
@@ -1164,9 +1301,9 @@ class MainWindow(QMainWindow):
             self._draw_newest()
             self.scatter.export_image(path)
         except (ValueError, OSError) as exc:
-            self.show_error(f"Cannot export the figure to {path}: {exc}")
+            self._report_failure("Cannot export the figure to", path, exc)
             return False
-        self.statusBar().showMessage(f"figure saved to {path}", 5000)
+        self.status_message.show_message(f"figure saved to {path}", 5000)
         return True
 
     # ================================================================== recent files, drops
@@ -1229,17 +1366,27 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, lambda: self.open_file(path, interactive=True))
 
     # ================================================================== messages
+    def _report_failure(self, what: str, path: str | Path, exc: Exception) -> None:
+        """Show '<what> <path>: <reason>', without the path again when the reason starts with it
+        (the engine's messages name their file)."""
+        reason = str(exc)
+        for name in (str(path), str(Path(path).resolve())):
+            if reason.startswith(f"{name}: "):
+                reason = reason[len(name) + 2 :]
+                break
+        self.show_error(f"{what} {path}: {reason}")
+
     @Slot(str)
     def show_error(self, message: str) -> None:
         """Report an error: status bar, ``last_error``, ``error_shown`` and the error sink."""
         self.last_error = message
-        self.statusBar().showMessage(f"Error: {message}", 10000)
+        self.status_message.show_message(f"Error: {message}", 10000)
         self.error_shown.emit(message)
         self._error_sink(message)
 
     @Slot(str)
     def _show_notice(self, message: str) -> None:
-        self.statusBar().showMessage(message, 6000)
+        self.status_message.show_message(message, 6000)
 
     @staticmethod
     def about_text() -> str:
@@ -1266,33 +1413,94 @@ class MainWindow(QMainWindow):
         geometry = s.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
+        else:
+            self.fit_to_screen()
         state = s.value("window/state")
         if state is not None:
             self.restoreState(state)
+        defaults = default_fit_settings()
         try:
             settings = FitSettings(
-                n_components=int(s.value("fit/n_components", 3)),
-                covariance_type=str(s.value("fit/covariance_type", "full")),
-                init=str(s.value("fit/init", DEFAULT_INIT)),
-                tol=float(s.value("fit/tol", 1e-3)),
-                max_iter=int(s.value("fit/max_iter", 100)),
-                reg_covar=float(s.value("fit/reg_covar", 1e-6)),
+                **{
+                    key: type(value)(s.value(f"fit/{key}", value))
+                    for key, value in vars(defaults).items()
+                    if key != "prior"
+                },
                 prior=str(s.value("fit/prior", "false")).lower() == "true",
             )
             if settings.covariance_type not in COVARIANCE_TYPES or settings.init not in (
                 INIT_METHODS
             ):
                 raise ValueError("unknown choice")
-            self._show_settings(settings)
-            self.spin_seed.setValue(int(s.value("fit/seed", 0)))
-            self.slider_speed.setValue(int(s.value("run/speed", 10)))
-            preset = str(s.value("data/preset", DEFAULT_PRESET))
-            if self.combo_preset.findText(preset) >= 0:
-                self.combo_preset.setCurrentText(preset)
-            self.spin_samples.setValue(int(s.value("data/samples", DEFAULT_SAMPLES)))
-            self.spin_data_seed.setValue(int(s.value("data/seed", 0)))
+            self._show_controls(
+                settings,
+                seed=int(s.value("fit/seed", 0)),
+                speed=int(s.value("run/speed", DEFAULT_SPEED)),
+                preset=str(s.value("data/preset", DEFAULT_PRESET)),
+                samples=int(s.value("data/samples", DEFAULT_SAMPLES)),
+                data_seed=int(s.value("data/seed", 0)),
+            )
         except (TypeError, ValueError):
             pass  # a damaged settings file: keep the defaults
+
+    def _show_controls(
+        self,
+        settings: FitSettings,
+        *,
+        seed: int,
+        speed: int,
+        preset: str,
+        samples: int,
+        data_seed: int,
+    ) -> None:
+        """Put settings into the controls without sending them (the next data set uses them)."""
+        self._show_settings(settings)
+        for widget, value in (
+            (self.spin_seed, seed),
+            (self.slider_speed, speed),
+            (self.spin_samples, samples),
+            (self.spin_data_seed, data_seed),
+        ):
+            widget.blockSignals(True)
+            widget.setValue(value)
+            widget.blockSignals(False)
+        self.set_speed(self._speed_from_slider())
+        if self.combo_preset.findText(preset) >= 0:
+            self.combo_preset.setCurrentText(preset)
+
+    def restore_defaults(self) -> None:
+        """Forget the remembered settings and layout, and start again as on a first launch
+        (default data set and fit settings, default window size and docks)."""
+        for group in ("fit", "data", "run", "window"):
+            self._settings.remove(group)
+        self.restoreState(self._default_layout)
+        self.fit_to_screen()
+        self._show_controls(
+            default_fit_settings(),
+            seed=0,
+            speed=DEFAULT_SPEED,
+            preset=DEFAULT_PRESET,
+            samples=DEFAULT_SAMPLES,
+            data_seed=0,
+        )
+        self.generate_data()
+        self._show_notice("default settings restored")
+
+    def fit_to_screen(self, available: QRect | None = None) -> None:
+        """Size the window to DEFAULT_SIZE or, on a smaller screen, to its available area (less
+        a margin for the window frame), and centre it there."""
+        if available is None:
+            screen = self.screen()
+            if screen is None:
+                return
+            available = screen.availableGeometry()
+        width = min(DEFAULT_SIZE[0], available.width() - 16)
+        height = min(DEFAULT_SIZE[1], available.height() - 48)  # title bar and frame
+        self.resize(max(width, self.minimumSizeHint().width()), max(height, 200))
+        self.move(
+            available.left() + (available.width() - self.width()) // 2,
+            available.top() + max((available.height() - self.height() - 32) // 2, 0),
+        )
 
     def _save_settings(self) -> None:
         s = self._settings

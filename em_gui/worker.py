@@ -123,6 +123,7 @@ class _Command:
     name: str
     args: tuple = ()
     generation: int | None = None
+    based_on: int | None = None  # the generation of the frame the user acted on
 
 
 _INVALIDATING = {"reset", "reseed", "restore", "move_mean", "configure"}
@@ -183,14 +184,14 @@ class EMWorker(QObject):
         finally:
             self._mutex.unlock()
 
-    def _post(self, name: str, *args: Any) -> int:
+    def _post(self, name: str, *args: Any, based_on: int | None = None) -> int:
         self._mutex.lock()
         try:
             generation = None
             if name in _INVALIDATING:
                 self._posted_generation += 1
                 generation = self._posted_generation
-            self._queue.append(_Command(name, args, generation))
+            self._queue.append(_Command(name, args, generation, based_on))
             self._wake.wakeAll()
             return self._posted_generation
         finally:
@@ -224,13 +225,25 @@ class EMWorker(QObject):
         """New seed (random if None) and new initial parameters; returns the new generation."""
         return self._post("reseed", seed)
 
-    def restore(self, iteration: int) -> int:
-        """Show stored parameters theta_iteration (pauses); returns the new generation."""
-        return self._post("restore", int(iteration))
+    def restore(self, iteration: int, *, based_on: int | None = None) -> int:
+        """Show stored parameters theta_iteration (pauses); returns the new generation.
 
-    def move_mean(self, component: int, mean: Sequence[float]) -> int:
-        """Place component's mean (D,) by hand; returns the new generation."""
-        return self._post("move_mean", int(component), np.array(mean, dtype=np.float64))
+        ``based_on``: the generation of the frame whose history the iteration was picked from;
+        if a newer state has no such iteration, the command is dropped quietly as stale.
+        """
+        return self._post("restore", int(iteration), based_on=based_on)
+
+    def move_mean(
+        self, component: int, mean: Sequence[float], *, based_on: int | None = None
+    ) -> int:
+        """Place component's mean (D,) by hand; returns the new generation.
+
+        ``based_on``: the generation of the frame whose marker was dragged; if a newer state has
+        no such component (K dropped), the command is dropped quietly as stale.
+        """
+        return self._post(
+            "move_mean", int(component), np.array(mean, dtype=np.float64), based_on=based_on
+        )
 
     def configure(
         self,
@@ -323,20 +336,28 @@ class EMWorker(QObject):
             self._mutex.unlock()
 
     def _execute(self, command: _Command) -> None:
+        # aimed at a frame that a later command has replaced (a drag of a component that K no
+        # longer has, a history position that is gone): if it no longer fits, it is dropped
+        stale = command.based_on is not None and command.based_on < self._generation
         if command.generation is not None:
             self._generation = command.generation
         handler = getattr(self, "_do_" + command.name)
-        ok = self._guarded(command.name.replace("_", "-"), handler, *command.args)
+        ok = self._guarded(command.name.replace("_", "-"), handler, *command.args, quiet=stale)
         if not ok and command.generation is not None:
             self._publish(force=True)  # the window re-syncs with what is really in use
 
-    def _guarded(self, what: str, handler: Callable[..., None], *args: Any) -> bool:
+    def _guarded(
+        self, what: str, handler: Callable[..., None], *args: Any, quiet: bool = False
+    ) -> bool:
+        """Run a handler; a failure is reported (unless ``quiet`` and a ValueError: a stale
+        command), and the worker and its session live on."""
         try:
             handler(*args)
-        except Exception as exc:  # any failure is reported; the worker and its session live on
+        except Exception as exc:
             self._running = False
             self._set_state(self._current_state())
-            self.error.emit(f"{what} failed: {exc}")
+            if not (quiet and isinstance(exc, ValueError)):
+                self.error.emit(f"{what} failed: {exc}")
             return False
         return True
 

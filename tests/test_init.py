@@ -122,7 +122,10 @@ def test_kmeans_plusplus_single_point_and_k_equals_n():
     assert list(indices) == [0]
 
 
-@pytest.mark.parametrize("method", INIT_METHODS)
+RESP_METHODS = tuple(m for m in INIT_METHODS if m != "random_means")
+
+
+@pytest.mark.parametrize("method", RESP_METHODS)
 def test_initial_responsibilities_shapes_and_rows(method):
     X, _ = blobs(50, CENTRES_2D, seed=8)
     resp = initial_responsibilities(X, 4, method, rng=0)
@@ -141,7 +144,7 @@ def test_initial_responsibilities_shapes_and_rows(method):
     assert not np.array_equal(resp, initial_responsibilities(X, 4, method, rng=1))
 
 
-@pytest.mark.parametrize("method", INIT_METHODS)
+@pytest.mark.parametrize("method", RESP_METHODS)
 def test_initial_responsibilities_keep_float32(method):
     X, _ = blobs(20, CENTRES_2D, seed=9)
     assert initial_responsibilities(X.astype(np.float32), 3, method, 0).dtype == np.float32
@@ -170,7 +173,7 @@ def test_bad_arguments_name_the_value():
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-@pytest.mark.parametrize("method", INIT_METHODS)
+@pytest.mark.parametrize("method", RESP_METHODS)
 def test_initial_parameters_match_scikit_learn_from_the_same_responsibilities(
     method, covariance_type
 ):
@@ -191,6 +194,48 @@ def test_initial_parameters_match_scikit_learn_from_the_same_responsibilities(
     if method in ("kmeans", "random"):
         ref._initialize(X, resp)
         np.testing.assert_allclose(covariances, ref.covariances_, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_random_means_are_data_rows_with_the_data_covariance(covariance_type, dtype):
+    X, _ = blobs(40, CENTRES_2D, seed=11, scale=1.5)
+    X = X.astype(dtype)
+    weights, means, covariances = initial_parameters(X, 3, covariance_type, "random_means", 4, 1e-6)
+    np.testing.assert_array_equal(weights, np.full(3, 1 / 3))
+    rows = [np.flatnonzero((X == m.astype(dtype)).all(axis=1)) for m in means]
+    assert all(len(r) >= 1 for r in rows) and len({int(r[0]) for r in rows}) == 3  # distinct rows
+    cov = np.cov(X.astype(np.float64).T, bias=True) + 1e-6 * np.eye(2)
+    expected = {
+        "full": np.repeat(cov[None], 3, axis=0),
+        "tied": cov,
+        "diag": np.repeat(np.diag(cov)[None], 3, axis=0),
+        "spherical": np.full(3, np.diag(cov).mean()),
+    }[covariance_type]
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(covariances, expected, rtol=rtol)
+    again = initial_parameters(X, 3, covariance_type, "random_means", 4, 1e-6)
+    np.testing.assert_array_equal(again[1], means)  # same seed, same start
+    other = initial_parameters(X, 3, covariance_type, "random_means", 5, 1e-6)
+    assert not np.array_equal(other[1], means)
+    with pytest.raises(ValueError, match="n_components=100000"):
+        initial_parameters(X, 100_000, covariance_type, "random_means", 0)
+    with pytest.raises(ValueError, match="no initial responsibilities"):
+        initial_responsibilities(X, 3, "random_means", 0)
+
+
+def test_random_means_fits_in_the_estimator_and_the_session():
+    from em_engine.mixture import GaussianMixture
+    from em_engine.session import EMSession
+
+    X, _ = blobs(100, CENTRES_2D, seed=12)
+    model = GaussianMixture(4, init_params="random_means", random_state=0).fit(X)
+    assert model.converged_ and np.isfinite(model.lower_bound_)
+    session = EMSession(X, 4, init="random_means", seed=0)
+    start = session.snapshot
+    assert np.all(np.linalg.eigvalsh(start.covariances).min(axis=1) > 0.5)  # broad, visible
+    final = list(session.run(200))[-1]
+    assert final.converged and final.log_likelihood > model.score(X) * len(X) - 1.0
 
 
 def test_nearest_mean_responsibilities():

@@ -110,7 +110,9 @@ def test_actions_and_shortcuts(make_window):
         assert window.findChild(QAction, name).shortcut().toString() == key, name
     # one Space shortcut at a time: the hidden one of run/pause does not compete
     assert window.action_run.isVisible() and not window.action_pause.isVisible()
-    assert window.width() >= 1200 and window.height() >= 800
+    screen = window.screen().availableGeometry()  # the first window fits its screen
+    assert window.width() <= max(screen.width(), window.minimumSizeHint().width())
+    assert window.height() <= screen.height()
     assert not window.windowIcon().isNull()
 
 
@@ -324,7 +326,7 @@ def test_bad_files_show_an_error_and_keep_data_and_model(qtbot, make_window, tmp
     bad_json.write_text('{"format": "em-explorer-gmm", "version": 1, "weights": [NaN]}')
     assert not window.import_model(bad_json)
     assert len(window.errors) == 2 and "bad.json" in window.last_error
-    assert "Error" in window.statusBar().currentMessage()
+    assert window.status_message.message().startswith("Error: Cannot")
 
     # a model of the wrong width is refused too
     wide = tmp_path / "wide.json"
@@ -543,3 +545,154 @@ def test_a_frame_is_drawn_in_stages_with_the_scatter_painted_between(qtbot, make
     panels = log.index("show_parameters", shown)
     assert "paint" in log[shown:panels]  # the panels after the scatter's paint
     assert window.scatter._prepared[0] is e.labels  # show_state reused the prepared colours
+
+
+def test_commands_aimed_at_a_replaced_frame_are_dropped_quietly(qtbot, make_window):
+    """A drag of a component K no longer has, or a history position that is gone, after a newer
+    command replaced the frame they were aimed at: no error, the newest state is drawn."""
+    window = make_window(k=5)
+    for i in range(4):
+        window.action_step.trigger()
+        wait_drawn(qtbot, window, lambda s, i=i: s.iteration == i + 1)
+    window.spin_k.setValue(2)  # posted; the frame drawn still has 5 components
+    window.scatter.mean_dragged.emit(4, 0.5, 0.5)  # the 5th marker, released now
+    snap = wait_drawn(qtbot, window, lambda s: len(s.weights) == 2)
+    assert snap.iteration == 0
+    for i in range(3):
+        window.action_step.trigger()
+        wait_drawn(qtbot, window, lambda s, i=i: s.iteration == i + 1)
+    window.slider_history.setValue(3)  # picked from a history of 4 ...
+    window.action_reset.trigger()  # ... which a reset replaces before the slider settles
+    qtbot.waitUntil(lambda: not window._restore_timer.isActive())
+    wait_idle(qtbot, window)
+    assert window.current_snapshot().iteration == 0
+    assert window.errors == []
+    # the same commands aimed at the frame shown still report a real problem
+    window.scatter.mean_dragged.emit(1, float("nan"), 0.0)
+    qtbot.waitUntil(lambda: len(window.errors) == 1)
+    assert "mean" in window.errors[0]
+
+
+def test_space_runs_after_typing_in_a_field_and_enter_returns_focus_to_the_plot(qtbot, make_window):
+    window = make_window(speed=5)
+    with qtbot.waitActive(window):
+        window.show()
+        window.activateWindow()
+    for field, text in (
+        (window.spin_k, "4"),
+        (window.spin_max_iter, "50"),
+        (window.spin_seed, "7"),
+    ):
+        field.setFocus()
+        qtbot.waitUntil(field.hasFocus)
+        field.lineEdit().selectAll()
+        qtbot.keyClicks(field.lineEdit(), text)
+        qtbot.keyClick(field.lineEdit(), Qt.Key.Key_Return)
+        qtbot.waitUntil(window.scatter.plot_widget.hasFocus)  # the keys are the window's again
+        assert field.text().replace(",", "") == text
+    wait_drawn(qtbot, window, lambda s: len(s.weights) == 4 and s.seed == 7)
+    assert window.spin_max_iter.value() == 50
+    window.spin_seed.setFocus()  # Space while a field has the focus: run, not a blank field
+    qtbot.waitUntil(window.spin_seed.hasFocus)
+    qtbot.keyClick(window.spin_seed.lineEdit(), Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: window.worker_state == RUNNING)
+    assert window.spin_seed.text() == "7"
+    qtbot.keyClick(window.spin_seed.lineEdit(), Qt.Key.Key_Space)
+    wait_idle(qtbot, window)
+    assert window.errors == []
+
+
+def test_first_launch_starts_with_the_presets_true_k_and_visible_gaussians(qtbot, settings):
+    window = MainWindow(settings=settings, error_sink=lambda m: None)
+    qtbot.addWidget(window)
+    snap = wait_drawn(qtbot, window, lambda s: s.iteration == 0)
+    assert window.combo_preset.currentText() == "blobs" and len(snap.weights) == 4
+    assert window.combo_init.currentText() == "random_means"
+    # the starting Gaussians are broad enough to be seen: each ring spans many pixels
+    rings = window.scatter.widget_pixels(window.scatter.ring_polylines()[:, 0].reshape(-1, 2))
+    spans = np.ptp(rings.reshape(4, -1, 2), axis=1)
+    assert spans.min() > 20, spans
+    window.shutdown()
+
+
+def test_choosing_a_preset_draws_it_with_its_true_k(qtbot, make_window):
+    window = make_window(k=2)
+    combo = window.combo_preset
+    index = combo.findText("anisotropic")
+    combo.setCurrentIndex(index)
+    combo.activated.emit(index)  # what a person's choice sends
+    snap = wait_drawn(qtbot, window, lambda s: len(s.weights) == 3)
+    assert window.spin_k.value() == 3 and snap.iteration == 0
+    assert window.label_data.text().startswith("preset 'anisotropic'")
+    first = window.current_frame().data
+    window.spin_data_seed.setValue(9)  # Enter in the data seed draws new data
+    window.spin_data_seed.editingFinished.emit()
+    qtbot.waitUntil(lambda: window.current_frame().data is not first)
+    again = window.current_frame().data
+    window.spin_data_seed.editingFinished.emit()  # unchanged: nothing new
+    window.action_step.trigger()
+    wait_drawn(qtbot, window, lambda s: s.iteration == 1)
+    assert window.current_frame().data is again
+
+
+def test_view_x_and_view_y_never_show_the_same_column(qtbot, make_window):
+    rng = np.random.default_rng(0)
+    data = Dataset(X=rng.normal(size=(200, 3)), feature_names=("a", "b", "c"), source="w.csv")
+    window = make_window(data)
+    assert (window.combo_view_x.currentIndex(), window.combo_view_y.currentIndex()) == (0, 1)
+    window.combo_view_x.setCurrentIndex(1)  # x takes y's column: y takes the column x left
+    assert (window.combo_view_x.currentIndex(), window.combo_view_y.currentIndex()) == (1, 0)
+    window.combo_view_y.setCurrentIndex(2)
+    window.combo_view_y.setCurrentIndex(1)
+    assert (window.combo_view_x.currentIndex(), window.combo_view_y.currentIndex()) == (2, 1)
+    assert window.scatter.plot_item.getAxis("bottom").labelText == "c"
+
+
+def test_window_fits_a_1280x720_screen_and_menus(qtbot, make_window):
+    from PySide6.QtCore import QRect
+
+    window = make_window()
+    window.fit_to_screen(QRect(0, 0, 1280, 720))
+    assert window.width() <= 1280 - 16 and window.height() <= 720 - 48
+    assert window.minimumSizeHint().width() <= window.width()
+    assert window.x() >= 0 and window.y() >= 0
+    view = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
+    help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
+    names = [a.text() for a in view.actions()]
+    assert "Main" in names and "Restore &default settings" in names
+    assert [a.text() for a in help_menu.actions()] == ["&About EM Explorer"]
+
+
+def test_restore_default_settings(qtbot, make_window, settings):
+    window = make_window(k=7)
+    window.spin_samples.setValue(2500)
+    window.edit_tol.setText("1e-12")
+    window.edit_tol.editingFinished.emit()
+    window.spin_max_iter.setValue(9999)
+    wait_drawn(qtbot, window, lambda s: True)
+    window.close()  # the extreme settings are remembered ...
+    assert settings.value("fit/tol") in (1e-12, "1e-12")
+    again = make_window()
+    again.action_restore_defaults.trigger()  # ... until restored
+    snap = wait_drawn(
+        qtbot, again, lambda s: len(s.weights) == 4 and len(again.current_frame().data.X) == 1500
+    )
+    assert again.current_frame().settings.tol == 1e-3 and again.spin_max_iter.value() == 100
+    assert again.combo_init.currentText() == "random_means" and snap.iteration == 0
+    assert settings.value("fit/tol") is None
+
+
+def test_error_messages_name_the_file_once_and_the_status_bar_keeps_all(
+    qtbot, make_window, tmp_path
+):
+    window = make_window()
+    truncated = tmp_path / "model.json"
+    truncated.write_text('{"format": "em-explorer-gmm", "version": 1, "weights": [0.5')
+    assert not window.import_model(truncated)
+    message = window.errors[-1]
+    assert message.count(str(truncated)) == 1 and "not valid JSON" in message
+    assert window.status_message.message() == f"Error: {message}"
+    assert window.status_message.toolTip() == f"Error: {message}"
+    shown = window.status_message.text()
+    room = window.status_message.width()
+    assert window.status_message.fontMetrics().horizontalAdvance(shown) <= room
