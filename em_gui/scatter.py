@@ -54,6 +54,10 @@ _ARGB = QtGui.QImage.Format.Format_ARGB32_Premultiplied
 _RGB = QtGui.QImage.Format.Format_RGB32
 #: Above this many points, dots are written into an image with numpy instead of drawn as sprites.
 SPRITE_LIMIT = 20_000
+#: The legend: pixels from the view's corner, and how many points decide which corner it takes.
+LEGEND_OFFSET, LEGEND_SAMPLE = 10.0, 50_000
+#: Mean labels: gap between a marker's centre and its label, and the marker's radius (pixels).
+LABEL_GAP, MARKER_RADIUS = 12.0, 10.0
 
 
 def _sprite_brush(code: int) -> QtGui.QBrush:
@@ -360,7 +364,7 @@ class _EllipsesItem(pg.GraphicsObject):
         super().__init__()
         self._rings = np.empty((0, len(SIGMAS), RING_POINTS, 2))
         self._paths: list[tuple[QtGui.QPainterPath, QtGui.QPainterPath]] = []
-        self._pens: list[tuple[QtGui.QPen, QtGui.QPen]] = []
+        self._pens: list[tuple[QtGui.QPen, QtGui.QPen, QtGui.QPen]] = []  # outline, 1, 2-3 sd
         self._rect = QtCore.QRectF()
         self._extent: tuple[float, float, float, float] | None = None
         self._hidden = np.zeros(0, dtype=bool)
@@ -377,9 +381,12 @@ class _EllipsesItem(pg.GraphicsObject):
         colors = palette.component_colors(len(rings))
         while len(self._pens) < len(rings):
             color = colors[len(self._pens)]
-            # Antialiased pens wider than 1 px cost ~4x more: only the 1-sigma ring has one.
+            # Antialiased pens wider than 1 px cost ~4x more: only the 1-sigma ring has them.
+            # Its dark outline (the colour's own hue) sets it apart from points of its colour
+            # without hiding them (a white halo erased points where rings crowd).
             self._pens.append(
                 (
+                    pg.mkPen(color.darker(190), width=4),
                     pg.mkPen(color, width=2),
                     pg.mkPen(color, width=1, style=QtCore.Qt.PenStyle.DashLine),
                 )
@@ -424,13 +431,15 @@ class _EllipsesItem(pg.GraphicsObject):
 
     def paint(self, p: QtGui.QPainter, option, widget=None) -> None:
         p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
-        for k, ((inner, outer), (inner_pen, outer_pen)) in enumerate(
+        for k, ((inner, outer), (outline_pen, inner_pen, outer_pen)) in enumerate(
             zip(self._paths, self._pens, strict=False)
         ):
             if k < len(self._hidden) and self._hidden[k]:
                 continue
             p.setPen(outer_pen)
             p.drawPath(outer)
+            p.setPen(outline_pen)
+            p.drawPath(inner)
             p.setPen(inner_pen)
             p.drawPath(inner)
 
@@ -624,7 +633,8 @@ class ScatterView(QtWidgets.QWidget):
         image.setVisible(False)
         self.plot_item.addItem(image)
         self._density = _DensityImage(image)
-        self._legend = _Legend(offset=(10, 10), labelTextColor=(30, 30, 30))
+        self._legend = _Legend(offset=(LEGEND_OFFSET, LEGEND_OFFSET), labelTextColor=(30, 30, 30))
+        self._legend_sample: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
         self._legend.setParentItem(self.plot_item.getViewBox())
         self._legend.entry_clicked.connect(self.toggle_component)
         self._legend.sigSampleClicked.connect(self._on_legend_sample_clicked)
@@ -635,6 +645,10 @@ class ScatterView(QtWidgets.QWidget):
         self._legend_k = -1
         self._legend_samples: list[pg.ScatterPlotItem] = []
         self._ellipses = _EllipsesItem()
+        self._state_rings: tuple[np.ndarray, np.ndarray] = (
+            np.empty((0, len(SIGMAS), RING_POINTS, 2)),
+            np.empty((0, 2)),
+        )  # the rings of the state shown and the means they were drawn around
         self._ellipses.setZValue(5)
         self.plot_item.addItem(self._ellipses, ignoreBounds=True)
         self._markers: list[pg.TargetItem] = []
@@ -694,6 +708,8 @@ class ScatterView(QtWidgets.QWidget):
         self._use_density = density
         self._density.item.setVisible(density)
         self._points.setVisible(not density)
+        step = max(1, self._n // LEGEND_SAMPLE)
+        self._legend_sample = (x[::step], y[::step])
         if density:
             self._points.set_points(np.empty(0), np.empty(0))
             self._density.set_points(x, y)
@@ -705,7 +721,8 @@ class ScatterView(QtWidgets.QWidget):
         self.plot_item.setLabel("bottom", x_label, color="#222")
         self.plot_item.setLabel("left", y_label, color="#222")
         self._set_component_count(0)
-        self._ellipses.set_rings(np.empty((0, len(SIGMAS), RING_POINTS, 2)))
+        self._state_rings = (np.empty((0, len(SIGMAS), RING_POINTS, 2)), np.empty((0, 2)))
+        self._show_rings()
         self.reset_view()
 
     def show_state(
@@ -734,7 +751,7 @@ class ScatterView(QtWidgets.QWidget):
         self._show_points(labels, confidence, k)
         self._set_component_count(k)
         rings = interval_boxes if self._one_d else ellipse_polylines
-        self._ellipses.set_rings(rings(means, covariances))
+        self._state_rings = (rings(means, covariances), means)
         for i in range(k):
             marker = self._markers[i]
             if not marker.moving:
@@ -742,6 +759,92 @@ class ScatterView(QtWidgets.QWidget):
             text = f"k={i + 1}  w={float(weights[i]):.2f}"
             if marker.label().toPlainText() != text:
                 marker.label().setText(text)
+        self._show_rings()
+        self.place_labels()
+
+    def _show_rings(self) -> None:
+        """The state's rings, those of a mean being dragged moved along with it."""
+        rings, means = self._state_rings
+        moving = [i for i, m in enumerate(self.marker_items()) if m.moving and i < len(rings)]
+        if moving:
+            rings = rings.copy()
+            for i in moving:
+                pos = self._markers[i].pos()
+                shift = np.array([pos.x(), pos.y()]) - means[i]
+                if self._one_d:
+                    shift[1] = 0.0  # the boxes stay on the strip
+                rings[i] += shift
+        self._ellipses.set_rings(rings)
+
+    def _on_marker_moved(self, index: int) -> None:
+        if self._markers[index].moving:
+            self._show_rings()
+            self.place_labels()
+
+    def place_labels(self) -> None:
+        """Put each mean's label beside its marker where it overlaps no other label, marker or
+        the plot's edge: greedy over places right, left, above and below the marker, then rows
+        stacked beside it (the least overlap when none is free; other labels count 4x)."""
+        markers = [m for m in self.marker_items() if m.isVisible()]
+        if not markers:
+            return
+        view_box = self.plot_item.getViewBox()
+        centres = np.array(
+            [[p.x(), p.y()] for p in map(view_box.mapViewToScene, (m.pos() for m in markers))]
+        )
+        sizes = np.array(
+            [[r.width(), r.height()] for r in (m.label().textItem.boundingRect() for m in markers)]
+        )
+        discs = np.hstack([centres - MARKER_RADIUS, centres + MARKER_RADIUS])  # (M, 4) x0 y0 x1 y1
+        view = view_box.sceneBoundingRect()
+        bounds = (view.left(), view.top(), view.right(), view.bottom())
+        placed = np.empty((0, 4))
+        rows = np.array([-1, 1, -2, 2, -3, 3])
+        for i, marker in enumerate(markers):
+            w, h = sizes[i]
+            g = LABEL_GAP
+            # (dx, dy) of the label's anchor (its left middle) from the marker's centre, screen px
+            offsets = np.vstack(
+                [
+                    [(g, 0.0), (-g - w, 0.0), (-w / 2, -g - h / 2), (-w / 2, g + h / 2)],
+                    np.column_stack([np.full(6, g), rows * (h + 1)]),
+                    np.column_stack([np.full(6, -g - w), rows * (h + 1)]),
+                ]
+            )
+            x0 = centres[i, 0] + offsets[:, 0]
+            y0 = centres[i, 1] + offsets[:, 1] - h / 2
+            boxes = np.stack([x0, y0, x0 + w, y0 + h], axis=1)  # (C, 4)
+            others = np.vstack([placed, np.delete(discs, i, axis=0)])
+            weight = np.r_[np.full(len(placed), 4.0), np.ones(len(discs) - 1)]
+            overlap_w = np.minimum(boxes[:, None, 2], others[None, :, 2]) - np.maximum(
+                boxes[:, None, 0], others[None, :, 0]
+            )
+            overlap_h = np.minimum(boxes[:, None, 3], others[None, :, 3]) - np.maximum(
+                boxes[:, None, 1], others[None, :, 1]
+            )
+            area = np.clip(overlap_w, 0, None) * np.clip(overlap_h, 0, None)
+            cost = area @ weight
+            # a label (partly) outside the plot is cut off: what is outside counts 4x
+            inside_w = np.minimum(boxes[:, 2], bounds[2]) - np.maximum(boxes[:, 0], bounds[0])
+            inside_h = np.minimum(boxes[:, 3], bounds[3]) - np.maximum(boxes[:, 1], bounds[1])
+            cost += 4 * (w * h - np.clip(inside_w, 0, None) * np.clip(inside_h, 0, None))
+            best = int(np.argmin(cost))  # the first free place in the list's order, if any
+            placed = np.vstack([placed, boxes[best]])
+            label = marker.label()
+            label.offset = pg.Point(offsets[best, 0], -offsets[best, 1])  # in view units: y up
+            label.viewTransformChanged()
+
+    def label_rects(self) -> list[QtCore.QRectF]:
+        """Where the shown means' labels are, in ``plot_widget`` pixels (for tests and tours)."""
+        rects = []
+        offset = QtCore.QPointF(self.plot_widget.viewport().pos())
+        for marker in self.marker_items():
+            if marker.isVisible():
+                text = marker.label().textItem
+                scene = text.mapRectToScene(text.boundingRect())
+                rect = self.plot_widget.mapFromScene(scene).boundingRect()
+                rects.append(QtCore.QRectF(rect).translated(offset))
+        return rects
 
     def prepare_state(
         self, labels: np.ndarray | None, confidence: np.ndarray | None, k: int
@@ -827,6 +930,7 @@ class ScatterView(QtWidgets.QWidget):
             marker.sigPositionChangeFinished.connect(
                 lambda target, index=i: self._on_marker_released(index, target)
             )
+            marker.sigPositionChanged.connect(lambda _t, index=i: self._on_marker_moved(index))
             self._markers.append(marker)
         if k != self._legend_k:
             self._legend.clear()
@@ -839,6 +943,7 @@ class ScatterView(QtWidgets.QWidget):
             self._legend.setVisible(k > 0)
             self._legend_k = k
             self._style_legend()
+            self.place_legend()
         for i, marker in enumerate(self._markers):
             marker.setVisible(i < k and not self.is_hidden(i))
 
@@ -941,8 +1046,31 @@ class ScatterView(QtWidgets.QWidget):
         if self._one_d:  # the strip and its boxes, centred
             half = BOX_HALF_HEIGHTS[-1] * 1.2
             view_box.setYRange(self._strip_y - half, self._strip_y + half, padding=0)
+        self.place_legend()
+
+    def place_legend(self) -> None:
+        """Put the legend in the corner of the view that hides the fewest points (a sample of at
+        most LEGEND_SAMPLE of them); kept there while the view is panned or zoomed."""
+        x, y = self._legend_sample
+        if not self._legend.isVisible() or len(x) == 0:
+            return
+        view_box = self.plot_item.getViewBox()
+        (x0, x1), (y0, y1) = view_box.viewRange()
+        px, py = view_box.viewPixelSize()
+        rect = self._legend.boundingRect()
+        w, h = (rect.width() + LEGEND_OFFSET) * px, (rect.height() + LEGEND_OFFSET) * py
+        corners = ((0, 0), (1, 0), (0, 1), (1, 1))  # (left | right, top | bottom) on screen
+        hidden = []
+        for right, bottom in corners:
+            in_x = (x >= x1 - w) if right else (x <= x0 + w)
+            in_y = (y <= y0 + h) if bottom else (y >= y1 - h)  # view y grows upwards
+            hidden.append(np.count_nonzero(in_x & in_y))
+        corner = corners[int(np.argmin(hidden))]  # top left first when several are empty
+        offset = tuple(-LEGEND_OFFSET if side else LEGEND_OFFSET for side in corner)
+        self._legend.anchor(corner, corner, offset)
 
     def _on_range_changed(self, *args) -> None:
+        self.place_labels()
         if self._use_density:
             self._rebin_timer.start()  # restarts: one re-bin after the zoom/pan settles
 

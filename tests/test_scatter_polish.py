@@ -271,3 +271,89 @@ def test_one_d_large_data_density_strip(scatter):
     rgba = scatter._density.item.image
     # the jitter spreads the points over the rows of the image
     assert np.count_nonzero((rgba[..., 3] > 0).any(axis=1)) > DENSITY_BINS * 0.9
+
+
+# -- rough edges: labels, rings while dragging, legend clicks ---------------------------------
+def test_mean_labels_never_overlap_and_stay_in_the_plot(scatter):
+    X, labels = two_blobs(400)
+    scatter.set_points(X, "x", "y")
+    rng = np.random.default_rng(3)
+    for spread in (0.05, 0.3, 1.0):  # means a few pixels apart, then further
+        means = np.array([0.0, 0.5]) + spread * rng.standard_normal((5, 2))
+        covs = np.repeat(np.eye(2)[None] * 0.3, 5, axis=0)
+        scatter.show_state(labels % 5, None, means, covs, np.full(5, 0.2))
+        rects = scatter.label_rects()
+        assert len(rects) == 5
+        for i in range(5):
+            for j in range(i + 1, 5):
+                assert not rects[i].intersects(rects[j]), (spread, i, j)
+        plot = scatter.plot_item.getViewBox().sceneBoundingRect()
+        plot = plot.translated(QtCore.QPointF(scatter.plot_widget.viewport().pos()))
+        assert all(plot.adjusted(-1, -1, 1, 1).contains(r) for r in rects), spread
+
+
+def test_rings_follow_a_mean_while_it_is_dragged(scatter):
+    X, labels = two_blobs(300)
+    scatter.set_points(X, "x", "y")
+    scatter.show_state(labels, None, MEANS, COVS, WEIGHTS)
+    before = scatter.ring_polylines().copy()
+    marker = scatter.marker_items()[0]
+    marker.moving = True  # what pyqtgraph sets while the mouse holds the marker
+    marker.setPos(-1.0, 3.0)
+    rings = scatter.ring_polylines()
+    np.testing.assert_allclose(rings[0], before[0] + (np.array([-1.0, 3.0]) - MEANS[0]))
+    np.testing.assert_array_equal(rings[1], before[1])  # the others stay
+    scatter.show_state(labels, None, MEANS + 0.5, COVS, WEIGHTS)  # a frame arrives meanwhile
+    np.testing.assert_allclose(
+        scatter.ring_polylines()[0].mean(axis=(0, 1)), [-1.0, 3.0], atol=0.05
+    )
+    marker.moving = False
+    scatter.show_state(labels, None, MEANS, COVS, WEIGHTS)
+    np.testing.assert_array_equal(scatter.ring_polylines(), before)
+
+
+def test_legend_and_add_point_clicks_never_mix(scatter, qtbot):
+    X, labels = two_blobs(300)
+    scatter.set_points(X, "x", "y")
+    scatter.show_state(labels, None, MEANS, COVS, WEIGHTS)
+    scatter.set_add_point_mode(True)
+    legend = scatter.legend_rect()
+    viewport = scatter.plot_widget.viewport()
+    offset = QtCore.QPointF(viewport.pos())
+
+    def click(point: QtCore.QPointF) -> None:
+        QTest.mouseClick(viewport, QtCore.Qt.MouseButton.LeftButton, pos=(point - offset).toPoint())
+
+    inside = [  # the legend's corners and padding: neither a point nor a toggle
+        legend.topLeft() + QtCore.QPointF(3, 3),
+        legend.bottomRight() - QtCore.QPointF(3, 3),
+        QtCore.QPointF(legend.right() - 4, legend.center().y()),
+    ]
+    with qtbot.assertNotEmitted(scatter.point_clicked):
+        for point in inside:
+            click(point)
+    assert not scatter.is_hidden(0) and not scatter.is_hidden(1)
+    below = QtCore.QPointF(legend.center().x(), legend.bottom() + 8)
+    beside = QtCore.QPointF(legend.left() - 8, legend.center().y())
+    outside = (
+        below
+        if scatter.plot_item.getViewBox().sceneBoundingRect().contains(below - offset)
+        else beside
+    )
+    with qtbot.waitSignal(scatter.point_clicked, timeout=1000):
+        click(outside)  # just outside the legend: a point, and nothing hidden
+    assert not scatter.is_hidden(0) and not scatter.is_hidden(1)
+
+
+def test_legend_takes_the_emptiest_corner(scatter):
+    rng = np.random.default_rng(1)
+    # points fill the left half and the bottom right; the top right corner is empty
+    left = rng.uniform((-10, -10), (0, 10), (600, 2))
+    bottom_right = rng.uniform((0, -10), (10, 0), (300, 2))
+    X = np.vstack([left, bottom_right])
+    scatter.set_points(X, "x", "y")
+    scatter.show_state(np.zeros(len(X), dtype=int), None, MEANS, COVS, WEIGHTS)
+    legend = scatter.legend_rect()
+    plot = scatter.plot_item.getViewBox().sceneBoundingRect()
+    plot = plot.translated(QtCore.QPointF(scatter.plot_widget.viewport().pos()))
+    assert legend.center().x() > plot.center().x() and legend.center().y() < plot.center().y()
