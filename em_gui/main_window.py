@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QMainWindow,
@@ -500,7 +501,7 @@ class MainWindow(QMainWindow):
         ):
             signal.connect(self._on_settings_edited)
         for edit in (self.edit_tol, self.edit_reg_covar):
-            edit.editingFinished.connect(self._on_settings_edited)
+            edit.editingFinished.connect(lambda edit=edit: self._commit_number(edit))
         self.spin_max_iter.editingFinished.connect(self._on_settings_edited)
 
         # --- data
@@ -814,19 +815,21 @@ class MainWindow(QMainWindow):
 
     # ================================================================== settings controls
     def fit_settings(self) -> FitSettings:
-        """The fit settings as the controls show them."""
+        """The fit settings as the controls show them (a number field being typed in counts
+        with its last confirmed value)."""
         return FitSettings(
             n_components=self.spin_k.value(),
             covariance_type=self.combo_covariance.currentText(),
             init=self.combo_init.currentText(),
-            tol=self._read_number(self.edit_tol),
+            tol=float(self.edit_tol.property("last_good")),
             max_iter=self.spin_max_iter.value(),
-            reg_covar=self._read_number(self.edit_reg_covar),
+            reg_covar=float(self.edit_reg_covar.property("last_good")),
             prior=self.check_prior.isChecked(),
         )
 
-    def _read_number(self, edit: QLineEdit) -> float:
-        """The edit's value if it is a number >= 0; otherwise put back the last good one."""
+    def _commit_number(self, edit: QLineEdit) -> None:
+        """A number field confirmed: keep its value if it is a number >= 0, else put back the
+        last good one (with a notice); then use the settings."""
         try:
             value = float(edit.text())
             if not np.isfinite(value) or value < 0:
@@ -834,9 +837,9 @@ class MainWindow(QMainWindow):
         except ValueError:
             edit.setText(edit.property("last_good"))
             self._show_notice(f"{edit.property('label')}: needs a number >= 0")
-            return float(edit.property("last_good"))
-        edit.setProperty("last_good", edit.text())
-        return value
+        else:
+            edit.setProperty("last_good", edit.text())
+        self._on_settings_edited()
 
     def _on_settings_edited(self, *_args: Any) -> None:
         settings = self.fit_settings()
@@ -849,32 +852,33 @@ class MainWindow(QMainWindow):
             self._worker.configure(settings=settings)
 
     def _show_settings(self, settings: FitSettings) -> None:
-        """Put the settings in use into the controls, without sending them back."""
-        widgets = (
-            self.spin_k,
-            self.combo_covariance,
-            self.combo_init,
-            self.edit_tol,
-            self.edit_reg_covar,
-            self.spin_max_iter,
-            self.check_prior,
+        """Put the settings in use into the controls, without sending them back. A control
+        being edited (it has the keyboard focus) keeps what the person is typing."""
+
+        def number(edit: QLineEdit, value: float) -> None:
+            if float(edit.property("last_good")) != value:
+                edit.setText(f"{value:g}")
+                edit.setProperty("last_good", edit.text())
+
+        setters = (
+            (self.spin_k, lambda: self.spin_k.setValue(settings.n_components)),
+            (
+                self.combo_covariance,
+                lambda: self.combo_covariance.setCurrentText(settings.covariance_type),
+            ),
+            (self.combo_init, lambda: self.combo_init.setCurrentText(settings.init)),
+            (self.edit_tol, lambda: number(self.edit_tol, settings.tol)),
+            (self.edit_reg_covar, lambda: number(self.edit_reg_covar, settings.reg_covar)),
+            (self.spin_max_iter, lambda: self.spin_max_iter.setValue(settings.max_iter)),
+            (self.check_prior, lambda: self.check_prior.setChecked(settings.prior)),
         )
-        for widget in widgets:
+        for widget, setter in setters:
+            if widget.hasFocus():
+                continue
             widget.blockSignals(True)
-        try:
-            self.spin_k.setValue(settings.n_components)
-            self.combo_covariance.setCurrentText(settings.covariance_type)
-            self.combo_init.setCurrentText(settings.init)
-            if self._read_number(self.edit_tol) != settings.tol:
-                self.edit_tol.setText(f"{settings.tol:g}")
-                self.edit_tol.setProperty("last_good", self.edit_tol.text())
-            if self._read_number(self.edit_reg_covar) != settings.reg_covar:
-                self.edit_reg_covar.setText(f"{settings.reg_covar:g}")
-                self.edit_reg_covar.setProperty("last_good", self.edit_reg_covar.text())
-            self.spin_max_iter.setValue(settings.max_iter)
-            self.check_prior.setChecked(settings.prior)
-        finally:
-            for widget in widgets:
+            try:
+                setter()
+            finally:
                 widget.blockSignals(False)
 
     def _on_seed_edited(self) -> None:
@@ -1289,22 +1293,37 @@ class MainWindow(QMainWindow):
         self.status_message.show_message(f"assignments saved to {path}", 5000)
         return True
 
-    def export_figure(self, path: str | Path | None = None) -> bool:
-        """Save the scatter plot as PNG or SVG (by the file suffix)."""
-        if path is None:
+    def export_figure(self, path: str | Path | None = None, scale: float | None = None) -> bool:
+        """Save the scatter plot as PNG or SVG (by the file suffix). A PNG is ``scale`` times the
+        plot's size on screen; None asks (when the path was asked for too) or uses 1."""
+        interactive = path is None
+        if interactive:
             path = self._ask_save_path(
                 "Export figure", "PNG image (*.png);;SVG image (*.svg)", ".png"
             )
             if path is None:
                 return False
+        if scale is None:
+            scale = 1.0
+            if interactive and Path(path).suffix.lower() == ".png":
+                scale = self._ask_png_scale()
+                if scale is None:
+                    return False
         try:
             self._draw_newest()
-            self.scatter.export_image(path)
+            self.scatter.export_image(path, scale)
         except (ValueError, OSError) as exc:
             self._report_failure("Cannot export the figure to", path, exc)
             return False
         self.status_message.show_message(f"figure saved to {path}", 5000)
         return True
+
+    def _ask_png_scale(self) -> float | None:
+        """The PNG export's size, chosen as a multiple of the plot's size (None: cancelled)."""
+        scales = (1, 2, 3, 4)
+        choices = ["{}× ({} × {} pixels)".format(k, *self.scatter.export_size(k)) for k in scales]
+        choice, ok = QInputDialog.getItem(self, "Export figure", "Image size:", choices, 1, False)
+        return float(scales[choices.index(choice)]) if ok else None
 
     # ================================================================== recent files, drops
     def recent_files(self) -> list[str]:

@@ -283,11 +283,13 @@ class _PointsItem(pg.GraphicsObject):
             visible = (px > -pad) & (px < w + pad) & (py > -pad) & (py < h + pad)
             px, py = px[visible], py[visible]
             if exporting:
-                # One raster image of all points: SVG gets one <image>, not N sprites.
+                # One raster image of all points: SVG gets one <image>, not N sprites; a PNG at
+                # k times the window's resolution gets sprites k times as large.
                 image = QtGui.QImage(w, h, _ARGB)
                 image.fill(QtCore.Qt.GlobalColor.transparent)
                 layer = QtGui.QPainter(image)
-                self._draw_sprites(layer, px, py, visible, 1.0)
+                scale = float(self._exportOpts.get("resolutionScale", 1.0))
+                self._draw_sprites(layer, px, py, visible, scale)
                 layer.end()
                 p.drawImage(region.topLeft(), image)
             else:
@@ -363,7 +365,9 @@ class _EllipsesItem(pg.GraphicsObject):
     def __init__(self) -> None:
         super().__init__()
         self._rings = np.empty((0, len(SIGMAS), RING_POINTS, 2))
-        self._paths: list[tuple[QtGui.QPainterPath, QtGui.QPainterPath]] = []
+        # per component: the 1-sigma ring's path, the outer rings' paths (one each: a path of
+        # several closed rings drew a stray joining line in ImageMagick's SVG renderer)
+        self._paths: list[tuple[QtGui.QPainterPath, list[QtGui.QPainterPath]]] = []
         self._pens: list[tuple[QtGui.QPen, QtGui.QPen, QtGui.QPen]] = []  # outline, 1, 2-3 sd
         self._rect = QtCore.QRectF()
         self._extent: tuple[float, float, float, float] | None = None
@@ -392,7 +396,11 @@ class _EllipsesItem(pg.GraphicsObject):
                 )
             )
         self._paths = [
-            (pg.arrayToQPath(r[0, :, 0], r[0, :, 1]), self._outer_path(r[1:])) for r in rings
+            (
+                pg.arrayToQPath(r[0, :, 0], r[0, :, 1]),
+                [pg.arrayToQPath(ring[:, 0], ring[:, 1]) for ring in r[1:]],
+            )
+            for r in rings
         ]
         finite = rings[np.isfinite(rings).all(axis=-1)]
         self._extent = (*finite.min(axis=0), *finite.max(axis=0)) if len(finite) else None
@@ -415,13 +423,6 @@ class _EllipsesItem(pg.GraphicsObject):
         self.prepareGeometryChange()
         self._update_rect()
 
-    @staticmethod
-    def _outer_path(rings: np.ndarray) -> QtGui.QPainterPath:
-        """One path through several closed rings (M, P, 2), the pen lifted between them."""
-        connect = np.ones(rings.shape[:2], dtype=bool)
-        connect[:, -1] = False
-        return pg.arrayToQPath(rings[..., 0].ravel(), rings[..., 1].ravel(), connect.ravel())
-
     def rings(self) -> np.ndarray:
         """The rings drawn, (K, len(SIGMAS), RING_POINTS, 2)."""
         return self._rings
@@ -430,18 +431,45 @@ class _EllipsesItem(pg.GraphicsObject):
         return self._rect
 
     def paint(self, p: QtGui.QPainter, option, widget=None) -> None:
+        # The paths are mapped to device pixels and drawn untransformed: an SVG then holds no
+        # (anisotropic) scaling transform on a stroked path, which renderers that ignore
+        # vector-effect="non-scaling-stroke" (librsvg, ImageMagick) drew as wide filled bands.
+        to_device = p.transform()
+        p.save()
+        p.resetTransform()
         p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
         for k, ((inner, outer), (outline_pen, inner_pen, outer_pen)) in enumerate(
             zip(self._paths, self._pens, strict=False)
         ):
             if k < len(self._hidden) and self._hidden[k]:
                 continue
+            inner = to_device.map(inner)
             p.setPen(outer_pen)
-            p.drawPath(outer)
+            for path in outer:
+                p.drawPath(to_device.map(path))
             p.setPen(outline_pen)
             p.drawPath(inner)
             p.setPen(inner_pen)
             p.drawPath(inner)
+        p.restore()
+
+
+class _MeanMarker(pg.TargetItem):
+    """A draggable mean: pyqtgraph's TargetItem, its disc painted in device pixels.
+
+    TargetItem paints a path pre-scaled by the inverse of the view's scale under the view's
+    transform; in an SVG that is a path with a (hugely anisotropic) scaling transform, whose rim
+    other renderers drew as wide white bands. Same look on screen.
+    """
+
+    def paint(self, p: QtGui.QPainter, *args: Any) -> None:
+        to_device = p.transform()
+        p.save()
+        p.resetTransform()
+        p.setPen(self.currentPen)
+        p.setBrush(self.currentBrush)
+        p.drawPath(to_device.map(self.shape()))
+        p.restore()
 
 
 class _DensityImage:
@@ -913,7 +941,7 @@ class ScatterView(QtWidgets.QWidget):
         while len(self._markers) < k:
             i = len(self._markers)
             color = colors[i]
-            marker = pg.TargetItem(
+            marker = _MeanMarker(
                 size=17,
                 symbol="o",
                 # a white rim sets the disc apart from points of its own colour
@@ -1088,21 +1116,31 @@ class ScatterView(QtWidgets.QWidget):
         self._show_points(*self._shown)
 
     # -- export ----------------------------------------------------------------------------
-    def export_image(self, path: str | Path) -> None:
-        """Save the plot as PNG or SVG (by suffix), atomically (em_engine.data.write_bytes_atomic).
+    def export_size(self, scale: float = 1.0) -> tuple[int, int]:
+        """(width, height) in pixels of a PNG export at ``scale`` times the plot's size."""
+        rect = self.plot_item.sceneBoundingRect()
+        return round(rect.width() * scale), round(rect.height() * scale)
 
-        Raises ValueError for another suffix and OSError when the file cannot be written.
+    def export_image(self, path: str | Path, scale: float = 1.0) -> None:
+        """Save the plot as PNG (``scale`` times the plot's size on screen: 2 for slides and
+        print) or SVG, by suffix, atomically (em_engine.data.write_bytes_atomic).
+
+        Raises ValueError for another suffix or a scale outside [0.5, 8], and OSError when the
+        file cannot be written.
         """
         path = Path(path)
         suffix = path.suffix.lower()
         if suffix not in (".png", ".svg"):
             raise ValueError(f"{path}: figure export supports .png and .svg, not {suffix!r}")
-        write_bytes_atomic(path, self._png_bytes() if suffix == ".png" else self._svg_bytes())
+        if not 0.5 <= scale <= 8:
+            raise ValueError(f"the PNG scale must be between 0.5 and 8, not {scale}")
+        data = self._png_bytes(scale) if suffix == ".png" else self._svg_bytes()
+        write_bytes_atomic(path, data)
 
-    def _png_bytes(self) -> bytes:
-        """The plot as a PNG image, at least 640 pixels wide."""
+    def _png_bytes(self, scale: float) -> bytes:
+        """The plot as a PNG image, ``scale`` times its size on screen."""
         exporter = ImageExporter(self.plot_item)
-        exporter.parameters()["width"] = max(self.plot_widget.width(), 640)
+        exporter.parameters()["width"] = self.export_size(scale)[0]
         image = exporter.export(toBytes=True)
         buffer = QtCore.QBuffer()
         buffer.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)

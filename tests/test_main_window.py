@@ -696,3 +696,24 @@ def test_error_messages_name_the_file_once_and_the_status_bar_keeps_all(
     shown = window.status_message.text()
     room = window.status_message.width()
     assert window.status_message.fontMetrics().horizontalAdvance(shown) <= room
+
+
+def test_a_frame_arriving_while_typing_keeps_what_is_typed(qtbot, make_window):
+    window = make_window()
+    with qtbot.waitActive(window):
+        window.show()
+        window.activateWindow()
+    for field, typed in ((window.spin_max_iter.lineEdit(), "5"), (window.edit_tol, "1e-")):
+        field.setFocus()
+        qtbot.waitUntil(field.hasFocus)
+        field.selectAll()
+        qtbot.keyClicks(field, typed)  # half typed: "50" and "1e-4" are meant
+        seed = window.current_snapshot().seed
+        window.reseed(seed + 1)  # a new state arrives meanwhile
+        wait_drawn(qtbot, window, lambda s, seed=seed: s.seed == seed + 1)
+        assert field.text() == typed  # the field being edited is left alone
+    assert window.current_frame().settings.max_iter == 5  # committed when the focus moved on
+    qtbot.keyClicks(window.edit_tol, "4")
+    qtbot.keyClick(window.edit_tol, Qt.Key.Key_Return)
+    wait_drawn(qtbot, window, lambda s: window.current_frame().settings.tol == 1e-4)
+    assert window.errors == []

@@ -184,7 +184,14 @@ def test_export_png_and_svg(scatter, tmp_path):
     scatter.export_image(png)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     image = QtGui.QImage(str(png))
-    assert image.width() >= 640 and image.height() > 100
+    width, height = scatter.export_size(1)
+    assert abs(image.width() - width) <= 1 and abs(image.height() - height) <= 1
+    scatter.export_image(png, scale=2)  # for slides: twice the pixels, the same picture
+    double = QtGui.QImage(str(png))
+    assert abs(double.width() - 2 * width) <= 2 and abs(double.height() - 2 * height) <= 2
+    small = image.scaled(64, 48, mode=QtCore.Qt.TransformationMode.SmoothTransformation)
+    big = double.scaled(64, 48, mode=QtCore.Qt.TransformationMode.SmoothTransformation)
+    assert mean_abs_difference(small, big) < 12  # points, rings and text scaled alike
     svg = tmp_path / "figure.svg"
     scatter.export_image(str(svg))
     root = ET.parse(svg).getroot()
@@ -196,6 +203,42 @@ def test_export_png_and_svg(scatter, tmp_path):
     umask = os.umask(0o022)
     os.umask(umask)
     assert png.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0o600
+
+
+def mean_abs_difference(a: QtGui.QImage, b: QtGui.QImage) -> float:
+    """Mean |difference| of two same-sized images' RGB values (0-255)."""
+    arrays = []
+    for image in (a, b):
+        image = image.convertToFormat(QtGui.QImage.Format.Format_RGB32)
+        raw = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), -1, 4)
+        arrays.append(raw[:, : image.width(), :3].astype(float))
+    return float(np.abs(arrays[0] - arrays[1]).mean())
+
+
+def test_svg_strokes_carry_no_scaling_transform(scatter, tmp_path):
+    """Renderers that ignore vector-effect="non-scaling-stroke" (librsvg, ImageMagick) scale a
+    stroke by its path's transform: with data units of 1e-6 by 1e6 the rings became bands."""
+    rng = np.random.default_rng(2)
+    X = np.column_stack([rng.normal(0, 1e-6, 400), rng.normal(0, 1e6, 400)])
+    means = np.array([[-1e-6, 0.0], [1e-6, 5e5]])
+    covs = np.array([np.diag([1e-13, 1e11]), np.diag([2e-13, 5e10])])
+    scatter.set_points(X, "tiny", "huge")
+    scatter.show_state(np.arange(400) % 2, None, means, covs, WEIGHTS)
+    svg = tmp_path / "figure.svg"
+    scatter.export_image(svg)
+    ns = {"svg": "http://www.w3.org/2000/svg"}
+    stroked = 0
+    for group in ET.parse(svg).getroot().iter("{http://www.w3.org/2000/svg}g"):
+        paths = [p for p in group.findall("svg:path", ns) if group.get("stroke", "none") != "none"]
+        if not paths:
+            continue
+        stroked += len(paths)
+        a, b, c, d, _, _ = map(
+            float, group.get("transform", "matrix(1,0,0,1,0,0)")[7:-1].split(",")
+        )
+        assert abs(b) < 1e-9 and abs(c) < 1e-9, group.get("transform")
+        assert abs(abs(a) - 1) < 1e-6 and abs(abs(d) - 1) < 1e-6, group.get("transform")
+    assert stroked >= 6  # the rings (2 x 3) and the axes are there
 
 
 def test_export_rejects_bad_suffix_and_missing_folder(scatter, tmp_path):
