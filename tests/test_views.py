@@ -360,7 +360,7 @@ def test_format_matrix_aligns_columns():
     text = format_matrix(np.array([[1.0, -0.5], [-0.5, 12345.678]]), ["a", "b"])
     lines = text.splitlines()
     assert len(lines) == 3 and len({len(line) for line in lines}) == 1
-    assert "1.235e+04" in text and "-0.5" in text
+    assert "1.235e4" in text and "-0.5" in text
 
 
 def test_parameter_panel_shows_values_and_precision(qtbot):
