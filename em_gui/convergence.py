@@ -109,9 +109,9 @@ def log_ticks(lo: float, hi: float, size: float, gap: float) -> tuple[list[float
     return labelled, minor
 
 
-def _short(value: float) -> str:
-    """A value in 4 significant digits with a short exponent and a true minus sign."""
-    text = f"{value:.4g}"
+def _short(value: float, digits: int = 4) -> str:
+    """A value in ``digits`` significant digits with a short exponent and a true minus sign."""
+    text = f"{value:.{digits}g}"
     if "e" in text:
         mantissa, exponent = text.split("e")
         text = f"{mantissa}e{int(exponent)}"
@@ -154,6 +154,7 @@ class _ValueAxis(pg.AxisItem):
         return LABEL_GAP * QtGui.QFontMetrics(self.style.get("tickFont") or self.font()).height()
 
     def tickValues(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, list]]:
+        """One level of labelled ticks (log mode: and unlabelled minor ticks)."""
         lo, hi = sorted((minVal, maxVal))
         if self.logMode:
             labelled, minor = log_ticks(lo, hi, size, self.gap())
@@ -257,6 +258,7 @@ class ConvergenceView(QtWidgets.QWidget):
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("w")
+        self.graphics.ci.setContentsMargins(2, 2, 8, 2)  # the height is scarce under the scatter
         self.objective_plot: pg.PlotItem = self.graphics.addPlot(
             row=0,
             col=0,
@@ -338,40 +340,42 @@ class ConvergenceView(QtWidgets.QWidget):
         layout.setSpacing(2)
         layout.addWidget(self.graphics, 1)
         layout.addLayout(row)
-        self.objective_plot.getAxis("left").offset_changed = self._update_titles
-        self._update_titles()
+        # One line of text above both plots names the values (a vertical label gets clipped).
+        self.objective_plot.setTitle("", justify="left", color=_TEXT, size=_TITLE_SIZE)
+        height = QtGui.QFontMetrics(self.objective_plot.titleLabel.item.font()).height() + 2
+        self.objective_plot.titleLabel.setMaximumHeight(height)
+        self.objective_plot.layout.setRowFixedHeight(0, height)
+        self.objective_plot.getAxis("left").offset_changed = self._update_title
+        self._update_title()
         self.set_show_change(False)
 
     @staticmethod
     def _style(plot: pg.PlotItem) -> None:
-        """Axis colours; a one-line title above the plot names the values (never clipped)."""
+        """Axis colours and no menu."""
         plot.setMenuEnabled(False)  # no grid: its lines re-render with every range change (12 ms)
         for name in ("left", "bottom"):
             axis = plot.getAxis(name)
             axis.setPen(pg.mkPen(60, 60, 60))
             axis.setTextPen(pg.mkPen(40, 40, 40))
             axis.enableAutoSIPrefix(False)  # else the label is re-laid out per range change
-        plot.setTitle("", justify="left", color=_TEXT, size=_TITLE_SIZE)
-        height = QtGui.QFontMetrics(plot.titleLabel.item.font()).height() + 2
-        plot.titleLabel.setMaximumHeight(height)
-        plot.layout.setRowFixedHeight(0, height)
 
     def _quantity(self) -> str:
         return f"{self._objective} per sample" if self.per_sample else self._objective
 
-    def _update_titles(self) -> None:
-        """Name the values of each plot; the objective's title also names its tick offset."""
+    def _update_title(self) -> None:
+        """Name the objective, its tick offset, and the |change| plot when it is shown."""
         axis = self.objective_plot.getAxis("left")
         text = self._quantity()
         if axis.offset:
             sign = "+" if axis.offset < 0 else "\u2212"
             text = f"{text} {sign} {_format_offset(axis.offset, axis.offset_unit)}"
+        if self.show_change:
+            text += " \u00b7 below: |change|" + (" per sample" if self.per_sample else "")
         self.objective_plot.setTitle(text)
-        self.change_plot.setTitle("|change| per sample" if self.per_sample else "|change|")
 
-    def titles(self) -> tuple[str, str]:
-        """The titles of the objective and |change| plots as shown."""
-        return self.objective_plot.titleLabel.text, self.change_plot.titleLabel.text
+    def title(self) -> str:
+        """The title above the plots as shown."""
+        return self.objective_plot.titleLabel.text
 
     def set_history(self, iterations: np.ndarray, values: np.ndarray, objective: str) -> None:
         """Show the objective of every iteration so far.
@@ -392,7 +396,7 @@ class ConvergenceView(QtWidgets.QWidget):
         self._iterations, self._totals = iterations, values
         if objective != self._objective:
             self._objective = objective
-            self._update_titles()
+            self._update_title()
         symbols = "o" if values.size <= SYMBOL_LIMIT else None
         if symbols != self._symbols:  # re-rendering symbols is not free: only on a change
             self._symbols = symbols
@@ -457,7 +461,10 @@ class ConvergenceView(QtWidgets.QWidget):
             below = value < y_lo
             y = y_lo + 7 * py if below else y_hi - 7 * py
             spots.append({"pos": (self._iterations[i], y), "symbol": "t" if below else "t1"})
-            texts.append(f"\u03b8{int(self._iterations[i])} {_short(value)}")
+            # enough digits to tell the value from those in view (4 to 10)
+            digits = math.floor(math.log10(abs(value) or 1.0)) - math.floor(math.log10(y_hi - y_lo))
+            label = _short(value, int(np.clip(digits + 2, 4, 10)))
+            texts.append(f"\u03b8{int(self._iterations[i])} {label}")
         self.off_scale_marks.setData(spots)
         self.off_scale_label.setVisible(bool(spots))
         if spots:  # in the corner on the arrows' side, where a rising curve leaves room
@@ -496,7 +503,13 @@ class ConvergenceView(QtWidgets.QWidget):
         bounds = (lo, max(hi, lo + 1.0))
         if bounds != self._change_bounds:
             self._change_bounds = bounds
-            self.change_plot.setYRange(bounds[0] - 0.1, bounds[1] + 0.1, padding=0)
+            # the end decades' labels half a text height inside: the top one would overlap the
+            # objective plot's axis
+            axis = self.change_plot.getAxis("left")
+            per_decade = axis.geometry().height() / (bounds[1] - bounds[0] + 0.2)
+            half_text = axis.gap() / LABEL_GAP / 2
+            pad = max(0.1, half_text / per_decade) if per_decade > half_text else 0.1
+            self.change_plot.setYRange(bounds[0] - pad, bounds[1] + pad, padding=0)
 
     def _on_manual_range(self) -> None:
         """The user moved a plot: stop following; the "A" button (auto-range) follows again."""
@@ -573,7 +586,7 @@ class ConvergenceView(QtWidgets.QWidget):
         if self.scale_box.currentIndex() != int(on):
             self.scale_box.setCurrentIndex(int(on))  # calls back here
             return
-        self._update_titles()
+        self._update_title()
         self._update_tol_line()
         self._refollow()
         self._redraw()
@@ -621,6 +634,7 @@ class ConvergenceView(QtWidgets.QWidget):
         self.change_plot.setVisible(on)
         if self.show_change_box.isChecked() != on:
             self.show_change_box.setChecked(on)
+        self._update_title()
 
     @property
     def show_change(self) -> bool:

@@ -318,7 +318,7 @@ def test_convergence_receives_every_value_and_marks_iteration(qtbot):
     np.testing.assert_array_equal(x, np.arange(25))
     np.testing.assert_array_equal(y, values)
     assert view.curve.opts["symbol"] == "o"
-    assert view.titles()[0] == "log-likelihood"
+    assert view.title() == "log-likelihood"
     view.mark_iteration(7)
     assert view.marker.isVisible() and view.marker.value() == 7
     view.mark_iteration(None)
@@ -326,7 +326,7 @@ def test_convergence_receives_every_value_and_marks_iteration(qtbot):
     long = np.linspace(-10, -1, SYMBOL_LIMIT + 1)
     view.set_history(np.arange(long.size), long, "log posterior")
     assert view.curve.opts["symbol"] is None
-    assert view.titles()[0] == "log posterior"
+    assert view.title() == "log posterior"
     with pytest.raises(ValueError, match="3 iterations but 2 values"):
         view.set_history(np.arange(3), np.zeros(2), "log-likelihood")
 
