@@ -2,36 +2,195 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Sequence
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 #: Up to this many iterations the curve also shows a symbol per value.
 SYMBOL_LIMIT = 60
-#: A leading value further from the rest than this many times the rest's span is off scale ...
+#: The start (iteration 0) is off scale when it lies further from the rest than this many times the
+#: rest's span: drawn, it would take most of the plot's height ...
+START_FACTOR = 1.0
+#: ... and a later leading value when further than this many times (a random start's blow-ups) ...
 OUTLIER_FACTOR = 100.0
 #: ... for at most this many leading values, and only while at least MIN_REST values remain.
 MAX_OFF_SCALE = 3
 MIN_REST = 3
-#: Tick labels get an offset (named in the axis label) once |value| / span reaches this.
-OFFSET_RATIO = 1e3
+#: The widest tick label the value axes make (sets the axes' width): longer ones get an offset.
+WIDEST_LABEL = "-8.88e-88"
+#: At most this many labelled ticks on a value axis, at least LABEL_GAP text heights apart.
+MAX_TICKS = 8
+LABEL_GAP = 1.4
+#: Choices of the objective's scale: what the values are divided by.
+SCALES = ("Total", "Per sample")
 
 _LINE = (0, 90, 160)
 _CHANGE = (200, 80, 0)
 _TOL = (0, 140, 70)
 _TEXT = "#222"
+_TITLE_SIZE = "9pt"
 _MARKER_PEN = pg.mkPen(120, 120, 120, width=1.5, style=QtCore.Qt.PenStyle.DashLine)
 
 
+def nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 5 x 10^k that is >= value (value > 0)."""
+    power = 10.0 ** math.floor(math.log10(value))
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= value * (1 - 1e-12))
+
+
+def tick_labels(values: Sequence[float], spacing: float) -> list[str]:
+    """Labels of linear ticks ``values`` (T,), multiples of ``spacing`` (1, 2 or 5 x 10^k).
+
+    As many digits as tell neighbours apart: fixed point for moderate numbers, otherwise
+    scientific with a short exponent ("1.2e-15", "3e7").
+    """
+    power = math.floor(math.log10(spacing) + 1e-9)
+    snapped = [round(v / spacing) * spacing for v in values]  # drop rounding noise
+    if power >= -4 and max((abs(v) for v in snapped), default=0.0) < 1e6:
+        labels = [f"{v:.{max(0, -power)}f}" for v in snapped]
+        return [s[1:] if s.startswith("-") and not s.strip("-0.") else s for s in labels]
+    out = []
+    for v in snapped:
+        if abs(v) < spacing / 2:
+            out.append("0")
+            continue
+        digits = max(0, math.floor(math.log10(abs(v)) + 1e-9) - power)
+        mantissa, exponent = f"{v:.{digits}e}".split("e")
+        out.append(f"{mantissa}e{int(exponent)}")
+    return out
+
+
+def linear_ticks(lo: float, hi: float, size: float, gap: float) -> tuple[float, np.ndarray]:
+    """Spacing and values (T,) of labelled ticks on [lo, hi] drawn over ``size`` pixels.
+
+    Neighbouring labels are at least ``gap`` pixels apart, and there are at most MAX_TICKS.
+    """
+    span = hi - lo
+    if not span > 0 or size <= 0:
+        return 1.0, np.empty(0)
+    spacing = nice_ceiling(max(span * gap / size, span / MAX_TICKS))
+    first, last = math.ceil(lo / spacing - 1e-9), math.floor(hi / spacing + 1e-9)
+    return spacing, np.arange(first, last + 1, dtype=np.float64) * spacing
+
+
+def log_ticks(lo: float, hi: float, size: float, gap: float) -> tuple[list[float], list[float]]:
+    """Labelled and unlabelled tick positions on a log10 axis [lo, hi] (view coordinates).
+
+    Labels go at whole decades (every 1, 2, 5, 10, ... decades so that they are ``gap`` pixels
+    apart); on a range of less than two decades also at 2 and 5 x 10^k, then at any multiple of
+    10^k, as room allows. Unlabelled minor ticks mark 2..9 x 10^k when a decade is tall enough.
+    """
+    if not hi > lo or size <= 0:
+        return [], []
+    per_decade = size / (hi - lo)
+    step = round(nice_ceiling(max(gap / per_decade, 1.0)))
+    labelled = [float(d) for d in range(math.ceil(lo / step) * step, math.floor(hi) + 1, step)]
+    decades = range(math.floor(lo), math.ceil(hi) + 1)
+    for mantissas in ((5,), (2,), (3, 4, 6, 7, 8, 9)):
+        if len(labelled) >= 2 or step > 1:
+            break
+        for candidate in (d + math.log10(m) for d in decades for m in mantissas):
+            near = (abs(candidate - t) * per_decade < gap for t in labelled)
+            if lo <= candidate <= hi and not any(near):
+                labelled.append(candidate)
+        labelled.sort()
+    if len(labelled) < 2 and step == 1:  # within a decade: linear ticks, spaced at the top
+        bottom, top = 10.0**lo, 10.0**hi
+        uniform = per_decade * (top - bottom) / (top * math.log(10.0))
+        linear = [math.log10(v) for v in linear_ticks(bottom, top, uniform, gap)[1] if v > 0]
+        labelled = max(labelled, linear, key=len)
+    minor: list[float] = []
+    if step == 1 and per_decade >= 4 * gap / LABEL_GAP:
+        minor = [d + math.log10(m) for d in decades for m in range(2, 10)]
+        minor = [t for t in minor if lo <= t <= hi and all(abs(t - x) > 1e-9 for x in labelled)]
+    return labelled, minor
+
+
+def _short(value: float, digits: int = 4) -> str:
+    """A value in ``digits`` significant digits with a short exponent and a true minus sign."""
+    text = f"{value:.{digits}g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}e{int(exponent)}"
+    return text.replace("-", "\u2212")
+
+
+def _format_value(value: float) -> str:
+    return f"{value:.10g}".replace("-", "\u2212")
+
+
+def _format_offset(offset: float, unit: float) -> str:
+    """|offset| written to the precision ``unit`` (a power of ten) with thousands separators."""
+    decimals = max(0, -round(math.log10(unit)))
+    if abs(offset) < 1e12:
+        return f"{abs(offset):,.{decimals}f}"
+    digits = max(0, math.floor(math.log10(abs(offset))) - round(math.log10(unit)))
+    mantissa, exponent = f"{abs(offset):.{digits}e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
 class _ValueAxis(pg.AxisItem):
-    """Value axis whose tick labels are ``value - offset``: short even for large, close values."""
+    """Value axis whose labels never overlap nor outgrow the axis (see ``tick_labels``).
+
+    Linear: when plain labels would be longer than WIDEST_LABEL, they show ``value - offset`` and
+    ``offset_changed()`` lets the plot name ``offset`` (to ``offset_unit``). Log mode: decades.
+    """
 
     offset = 0.0
+    offset_unit = 1.0
+    #: Called after the offset changed (the plot names it in its title).
+    offset_changed: Callable[[], None] | None = None
+
+    def __init__(self, orientation: str) -> None:
+        super().__init__(orientation)
+        metrics = QtGui.QFontMetrics(self.font())
+        self.setWidth(metrics.horizontalAdvance(WIDEST_LABEL) + 12)
+
+    def gap(self) -> float:
+        """Least distance in pixels between the centres of two labels."""
+        return LABEL_GAP * QtGui.QFontMetrics(self.style.get("tickFont") or self.font()).height()
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, list]]:
+        """One level of labelled ticks (log mode: and unlabelled minor ticks)."""
+        lo, hi = sorted((minVal, maxVal))
+        if self.logMode:
+            labelled, minor = log_ticks(lo, hi, size, self.gap())
+            return [(1.0, labelled), (0.1, minor)]
+        spacing, values = linear_ticks(lo, hi, size, self.gap())
+        return [(spacing, values.tolist())]
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
-        if self.logMode or not self.offset:
-            return super().tickStrings(values, scale, spacing)
-        return super().tickStrings([v - self.offset / scale for v in values], scale, spacing)
+        if self.logMode:
+            return [_short(10.0**v).replace("\u2212", "-") for v in values]
+        return tick_labels([v - self.offset for v in values], spacing)
+
+    def setRange(self, mn: float, mx: float) -> None:
+        super().setRange(mn, mx)
+        self._update_offset()
+
+    def resizeEvent(self, ev: QtWidgets.QGraphicsSceneResizeEvent | None = None) -> None:
+        super().resizeEvent(ev)
+        self._update_offset()
+
+    def _update_offset(self) -> None:
+        """A round offset below the range once plain labels would not fit, else 0."""
+        lo, hi = sorted(self.range)
+        offset, unit = 0.0, 1.0
+        if not self.logMode and hi > lo:
+            spacing, values = linear_ticks(lo, hi, self.geometry().height(), self.gap())
+            ends = [lo, hi] if values.size == 0 else [values[0], values[-1]]
+            if max(len(s) for s in tick_labels(ends, spacing)) > len(WIDEST_LABEL):
+                unit = 10.0 ** math.ceil(math.log10(hi - lo))
+                offset = round(math.floor(lo / unit) * unit, max(0, -round(math.log10(unit))))
+        if (offset, unit) != (self.offset, self.offset_unit):
+            self.offset, self.offset_unit = offset, unit
+            self.picture = None  # the labels are cached
+            self.update()
+            if self.offset_changed is not None:
+                self.offset_changed()
 
 
 class _IterationAxis(pg.AxisItem):
@@ -46,9 +205,10 @@ class _IterationAxis(pg.AxisItem):
 def informative_range(values: np.ndarray) -> tuple[float, float, int]:
     """Value range of the finite ``values`` (M,) without up to MAX_OFF_SCALE leading outliers.
 
-    A leading value is an outlier when its distance from the range of the values after it exceeds
-    OUTLIER_FACTOR times that range (e.g. iteration 0 of a random initialisation at -1e10 before a
-    curve from -7000 to -5600): drawn, it would flatten the rest of the curve to a line.
+    The start is an outlier when its distance from the range of the values after it exceeds
+    START_FACTOR times that range (a k-means start below a curve that then gains little); a later
+    leading value when it exceeds OUTLIER_FACTOR times (a random start's -1e10 before -7000).
+    Drawn, they would flatten the rest of the curve to a line.
 
     Returns
     -------
@@ -64,45 +224,29 @@ def informative_range(values: np.ndarray) -> tuple[float, float, int]:
         rest = v[skip + 1 :]
         lo, hi = rest.min(), rest.max()
         span = max(hi - lo, 1e-9 * max(abs(lo), abs(hi)), 1e-300)
-        if max(lo - v[skip], v[skip] - hi) <= OUTLIER_FACTOR * span:
+        factor = START_FACTOR if skip == 0 else OUTLIER_FACTOR
+        if max(lo - v[skip], v[skip] - hi) <= factor * span:
             break
         skip += 1
     return float(v[skip:].min()), float(v[skip:].max()), skip
 
 
-def _nice_ceiling(value: float) -> float:
-    """The smallest of 1, 2, 5 x 10^k that is >= value (value > 0)."""
-    power = 10.0 ** np.floor(np.log10(value))
-    return float(next(m * power for m in (1, 2, 5, 10) if m * power >= value))
-
-
-def _tick_offset(lo: float, hi: float) -> float:
-    """A round offset for tick labels on [lo, hi] once they would need many digits, else 0."""
-    span = hi - lo
-    if not span > 0 or max(abs(lo), abs(hi)) / span < OFFSET_RATIO:
-        return 0.0
-    unit = 10.0 ** np.ceil(np.log10(span))
-    return float(np.floor(lo / unit) * unit)
-
-
-def _format_value(value: float) -> str:
-    return f"{value:.10g}".replace("-", "\u2212")
-
-
 class ConvergenceView(QtWidgets.QWidget):
     """Objective per iteration (every value, not only drawn frames) with a current-iteration marker.
 
+    The objective is shown in total or per sample (``set_per_sample``; N from ``set_tolerance``).
     A second plot below, shown on demand, draws |objective_i - objective_(i-1)| on a log scale with
-    the convergence threshold (see ``set_tolerance``). The objective's y range follows the
-    informative part of the curve (see ``informative_range``) until the user pans or zooms; the
-    plot's "A" button returns to it. A readout under the plots gives the exact value at the marked
-    iteration.
+    the convergence threshold. The objective's y range follows the informative part of the curve
+    (see ``informative_range``) until the user pans or zooms; the plot's "A" button returns to it.
+    Leading values below or above that range are marked by an arrow at the plot's edge with their
+    value. A readout under the plots gives the exact value at the marked iteration.
     """
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self._iterations = np.empty(0)
-        self._values = np.empty(0)
+        self._totals = np.empty(0)  # as given to set_history
+        self._shown = np.empty(0)  # as drawn: totals, or totals / N
         self._objective = "log-likelihood"
         self._symbols: str | None = None  # the curves start without symbols
         self._bounds: tuple[float, float, float, float] | None = None
@@ -110,33 +254,32 @@ class ConvergenceView(QtWidgets.QWidget):
         self._n_off = 0
         self._follow = True  # False once the user has moved the view
         self._marked: int | None = None
-        self._threshold: float | None = None  # tol * n_samples
         self._tolerance: tuple[float | None, int] = (None, 1)
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("w")
+        self.graphics.ci.setContentsMargins(2, 2, 8, 2)  # the height is scarce under the scatter
         self.objective_plot: pg.PlotItem = self.graphics.addPlot(
             row=0,
             col=0,
             axisItems={"left": _ValueAxis("left"), "bottom": _IterationAxis("bottom")},
         )
         self.change_plot: pg.PlotItem = self.graphics.addPlot(
-            row=1, col=0, axisItems={"bottom": _IterationAxis("bottom")}
+            row=1, col=0, axisItems={"left": _ValueAxis("left"), "bottom": _IterationAxis("bottom")}
         )
         self.graphics.ci.layout.setRowStretchFactor(0, 3)
         self.graphics.ci.layout.setRowStretchFactor(1, 2)
-        axis_width = self._axis_width()
         for plot in (self.objective_plot, self.change_plot):
-            self._style(plot, axis_width)
+            self._style(plot)
             plot.sigRangeChangedManually.connect(self._on_manual_range)
         self.change_plot.setXLink(self.objective_plot)
         self.objective_plot.disableAutoRange()  # see _fit_range
         self.change_plot.setLogMode(x=False, y=True)
         self.change_plot.disableAutoRange()  # see _show_change_data
-        self.change_plot.setLabel("left", "|change|", color=_TEXT)
         self.change_plot.setLabel("bottom", "iteration", color=_TEXT)
         self.objective_plot.setLabel("bottom", "iteration", color=_TEXT)
-        self.objective_plot.getViewBox().sigYRangeChanged.connect(self._update_offset)
+        self.objective_plot.getViewBox().sigYRangeChanged.connect(self._place_off_scale)
+        self.objective_plot.getViewBox().sigResized.connect(self._place_off_scale)
 
         self.curve = self.objective_plot.plot(
             pen=pg.mkPen(_LINE, width=2), symbolPen=None, symbolBrush=_LINE, symbolSize=6
@@ -144,6 +287,8 @@ class ConvergenceView(QtWidgets.QWidget):
         self.change_curve = self.change_plot.plot(
             pen=pg.mkPen(_CHANGE, width=1.5), symbolPen=None, symbolBrush=_CHANGE, symbolSize=5
         )
+        self.off_scale_marks = pg.ScatterPlotItem(size=11, pen=None, brush=pg.mkBrush(_LINE))
+        self.off_scale_label = pg.TextItem(color=_LINE, fill=pg.mkBrush(255, 255, 255, 210))
         self.marker = pg.InfiniteLine(angle=90, movable=False, pen=_MARKER_PEN)
         self.change_marker = pg.InfiniteLine(angle=90, movable=False, pen=_MARKER_PEN)
         self.tol_line = pg.InfiniteLine(
@@ -151,26 +296,36 @@ class ConvergenceView(QtWidgets.QWidget):
             movable=False,
             pen=pg.mkPen(_TOL, width=1.2, style=QtCore.Qt.PenStyle.DotLine),
             label="tol",
-            labelOpts={"position": 0.03, "color": _TOL, "anchors": [(0, 1), (0, 1)]},
+            labelOpts={"position": 0.03, "color": _TOL, "anchors": [(0, 0), (0, 1)]},
         )
-        self.objective_plot.addItem(self.marker, ignoreBounds=True)
+        for item in (self.marker, self.off_scale_marks, self.off_scale_label):
+            self.objective_plot.addItem(item, ignoreBounds=True)
+        self.off_scale_label.setZValue(10)  # above the curve
         self.change_plot.addItem(self.change_marker, ignoreBounds=True)
         self.change_plot.addItem(self.tol_line, ignoreBounds=True)
-        for line in (self.marker, self.change_marker, self.tol_line):
-            line.setVisible(False)
+        for item in (self.marker, self.change_marker, self.tol_line, self.off_scale_label):
+            item.setVisible(False)
 
         self.show_change_box = QtWidgets.QCheckBox("Show |change| (log scale)")
         self.show_change_box.setToolTip(
             "Plot the absolute change of the objective between consecutive iterations"
         )
         self.show_change_box.toggled.connect(self.set_show_change)
+        self.scale_box = QtWidgets.QComboBox()
+        self.scale_box.setObjectName("convergence_scale")
+        self.scale_box.addItems(list(SCALES))
+        self.scale_box.setToolTip(
+            "Plot the objective summed over all samples, or divided by their number N\n"
+            "(convergence is tested on the change per sample)"
+        )
+        self.scale_box.currentIndexChanged.connect(lambda i: self.set_per_sample(i == 1))
         self.readout = QtWidgets.QLabel()
         self.readout.setObjectName("convergence_readout")
         self.readout.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight)
         self.readout.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         self.readout.setToolTip(
-            "Objective at the marked iteration (exact value), its change from the previous one,\n"
-            "and how many early values lie below or above the plotted range (zoom out to see them)"
+            "Objective at the marked iteration (exact value, in the chosen scale)\n"
+            "and its change from the previous one"
         )
         self.readout.setSizePolicy(
             QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred
@@ -178,44 +333,49 @@ class ConvergenceView(QtWidgets.QWidget):
         row = QtWidgets.QHBoxLayout()
         row.setContentsMargins(4, 0, 6, 0)
         row.addWidget(self.show_change_box)
+        row.addWidget(self.scale_box)
         row.addWidget(self.readout, 1)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self.graphics, 1)
         layout.addLayout(row)
-        self._set_objective_label()
+        # One line of text above both plots names the values (a vertical label gets clipped).
+        self.objective_plot.setTitle("", justify="left", color=_TEXT, size=_TITLE_SIZE)
+        height = QtGui.QFontMetrics(self.objective_plot.titleLabel.item.font()).height() + 2
+        self.objective_plot.titleLabel.setMaximumHeight(height)
+        self.objective_plot.layout.setRowFixedHeight(0, height)
+        self.objective_plot.getAxis("left").offset_changed = self._update_title
+        self._update_title()
         self.set_show_change(False)
 
-    def _axis_width(self) -> int:
-        """One left-axis width for both plots, so their iteration axes line up."""
-        metrics = QtGui.QFontMetrics(self.font())
-        return metrics.horizontalAdvance("\u22128.88e+88") + metrics.height() + 6
-
     @staticmethod
-    def _style(plot: pg.PlotItem, axis_width: int) -> None:
+    def _style(plot: pg.PlotItem) -> None:
+        """Axis colours and no menu."""
         plot.setMenuEnabled(False)  # no grid: its lines re-render with every range change (12 ms)
         for name in ("left", "bottom"):
             axis = plot.getAxis(name)
             axis.setPen(pg.mkPen(60, 60, 60))
             axis.setTextPen(pg.mkPen(40, 40, 40))
             axis.enableAutoSIPrefix(False)  # else the label is re-laid out per range change
-        plot.getAxis("left").setWidth(axis_width)
 
-    def _set_objective_label(self) -> None:
-        offset = self.objective_plot.getAxis("left").offset
-        text = self._objective
-        if offset:
-            sign = "+" if offset < 0 else "\u2212"
-            text = f"{text} {sign} {abs(offset):.12g}"
-        self.objective_plot.setLabel("left", text, color=_TEXT)
+    def _quantity(self) -> str:
+        return f"{self._objective} per sample" if self.per_sample else self._objective
 
-    def _update_offset(self, _view: pg.ViewBox, y_range: tuple[float, float]) -> None:
+    def _update_title(self) -> None:
+        """Name the objective, its tick offset, and the |change| plot when it is shown."""
         axis = self.objective_plot.getAxis("left")
-        offset = _tick_offset(*y_range)
-        if offset != axis.offset:
-            axis.offset = offset
-            self._set_objective_label()  # also redraws the axis (tick labels are cached)
+        text = self._quantity()
+        if axis.offset:
+            sign = "+" if axis.offset < 0 else "\u2212"
+            text = f"{text} {sign} {_format_offset(axis.offset, axis.offset_unit)}"
+        if self.show_change:
+            text += " \u00b7 below: |change|" + (" per sample" if self.per_sample else "")
+        self.objective_plot.setTitle(text)
+
+    def title(self) -> str:
+        """The title above the plots as shown."""
+        return self.objective_plot.titleLabel.text
 
     def set_history(self, iterations: np.ndarray, values: np.ndarray, objective: str) -> None:
         """Show the objective of every iteration so far.
@@ -223,30 +383,42 @@ class ConvergenceView(QtWidgets.QWidget):
         Parameters
         ----------
         iterations : (M,) iteration numbers
-        values : (M,) objective values (NaN where unknown)
+        values : (M,) objective values summed over the samples (NaN where unknown)
         objective : what the values are: "log-likelihood" or "log posterior"
         """
         iterations = np.asarray(iterations, dtype=np.float64).ravel()
         values = np.asarray(values, dtype=np.float64).ravel()
         if iterations.shape != values.shape:
             raise ValueError(f"set_history: {iterations.size} iterations but {values.size} values")
-        shorter = iterations.size < self._iterations.size
-        if shorter or not np.array_equal(values[:1], self._values[:1], equal_nan=True):
-            self._follow = True  # a new fit: follow it again
-        self._iterations, self._values = iterations, values
+        shorter = iterations.size <= 1 or iterations.size < self._iterations.size
+        if shorter or not np.array_equal(values[:1], self._totals[:1], equal_nan=True):
+            self._refollow()  # a new fit or new data: fit the ranges to it again
+        self._iterations, self._totals = iterations, values
         if objective != self._objective:
             self._objective = objective
-            self._set_objective_label()
+            self._update_title()
         symbols = "o" if values.size <= SYMBOL_LIMIT else None
         if symbols != self._symbols:  # re-rendering symbols is not free: only on a change
             self._symbols = symbols
             self.curve.setSymbol(symbols)
             self.change_curve.setSymbol(symbols)
-        self.curve.setData(iterations, values)
+        self._redraw()
+
+    def _redraw(self) -> None:
+        """Draw the values in the chosen scale, fit the ranges, mark off-scale values."""
+        n_samples = self._tolerance[1] if self.per_sample else 1
+        self._shown = self._totals / n_samples
+        self.curve.setData(self._iterations, self._shown)
         self._fit_range()
         if self.show_change:
             self._show_change_data()
+        self._place_off_scale()
         self._update_readout()
+
+    def _refollow(self) -> None:
+        """Follow the data again: the next fit sets the ranges even if they look unchanged."""
+        self._follow = True
+        self._bounds = self._change_bounds = None
 
     def _fit_range(self) -> None:
         """Set the objective plot's range to "nice" bounds around the informative values.
@@ -255,21 +427,64 @@ class ConvergenceView(QtWidgets.QWidget):
         every new value, and pyqtgraph re-lays out an axis (a few ms each) whenever its range
         moves; rounded bounds stay put for many iterations.
         """
-        lo, hi, self._n_off = informative_range(self._values)
-        if not self._follow or not np.isfinite(lo):
+        lo, hi, self._n_off = informative_range(self._shown)
+        if not self._follow:
             return
-        finite = np.isfinite(self._values)
-        x_hi = _nice_ceiling(max(float(self._iterations[finite].max()), 5.0))
-        span = hi - lo if hi > lo else max(abs(hi) * 1e-3, 1e-9)
-        step = _nice_ceiling(span / 10)  # a margin of 5-15 % of the span each side
-        y_lo = np.floor((lo - 0.05 * span) / step) * step
-        y_hi = np.ceil((hi + 0.05 * span) / step) * step
-        bounds = (0.0, x_hi, y_lo, y_hi)
+        if not np.isfinite(lo):  # nothing scored yet (new data): an empty, neutral plot
+            bounds = (0.0, 5.0, 0.0, 1.0)
+        else:
+            finite = np.isfinite(self._shown)
+            x_hi = nice_ceiling(max(float(self._iterations[finite].max()), 5.0))
+            span = hi - lo if hi > lo else (abs(hi) * 1e-2 or 1.0)  # one value: +-1 %
+            step = nice_ceiling(span / 10)  # a margin of 5-15 % of the span each side
+            y_lo = math.floor((lo - 0.05 * span) / step) * step
+            y_hi = math.ceil((hi + 0.05 * span) / step) * step
+            bounds = (0.0, x_hi, y_lo, y_hi)
         if bounds != self._bounds:
             self._bounds = bounds
+            x_hi = bounds[1]
             self.objective_plot.setRange(
-                xRange=(-0.02 * x_hi, 1.02 * x_hi), yRange=(y_lo, y_hi), padding=0
+                xRange=(-0.02 * x_hi, 1.02 * x_hi), yRange=bounds[2:], padding=0
             )
+
+    def _place_off_scale(self, *_args: object) -> None:
+        """Mark leading values left off the y range by an arrow at the plot's edge, with values."""
+        box = self.objective_plot.getViewBox()
+        (_x_lo, x_hi), (y_lo, y_hi) = box.viewRange()
+        px, py = box.viewPixelSize()
+        index = np.flatnonzero(np.isfinite(self._shown))[: self._n_off]
+        spots, texts = [], []
+        for i in index:
+            value = self._shown[i]
+            if y_lo <= value <= y_hi:
+                continue  # zoomed out: the value itself is in view
+            below = value < y_lo
+            y = y_lo + 7 * py if below else y_hi - 7 * py
+            spots.append({"pos": (self._iterations[i], y), "symbol": "t" if below else "t1"})
+            # enough digits to tell the value from those in view (4 to 10)
+            digits = math.floor(math.log10(abs(value) or 1.0)) - math.floor(math.log10(y_hi - y_lo))
+            label = _short(value, int(np.clip(digits + 2, 4, 10)))
+            texts.append(f"\u03b8{int(self._iterations[i])} {label}")
+        self.off_scale_marks.setData(spots)
+        self.off_scale_label.setVisible(bool(spots))
+        if spots:  # in the corner on the arrows' side, where a rising curve leaves room
+            below = spots[0]["symbol"] == "t"
+            self.off_scale_label.setText(("\u2193 " if below else "\u2191 ") + ", ".join(texts))
+            self.off_scale_label.setAnchor((1, 1) if below else (1, 0))
+            self.off_scale_label.setPos(x_hi - 4 * px, y_lo if below else y_hi)
+
+    def off_scale_text(self) -> str:
+        """The label of the off-scale values ("" when none is shown)."""
+        return (
+            self.off_scale_label.textItem.toPlainText() if self.off_scale_label.isVisible() else ""
+        )
+
+    def _threshold(self) -> float | None:
+        """The convergence threshold in the plotted scale: tol per sample, tol * N in total."""
+        tol, n_samples = self._tolerance
+        if tol is None or not tol > 0:
+            return None
+        return float(tol) if self.per_sample else float(tol) * n_samples
 
     def _show_change_data(self) -> None:
         """Draw |change| and set the log axis to whole decades around it and the threshold."""
@@ -278,8 +493,9 @@ class ConvergenceView(QtWidgets.QWidget):
         if not self._follow:
             return
         shown = delta[np.isfinite(delta)]
-        if self._threshold is not None:
-            shown = np.r_[shown, self._threshold]
+        threshold = self._threshold()
+        if threshold is not None:
+            shown = np.r_[shown, threshold]
         if shown.size == 0:
             return
         logs = np.log10(shown)
@@ -287,7 +503,13 @@ class ConvergenceView(QtWidgets.QWidget):
         bounds = (lo, max(hi, lo + 1.0))
         if bounds != self._change_bounds:
             self._change_bounds = bounds
-            self.change_plot.setYRange(bounds[0] - 0.1, bounds[1] + 0.1, padding=0)
+            # the end decades' labels half a text height inside: the top one would overlap the
+            # objective plot's axis
+            axis = self.change_plot.getAxis("left")
+            per_decade = axis.geometry().height() / (bounds[1] - bounds[0] + 0.2)
+            half_text = axis.gap() / LABEL_GAP / 2
+            pad = max(0.1, half_text / per_decade) if per_decade > half_text else 0.1
+            self.change_plot.setYRange(bounds[0] - pad, bounds[1] + pad, padding=0)
 
     def _on_manual_range(self) -> None:
         """The user moved a plot: stop following; the "A" button (auto-range) follows again."""
@@ -300,24 +522,20 @@ class ConvergenceView(QtWidgets.QWidget):
 
     def follow(self) -> None:
         """Return both plots to the ranges chosen for the data (after the user panned or zoomed)."""
-        self._follow = True
-        self._bounds = self._change_bounds = None
+        self._refollow()
         self.objective_plot.disableAutoRange()
         self.change_plot.disableAutoRange()
-        self._fit_range()
-        if self.show_change:
-            self._show_change_data()
-        self._update_readout()
+        self._redraw()
 
     def change(self) -> tuple[np.ndarray, np.ndarray]:
-        """Iterations (M-1,) and |value_i - value_(i-1)|; zeros become NaN (log axis)."""
-        delta = np.abs(np.diff(self._values))
+        """Iterations (M-1,) and |value_i - value_(i-1)| as plotted; zeros become NaN (log axis)."""
+        delta = np.abs(np.diff(self._shown))
         delta[~(delta > 0)] = np.nan
         return self._iterations[1:], delta
 
     def values(self) -> tuple[np.ndarray, np.ndarray]:
-        """The (M,) iterations and values currently shown."""
-        return self._iterations, self._values
+        """The (M,) iterations and objective values (totals) given to ``set_history``."""
+        return self._iterations, self._totals
 
     def off_scale(self) -> int:
         """How many leading values lie outside the y range chosen for the curve."""
@@ -335,27 +553,52 @@ class ConvergenceView(QtWidgets.QWidget):
     def set_tolerance(self, tol: float | None, n_samples: int = 1) -> None:
         """Draw the convergence threshold on the |change| plot (None hides it).
 
-        The session stops when |change| / n_samples < tol, so the line is at tol * n_samples.
+        The session stops when |change| / n_samples < tol: the line is at tol per sample, or at
+        tol * n_samples when the total is shown. ``n_samples`` is also the N of "per sample".
         """
         if (tol, n_samples) == self._tolerance:
             return  # cheap to call per frame
-        self._tolerance = (tol, n_samples)
-        shown = tol is not None and tol > 0 and n_samples >= 1
-        self._threshold = float(tol) * n_samples if shown else None
-        self.tol_line.setVisible(shown)
-        if shown:
-            self.tol_line.setValue(np.log10(self._threshold))  # view coordinates are log10
-            per = f" \u00d7 {n_samples:,} samples" if n_samples > 1 else ""
-            text = f"tol {tol:g}{per}"
-            self.tol_line.label.setFormat(text)
-            self.tol_line.label.setText(text)  # setFormat skips a label that is not shown
-        self._change_bounds = None
-        if self.show_change:
+        new_n = n_samples != self._tolerance[1]
+        self._tolerance = (tol, max(int(n_samples), 1))
+        self._update_tol_line()
+        if new_n and self.per_sample:
+            self._refollow()
+            self._redraw()
+        elif self.show_change:
+            self._change_bounds = None
             self._show_change_data()
+
+    def _update_tol_line(self) -> None:
+        threshold = self._threshold()
+        self.tol_line.setVisible(threshold is not None)
+        if threshold is None:
+            return
+        tol, n_samples = self._tolerance
+        self.tol_line.setValue(math.log10(threshold))  # view coordinates are log10
+        per = "" if self.per_sample or n_samples == 1 else f" \u00d7 {n_samples:,} samples"
+        text = f"tol {tol:g}{per}"
+        self.tol_line.label.setFormat(text)
+        self.tol_line.label.setText(text)  # setFormat skips a label that is not shown
+
+    def set_per_sample(self, on: bool) -> None:
+        """Plot the objective per sample (total / N) instead of the total, or back."""
+        on = bool(on)
+        if self.scale_box.currentIndex() != int(on):
+            self.scale_box.setCurrentIndex(int(on))  # calls back here
+            return
+        self._update_title()
+        self._update_tol_line()
+        self._refollow()
+        self._redraw()
+
+    @property
+    def per_sample(self) -> bool:
+        """Whether the objective is plotted per sample (total / N)."""
+        return self.scale_box.currentIndex() == 1
 
     def _update_readout(self) -> None:
         """Exact value at the marked iteration (or the latest scored one before it)."""
-        iterations, values = self._iterations, self._values
+        iterations, values = self._iterations, self._shown
         if self._marked is not None:
             keep = iterations <= self._marked
             iterations, values = iterations[keep], values[keep]
@@ -365,15 +608,14 @@ class ConvergenceView(QtWidgets.QWidget):
         text = f"\u03b8{int(iterations[-1])}: {_format_value(values[-1])}"
         if values.size > 1 and np.isfinite(values[-1] - values[-2]):
             text += f"  |change| {abs(values[-1] - values[-2]):.3g}"
-        if self._n_off and self._follow:
-            text += f"  ({self._n_off} off scale)"
-        if text != self.readout.text():
+        if text != self.readout.text():  # (off-scale values are marked in the plot)
             self.readout.setText(text)
 
     def set_show_change(self, on: bool) -> None:
         """Show or hide the |change| plot (log scale) below the objective.
 
-        Hidden, it leaves the layout, so the objective plot takes the whole view.
+        Hidden, it leaves the layout, so the objective plot takes the whole view; shown, the
+        objective's iteration axis leaves its labels to the |change| plot's.
         """
         on = bool(on)
         layout = self.graphics.ci
@@ -382,13 +624,17 @@ class ConvergenceView(QtWidgets.QWidget):
             layout.layout.setRowStretchFactor(1, 2)
         elif not on and self.change_plot in layout.items:
             layout.removeItem(self.change_plot)
+        bottom = self.objective_plot.getAxis("bottom")
+        bottom.setStyle(showValues=not on)
+        bottom.setLabel("" if on else "iteration")
+        bottom.showLabel(not on)
         layout.layout.activate()  # re-lay out now, not at the next event loop pass
         if on:
             self._show_change_data()
         self.change_plot.setVisible(on)
-        self.objective_plot.getAxis("bottom").setLabel("" if on else "iteration")
         if self.show_change_box.isChecked() != on:
             self.show_change_box.setChecked(on)
+        self._update_title()
 
     @property
     def show_change(self) -> bool:

@@ -12,32 +12,93 @@ from em_gui import palette
 
 #: Significant digits of every number shown.
 DIGITS = 4
+#: Spaces between columns.
+GAP = 2
 
 
-def format_matrix(matrix: np.ndarray, names: Sequence[str] | None = None) -> str:
-    """Right-aligned monospace text of a vector (D,) or a matrix (D, D), DIGITS significant
+def _number(value: float) -> str:
+    """DIGITS significant digits with a short exponent ("1.235e4", "-7.5e-9")."""
+    text = f"{value:.{DIGITS}g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}e{int(exponent)}"
+    return text
 
-    With ``names``, a header row names the columns (and rows of a matrix).
+
+def entry_scale(matrix: np.ndarray) -> np.ndarray:
+    """The scale (D, D) of each entry of a covariance or precision (D, D): sqrt(|a_ii a_jj|)."""
+    diagonal = np.sqrt(np.abs(np.diag(matrix)))
+    return np.outer(diagonal, diagonal)
+
+
+def drop_noise(values: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """``values`` with entries that round to 0 at DIGITS significant digits of ``scale`` set to 0.
+
+    E.g. 7.55e-15 next to values of order 1 (rounding noise) shows as 0; a small value of a
+    feature in small units stays. ``scale`` broadcasts to ``values``' shape; where it is 0 or not
+    finite nothing is dropped.
+    """
+    scale = np.abs(np.broadcast_to(np.asarray(scale, dtype=np.float64), values.shape))
+    ok = np.isfinite(scale) & (scale > 0)
+    unit = np.zeros_like(scale)
+    unit[ok] = 10.0 ** (np.floor(np.log10(scale[ok])) - DIGITS + 1)
+    return np.where(np.abs(values) < 0.5 * unit, 0.0, values)
+
+
+def cells(matrix: np.ndarray, scale: np.ndarray | None = None) -> list[list[str]]:
+    """The numbers of a vector (D,) (one row) or a matrix (D, D) as shown, noise dropped.
+
+    ``scale`` (see ``drop_noise``) defaults to ``entry_scale`` of a matrix and to the largest
+    |entry| of a vector.
     """
     matrix = np.atleast_2d(np.asarray(matrix, dtype=np.float64))
-    cells = [[f"{v:.{DIGITS}g}" for v in row] for row in matrix]
-    row_names = list(names) if names is not None and matrix.shape[0] > 1 else None
-    header = list(names) if names is not None else None
-    width = max([len(c) for row in cells for c in row] + [len(h) for h in header or []])
-    lead = max((len(n) for n in row_names), default=0) if row_names else 0
-    lines = []
-    if header is not None:
-        lines.append(" " * lead + "".join(f"  {h[:width]:>{width}}" for h in header))
-    for r, row in enumerate(cells):
-        prefix = f"{row_names[r]:<{lead}}" if row_names else ""
-        lines.append(prefix + "".join(f"  {c:>{width}}" for c in row))
+    if scale is None:
+        square = matrix.shape[0] == matrix.shape[1] > 1
+        scale = entry_scale(matrix) if square else np.max(np.abs(matrix), initial=0.0)
+    return [[_number(v) for v in row] for row in drop_noise(matrix, scale)]
+
+
+def format_matrix(
+    matrix: np.ndarray,
+    names: Sequence[str] | None = None,
+    scale: np.ndarray | None = None,
+    *,
+    min_width: int = 0,
+    indent: int = 0,
+) -> str:
+    """Right-aligned monospace text of a vector (D,) or a matrix (D, D), DIGITS significant.
+
+    With ``names``, a header row names the columns (and rows of a matrix). Entries that are 0 at
+    the shown precision of ``scale`` show as 0 (see ``cells``). Columns are at least
+    ``min_width`` wide after an ``indent`` (the row names' column), so that blocks line up.
+    """
+    matrix = np.atleast_2d(np.asarray(matrix, dtype=np.float64))
+    shown = cells(matrix, scale)
+    rows = list(names) if names is not None and matrix.shape[0] > 1 else [""] * len(shown)
+    header = list(names) if names is not None else []
+    width = max([min_width] + [len(c) for row in shown for c in row] + [len(h) for h in header])
+    lead = max([indent] + [len(n) for n in rows])
+    pad = " " * GAP
+    lines = [" " * lead + "".join(f"{pad}{h:>{width}}" for h in header)] if header else []
+    for name, row in zip(rows, shown, strict=True):
+        lines.append(f"{name:<{lead}}" + "".join(f"{pad}{c:>{width}}" for c in row))
     return "\n".join(lines)
+
+
+def _elide(text: str, n: int) -> str:
+    """``text`` in at most ``n`` characters, its middle replaced by "…" when longer."""
+    if len(text) <= n:
+        return text
+    keep = max(n - 1, 2)
+    return text[: (keep + 1) // 2] + "\u2026" + text[len(text) - keep // 2 :]
 
 
 class ParameterPanel(QtWidgets.QWidget):
     """Per component: a coloured header, the weight, the mean vector and the covariance matrix.
 
     A "show precision" checkbox adds the precision matrix (inverse covariance, for display only).
+    Matrices are labelled with the feature names when they fit the panel's width; otherwise
+    with the features' numbers 1..D, listed once at the top, and wider matrices scroll sideways.
     """
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
@@ -47,6 +108,7 @@ class ParameterPanel(QtWidgets.QWidget):
         self.precision_box.toggled.connect(self._render)
         self.text = QtWidgets.QTextBrowser()
         self.text.setOpenLinks(False)
+        self.text.setLineWrapMode(QtWidgets.QTextEdit.LineWrapMode.NoWrap)  # wide: scroll
         font = QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont)
         self.text.document().setDefaultFont(font)
         layout = QtWidgets.QVBoxLayout(self)
@@ -54,6 +116,7 @@ class ParameterPanel(QtWidgets.QWidget):
         layout.addWidget(self.precision_box)
         layout.addWidget(self.text)
         self._params: tuple[np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]] | None = None
+        self._columns = 0  # characters that fit the text's width when last rendered
         self.text.setPlainText("No model yet.")
 
     def show_parameters(
@@ -63,7 +126,7 @@ class ParameterPanel(QtWidgets.QWidget):
         covariances: np.ndarray,
         feature_names: Sequence[str],
     ) -> None:
-        """Show K components.
+        """Show K components, numbered 1..K.
 
         Parameters
         ----------
@@ -84,23 +147,40 @@ class ParameterPanel(QtWidgets.QWidget):
         self._params = (weights, means, covariances, tuple(str(n) for n in feature_names))
         self._render()
 
+    def _fitting_columns(self) -> int:
+        """How many monospace characters fit the text's visible width."""
+        metrics = QtGui.QFontMetrics(self.text.document().defaultFont())
+        margin = 2 * self.text.document().documentMargin() + 4
+        return max(
+            int((self.text.viewport().width() - margin) // metrics.horizontalAdvance("0")), 8
+        )
+
     def _render(self) -> None:
         if self._params is None:
             return
         weights, means, covariances, names = self._params
-        colors = palette.component_colors(len(weights))
-        parts = []
-        for k, color in enumerate(colors):
-            blocks = [
-                ("mean", format_matrix(means[k], names)),
-                ("covariance", format_matrix(covariances[k], names)),
-            ]
+        self._columns = self._fitting_columns()
+        labels, legend = self._labels(covariances, names)
+        indent = max(len(label) for label in labels)
+        parts = [legend]
+        for k, color in enumerate(palette.component_colors(len(weights))):
+            # a mean is 0 when it is so at the shown precision of the component's spread
+            mean_scale = np.maximum(np.sqrt(np.abs(np.diag(covariances[k]))), np.abs(means[k]))
+            blocks = [("mean", means[k], mean_scale), ("covariance", covariances[k], None)]
             if self.precision_box.isChecked():
-                blocks.append(("precision", self._precision_text(covariances[k], names)))
+                blocks.append(("precision", self._precision(covariances[k]), None))
+            width = max(
+                len(c) for _, m, s in blocks if m is not None for row in cells(m, s) for c in row
+            )
             body = "".join(
                 f"<div style='color:#555'>{title}</div><pre style='margin:0 0 4px 0'>"
-                f"{html.escape(text)}</pre>"
-                for title, text in blocks
+                + html.escape(
+                    "(covariance is singular)"
+                    if m is None
+                    else format_matrix(m, labels, s, min_width=width, indent=indent)
+                )
+                + "</pre>"
+                for title, m, s in blocks
             )
             parts.append(
                 f"<div style='background:{color.name()};color:white;font-weight:bold;"
@@ -110,12 +190,42 @@ class ParameterPanel(QtWidgets.QWidget):
         self.text.setHtml("".join(parts))
         self.text.verticalScrollBar().setValue(scroll)
 
+    def _labels(
+        self, covariances: np.ndarray, names: tuple[str, ...]
+    ) -> tuple[tuple[str, ...], str]:
+        """Row and column labels of the (K, D, D) ``covariances``, and HTML listing their names.
+
+        The names themselves when the matrices fit the panel's width, else the numbers 1..D with
+        the names (shortened to the width; "…" may be wider than a digit) listed once.
+        """
+        widest = max(len(line) for c in covariances for line in format_matrix(c, names).split("\n"))
+        if widest <= self._columns:
+            return names, ""
+        labels = tuple(str(i + 1) for i in range(len(names)))
+        lead = len(labels[-1])
+        rows = [
+            f"{label:>{lead}} {_elide(name, self._columns - lead - 2)}"
+            for label, name in zip(labels, names, strict=True)
+        ]
+        legend = (
+            "<div style='color:#555'>features</div><pre style='margin:0 0 6px 0'>"
+            f"{html.escape(chr(10).join(rows))}</pre>"
+        )
+        return labels, legend
+
     @staticmethod
-    def _precision_text(covariance: np.ndarray, names: Sequence[str]) -> str:
+    def _precision(covariance: np.ndarray) -> np.ndarray | None:
+        """The inverse (D, D) of ``covariance``, None when it is singular."""
         try:
-            return format_matrix(np.linalg.inv(covariance), names)
+            return np.linalg.inv(covariance)
         except np.linalg.LinAlgError:
-            return "(covariance is singular)"
+            return None
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:
+        """Re-label the matrices when names start or stop fitting the new width."""
+        super().resizeEvent(event)
+        if self._params is not None and self._fitting_columns() != self._columns:
+            self._render()
 
     def plain_text(self) -> str:
         """The panel's text as shown (for tests and copying)."""
