@@ -235,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     score = sub.add_parser(
         "score",
         help="label rows of a CSV file with a saved model",
-        description="For every row: the most likely component (label, from 0), "
+        description="For every row: the most likely component (label, from 1), "
         "the log-density and the responsibility of each component.",
     )
     score.add_argument("model", metavar="MODEL.json", help="model file written by 'fit' or the app")

@@ -476,18 +476,20 @@ def write_assignments(
 ) -> str:
     """Per-row assignments of X under a fitted model, as CSV text (written atomically to path).
 
-    Columns: row (1-based), label (component, from 0), confidence (its responsibility),
-    log_density (log p(x)), resp_0 .. resp_{K-1}. X : (N, D). Used by the GUI and ``score``.
+    Columns: row (the data row, from 1), label (the component, from 1: component k is the
+    k-th in the model file, as the window numbers them; the Python API's labels are 0-based),
+    confidence (its responsibility), log_density (log p(x)), resp_1 .. resp_K. X : (N, D). Used
+    by the GUI and ``score``.
     """
     log_density, resp = model.score_samples_and_proba(X)
     table = np.column_stack(
-        [np.arange(1, len(resp) + 1), resp.argmax(axis=1), resp.max(axis=1), log_density, resp]
+        [np.arange(1, len(resp) + 1), resp.argmax(axis=1) + 1, resp.max(axis=1), log_density, resp]
     )
     header = [
         "row",
         "label",
         "confidence",
         "log_density",
-        *(f"resp_{k}" for k in range(resp.shape[1])),
+        *(f"resp_{k + 1}" for k in range(resp.shape[1])),
     ]
     return write_csv(path, table, header, fmt=["%d", "%d"] + ["%.17g"] * (table.shape[1] - 2))

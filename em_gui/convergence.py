@@ -41,6 +41,14 @@ def nice_ceiling(value: float) -> float:
     return next(m * power for m in (1, 2, 5, 10) if m * power >= value * (1 - 1e-12))
 
 
+def round_up(value: float) -> float:
+    """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 x 10^k that is >= value (value > 0):
+    an iteration range the curve fills to at least 80 % of its width."""
+    power = 10.0 ** math.floor(math.log10(value))
+    steps = (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10)
+    return next(m * power for m in steps if m * power >= value * (1 - 1e-12))
+
+
 def tick_labels(values: Sequence[float], spacing: float) -> list[str]:
     """Labels of linear ticks ``values`` (T,), multiples of ``spacing`` (1, 2 or 5 x 10^k).
 
@@ -289,6 +297,10 @@ class ConvergenceView(QtWidgets.QWidget):
         )
         self.off_scale_marks = pg.ScatterPlotItem(size=11, pen=None, brush=pg.mkBrush(_LINE))
         self.off_scale_label = pg.TextItem(color=_LINE, fill=pg.mkBrush(255, 255, 255, 210))
+        # said while nothing is scored yet (a new fit at iteration 0)
+        self.empty_hint = pg.TextItem(color=(110, 110, 110), anchor=(0.5, 0.5))
+        self.objective_plot.addItem(self.empty_hint, ignoreBounds=True)
+        self.empty_hint.setPos(2.5, 0.5)
         self.marker = pg.InfiniteLine(angle=90, movable=False, pen=_MARKER_PEN)
         self.change_marker = pg.InfiniteLine(angle=90, movable=False, pen=_MARKER_PEN)
         self.tol_line = pg.InfiniteLine(
@@ -430,11 +442,16 @@ class ConvergenceView(QtWidgets.QWidget):
         lo, hi, self._n_off = informative_range(self._shown)
         if not self._follow:
             return
-        if not np.isfinite(lo):  # nothing scored yet (new data): an empty, neutral plot
+        scored = np.isfinite(lo)
+        self.empty_hint.setVisible(not scored)
+        if not scored:  # nothing scored yet (new data): an empty, neutral plot that says why
+            self.empty_hint.setText(
+                f"The {self._quantity()} of each iteration appears here after its E-step"
+            )
             bounds = (0.0, 5.0, 0.0, 1.0)
         else:
             finite = np.isfinite(self._shown)
-            x_hi = nice_ceiling(max(float(self._iterations[finite].max()), 5.0))
+            x_hi = round_up(max(float(self._iterations[finite].max()), 5.0))
             span = hi - lo if hi > lo else (abs(hi) * 1e-2 or 1.0)  # one value: +-1 %
             step = nice_ceiling(span / 10)  # a margin of 5-15 % of the span each side
             y_lo = math.floor((lo - 0.05 * span) / step) * step

@@ -132,10 +132,11 @@ class StatusMessage(QLabel):
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(lambda: self.show_message("", 0))
 
-    def show_message(self, message: str, timeout_ms: int) -> None:
-        """Show ``message`` (one line) for ``timeout_ms`` (0: until the next one)."""
+    def show_message(self, message: str, timeout_ms: int, detail: str | None = None) -> None:
+        """Show ``message`` (one line) for ``timeout_ms`` (0: until the next one); the tooltip
+        holds ``detail`` (default: the message)."""
         self._message = " ".join(message.split())
-        self.setToolTip(message)
+        self.setToolTip(detail or message)
         self._elide()
         if timeout_ms > 0:
             self._timer.start(timeout_ms)
@@ -1145,6 +1146,8 @@ class MainWindow(QMainWindow):
         self.status_labels["state"].setText(state)
         if state == CONVERGED:
             self.status_message.show_message("converged", 4000)
+        elif self.status_message.message() == "converged":
+            self.status_message.show_message("", 0)  # no longer true: not left to contradict
 
     # ================================================================== history slider
     def _on_history_slider(self, value: int) -> None:
@@ -1393,13 +1396,14 @@ class MainWindow(QMainWindow):
             if reason.startswith(f"{name}: "):
                 reason = reason[len(name) + 2 :]
                 break
-        self.show_error(f"{what} {path}: {reason}")
+        self.show_error(f"{what} {path}: {reason}", brief=f"{what} {Path(path).name}: {reason}")
 
     @Slot(str)
-    def show_error(self, message: str) -> None:
-        """Report an error: status bar, ``last_error``, ``error_shown`` and the error sink."""
+    def show_error(self, message: str, brief: str | None = None) -> None:
+        """Report an error: status bar (``brief`` there if given, e.g. without the folder; the
+        whole message in its tooltip), ``last_error``, ``error_shown`` and the error sink."""
         self.last_error = message
-        self.status_message.show_message(f"Error: {message}", 10000)
+        self.status_message.show_message(f"Error: {brief or message}", 10000, f"Error: {message}")
         self.error_shown.emit(message)
         self._error_sink(message)
 

@@ -170,7 +170,7 @@ def test_fit_and_score_a_bundled_sample_like_the_checkout(bundle: Path, tmp_path
     scored = _run(bundle, "score", "model.json", str(sample), "-o", "scores.csv", cwd=tmp_path)
     assert scored.returncode == 0, scored.stderr
     lines = (tmp_path / "scores.csv").read_text(encoding="utf-8").splitlines()
-    assert lines[0] == "row,label,confidence,log_density,resp_0,resp_1,resp_2"
+    assert lines[0] == "row,label,confidence,log_density,resp_1,resp_2,resp_3"
     assert len(lines) == 401
 
 

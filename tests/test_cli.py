@@ -131,15 +131,15 @@ def test_score_writes_labels_densities_and_responsibilities(
         "label",
         "confidence",
         "log_density",
-        "resp_0",
         "resp_1",
         "resp_2",
         "resp_3",
+        "resp_4",
     )
     model = load_model(model_file)
     X = read_csv(BLOBS).X
     np.testing.assert_array_equal(scores.X[:, 0], np.arange(1, 401))
-    np.testing.assert_array_equal(scores.X[:, 1], model.predict(X))
+    np.testing.assert_array_equal(scores.X[:, 1], model.predict(X) + 1)  # components from 1
     np.testing.assert_allclose(scores.X[:, 2], model.predict_proba(X).max(axis=1), rtol=1e-15)
     np.testing.assert_allclose(scores.X[:, 3], model.score_samples(X), rtol=1e-15)
     np.testing.assert_allclose(scores.X[:, 4:], model.predict_proba(X), rtol=1e-15, atol=1e-300)
@@ -155,10 +155,10 @@ def test_score_to_stdout_picks_the_model_columns_by_name(
     status, out, err = run(capsys, "score", model_file, path)
     assert status == 0, err
     lines = out.splitlines()
-    assert lines[0] == "row,label,confidence,log_density,resp_0,resp_1,resp_2,resp_3"
+    assert lines[0] == "row,label,confidence,log_density,resp_1,resp_2,resp_3,resp_4"
     assert len(lines) == 6
     model = load_model(model_file)
-    assert [int(line.split(",")[1]) for line in lines[1:]] == model.predict(X).tolist()
+    assert [int(line.split(",")[1]) for line in lines[1:]] == (model.predict(X) + 1).tolist()
 
 
 def test_score_notes_columns_that_do_not_match_the_model_names(

@@ -144,11 +144,16 @@ def test_new_data_refits_the_ranges(view):
     view.set_history(np.empty(0), np.empty(0), "log-likelihood")
     assert view.curve.getData()[1] is None or view.curve.getData()[1].size == 0
     assert view.title() == "log-likelihood · below: |change|"  # no offset of old ticks
+    assert view.empty_hint.isVisible()  # an empty plot says what will appear in it
+    assert "log-likelihood of each iteration" in view.empty_hint.textItem.toPlainText()
     values = -1.2e7 + np.cumsum([0.0, 5000, 2000, 700, 200, 60, 20, 6, 2, 0.5])
     for m in range(1, values.size + 1):
         view.set_history(np.arange(m), values[:m], "log-likelihood")
         lo, hi = y_range(view.objective_plot)
         assert lo <= values[:m][-1] <= hi and hi - lo <= max(np.ptp(values[:m]), 1e5)
+        assert not view.empty_hint.isVisible()
+        x_hi = view.objective_plot.getViewBox().viewRange()[0][1]
+        assert m - 1 <= x_hi <= max(5.0, m - 1) / 0.8 + 0.5  # the curve fills most of the width
     change_lo, change_hi = y_range(view.change_plot)
     assert change_lo <= np.log10(0.5) and np.log10(5000) <= change_hi <= 5
 

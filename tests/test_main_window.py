@@ -360,11 +360,11 @@ def test_open_csv_and_export_assignments_and_figure(qtbot, make_window, tmp_path
     out = tmp_path / "assignments.csv"
     assert window.export_assignments(out)
     rows = list(csv.reader(out.open()))
-    assert rows[0] == ["row", "label", "confidence", "log_density", "resp_0", "resp_1", "resp_2"]
+    assert rows[0] == ["row", "label", "confidence", "log_density", "resp_1", "resp_2", "resp_3"]
     assert len(rows) == 121
     table = np.array(rows[1:], dtype=float)
     np.testing.assert_allclose(table[:, 4:].sum(axis=1), 1.0, rtol=1e-12)
-    np.testing.assert_array_equal(table[:, 1], table[:, 4:].argmax(axis=1))
+    np.testing.assert_array_equal(table[:, 1], table[:, 4:].argmax(axis=1) + 1)  # from 1
     np.testing.assert_allclose(table[:, 2], table[:, 4:].max(axis=1))
 
     for suffix, magic in ((".png", b"\x89PNG"), (".svg", b"<")):
@@ -691,7 +691,10 @@ def test_error_messages_name_the_file_once_and_the_status_bar_keeps_all(
     assert not window.import_model(truncated)
     message = window.errors[-1]
     assert message.count(str(truncated)) == 1 and "not valid JSON" in message
-    assert window.status_message.message() == f"Error: {message}"
+    # the status bar names the file without its folder, so that the reason fits; the tooltip
+    # holds the whole message
+    brief = message.replace(str(truncated), truncated.name)
+    assert window.status_message.message() == f"Error: {brief}"
     assert window.status_message.toolTip() == f"Error: {message}"
     shown = window.status_message.text()
     room = window.status_message.width()
@@ -717,3 +720,15 @@ def test_a_frame_arriving_while_typing_keeps_what_is_typed(qtbot, make_window):
     qtbot.keyClick(window.edit_tol, Qt.Key.Key_Return)
     wait_drawn(qtbot, window, lambda s: window.current_frame().settings.tol == 1e-4)
     assert window.errors == []
+
+
+def test_the_converged_message_goes_when_the_state_changes(qtbot, make_window):
+    window = make_window(speed=None)
+    window.action_run.trigger()
+    wait_drawn(qtbot, window, lambda s: s.converged)
+    qtbot.waitUntil(lambda: window.status_message.message() == "converged")
+    window.slider_history.setValue(2)  # back in the history: paused, not converged
+    wait_drawn(qtbot, window, lambda s: s.iteration == 2)
+    qtbot.waitUntil(lambda: window.worker_state != "converged")
+    assert window.status_message.message() == ""
+    assert window.status_labels["converged"].text() == "not converged"
