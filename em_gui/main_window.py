@@ -690,6 +690,21 @@ class MainWindow(QMainWindow):
         """The worker Frame drawn now: snapshot, data, settings, history length, state."""
         return self._frame
 
+    def is_drawn_up_to_date(self) -> bool:
+        """True when the window shows the newest state it was sent: the frame drawn is of the
+        newest command, and no frame, history, redraw or density re-bin is still pending (tours
+        and tests wait for this before they look at the picture)."""
+        frame = self._frame
+        return (
+            frame is not None
+            and self._is_current(frame.generation)
+            and self._pending_frame is None
+            and self._staged is None
+            and self._pending_history is None
+            and not self._redraw_timer.isActive()
+            and not self.scatter.rebin_pending
+        )
+
     @property
     def worker_state(self) -> str:
         """The worker's last reported state: "running", "paused" or "converged"."""

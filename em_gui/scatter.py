@@ -704,6 +704,11 @@ class ScatterView(QtWidgets.QWidget):
         return self._n > DENSITY_THRESHOLD
 
     @property
+    def rebin_pending(self) -> bool:
+        """True while a zoom or pan waits to re-bin the density image."""
+        return self._rebin_timer.isActive()
+
+    @property
     def is_one_d(self) -> bool:
         """True when all finite y are equal: points are drawn as a jittered strip."""
         return self._one_d

@@ -237,11 +237,7 @@ class Tour:
 
         def drawn() -> bool:
             frame = window.current_frame()
-            return (
-                frame is not None
-                and frame.generation == window._worker.generation
-                and predicate(frame)
-            )
+            return frame is not None and window.is_drawn_up_to_date() and predicate(frame)
 
         self.wait(drawn, what)
         self.settle()
@@ -252,13 +248,7 @@ class Tour:
         window = self.window
 
         def idle() -> bool:
-            return (
-                window._pending_frame is None
-                and window._staged is None
-                and window._pending_history is None
-                and not window._redraw_timer.isActive()
-                and not window.scatter._rebin_timer.isActive()
-            )
+            return window.is_drawn_up_to_date()
 
         quiet = [0]
 

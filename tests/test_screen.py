@@ -69,7 +69,7 @@ def drawn_fraction(qtbot, window: MainWindow, xy: np.ndarray, n_check: int = 400
     """Share of points (a sample of n_check) whose centre pixel is not the white background."""
     pick = np.random.default_rng(0).choice(len(xy), min(n_check, len(xy)), replace=False)
     # wait for the paint that shows the newest state (the window draws in stages)
-    qtbot.waitUntil(lambda: window._staged is None and window._pending_frame is None)
+    qtbot.waitUntil(window.is_drawn_up_to_date)
     pixels = rgb(window.scatter.plot_widget.grab().toImage())
     where = np.rint(window.scatter.widget_pixels(xy[pick])).astype(int)
     h, w, _ = pixels.shape
@@ -112,7 +112,7 @@ def test_ellipse_centre_is_drawn_at_the_mean(qtbot, window):
     window.combo_init.setCurrentText("kmeans")
     window.set_dataset(Dataset(X=X, feature_names=("a", "b"), source="two.csv"))
     qtbot.waitUntil(lambda: current(window))  # iteration 0: grey points, coloured rings
-    qtbot.waitUntil(lambda: window._staged is None and window._pending_frame is None)
+    qtbot.waitUntil(window.is_drawn_up_to_date)
     snap = window.current_snapshot()
     assert snap.labels is None
     pixels = rgb(window.scatter.plot_widget.grab().toImage())
@@ -192,7 +192,7 @@ def test_a_frame_arriving_while_a_redraw_is_staged_is_drawn(qtbot, window):
     """The exact interleaving that lost frames: frame A's scatter is painted, its panels are still
     to come, and frame B arrives before them. B must be drawn (scatter, panels, status)."""
     window.set_dataset(make_preset("blobs", 1500, seed=2))
-    qtbot.waitUntil(lambda: current(window) and window._pending_frame is None)
+    qtbot.waitUntil(window.is_drawn_up_to_date)
     worker = window._worker
     emitted = threading.Event()
     worker.snapshot_ready.connect(
