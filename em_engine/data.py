@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import os
+import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +32,7 @@ __all__ = [
     "Dataset",
     "as_data_matrix",
     "delimiter_name",
+    "format_names",
     "read_csv",
     "sniff_csv",
     "write_bytes_atomic",
@@ -42,6 +45,8 @@ _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 DELIMITERS = tuple(_DELIMITER_NAMES)
 _SNIFF_BYTES = 256 * 1024
 _SNIFF_LINES = 50
+_EMPTY_LINE_CHARS = ' \t\r\n"' + "".join(DELIMITERS)
+_LINE_ENDS = re.compile(r"\r\n|\r|\n|\Z")
 _UMASK = os.umask(0o022)  # read once (os.umask can only be read by setting it) and put back
 os.umask(_UMASK)
 
@@ -111,8 +116,9 @@ def delimiter_name(delimiter: str) -> str:
     return _DELIMITER_NAMES.get(delimiter, repr(delimiter))
 
 
-def _read_text(path: Path, limit: int | None = None) -> str:
-    """Read a file as text: UTF-8 (BOM removed), else Latin-1; line endings kept for ``csv``."""
+def _read_text(path: Path, limit: int | None = None) -> tuple[str, bool]:
+    """Read a file (or its first ``limit`` bytes) as text: UTF-8 (BOM removed), else Latin-1;
+    line endings kept for ``csv``. Returns the text and whether it is the whole file."""
     try:
         with open(path, "rb") as f:
             raw = f.read() if limit is None else f.read(limit)
@@ -131,7 +137,46 @@ def _read_text(path: Path, limit: int | None = None) -> str:
             text = raw[: exc.start].decode("utf-8-sig")
         else:
             text = raw.decode("latin-1")
-    return text
+    return text, limit is None or len(raw) < limit
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` with their endings, lazily (a large file is not split whole)."""
+    start = 0
+    for end in _LINE_ENDS.finditer(text):
+        if end.end() > start:
+            yield text[start : end.end()]
+        start = end.end()
+
+
+def _head_lines(text: str, count: int = _SNIFF_LINES) -> list[str]:
+    """The first ``count`` lines of ``text`` that hold something (endings kept), however many
+    blank lines, or lines of delimiters and quotes only, come before or between them."""
+    return list(itertools.islice((line for line in _lines(text) if _has_content(line)), count))
+
+
+def _has_content(line: str) -> bool:
+    """False for a blank line or one of delimiters, quotes and spaces only (empty fields)."""
+    return bool(line.strip(_EMPTY_LINE_CHARS))
+
+
+def _read_head_text(path: Path) -> str:
+    """The start of a file, long enough to hold its first ``_SNIFF_LINES`` non-blank lines whole
+    (the whole file if it has fewer): a file may start with any number of blank lines."""
+    limit = _SNIFF_BYTES
+    while True:
+        text, complete = _read_text(path, limit)
+        if complete or len(_head_lines(text, _SNIFF_LINES + 1)) > _SNIFF_LINES:
+            return text
+        limit *= 4
+
+
+def format_names(names: Sequence[str], limit: int = 10) -> str:
+    """Column names for a message: all of them up to ``limit``, else the first ``limit`` and how
+    many more (a file may have 10,000 columns)."""
+    if len(names) <= limit:
+        return ", ".join(names)
+    return f"{', '.join(names[:limit])}, ... ({len(names) - limit} more)"
 
 
 def is_number(cell: str) -> bool:
@@ -229,22 +274,19 @@ def _read_head(
 ) -> tuple[_Layout, list[list[str]]]:
     """Sniff the delimiter, parse the first non-blank rows and work out the layout.
 
-    Returns the layout and the first data rows (the header left out), split into fields.
+    Returns the layout and the first data rows (the header left out), split into fields. Blank
+    lines, and rows of empty fields only, are skipped wherever they are (as ``read_csv`` does).
     """
-    # Split only the start of a large file (splitting all of a 1M-row file costs 0.14 s); the
-    # whole text only if the start holds too few lines for them all to be complete.
-    head = text[:_SNIFF_BYTES].splitlines()
-    if len(head) <= _SNIFF_LINES * 2 and len(text) > _SNIFF_BYTES:
-        head = text.splitlines()
-    lines = [line for line in head[: _SNIFF_LINES * 2] if line.strip()]
-    lines = lines[:_SNIFF_LINES]
+    lines = _head_lines(text)
     if not lines:
         raise DataError(f"{path}: the file is empty")
     delim = _sniff_delimiter(lines) if delimiter is None else delimiter
     try:
-        rows = [fields for fields in csv.reader(lines, delimiter=delim) if fields]
+        rows = [f for f in csv.reader(lines, delimiter=delim) if any(c.strip() for c in f)]
     except (csv.Error, TypeError) as exc:
         raise DataError(f"{path}: cannot split rows with delimiter {delim!r}: {exc}") from None
+    if not rows:
+        raise DataError(f"{path}: the file has no data (only empty fields)")
     layout = _layout(rows, path, delim, header)
     return layout, rows[1:] if layout.has_header else rows
 
@@ -275,7 +317,7 @@ def sniff_csv(
         If the file cannot be read or is empty.
     """
     path = Path(path)
-    layout, data = _read_head(_read_text(path, _SNIFF_BYTES), path, delimiter, header)
+    layout, data = _read_head(_read_head_text(path), path, delimiter, header)
     skip = layout.first_field
     preview = tuple(tuple(r[skip:]) for r in data[:n_preview])
     return CsvPreview(
@@ -306,7 +348,7 @@ def _choose_columns(
         ]
         if not chosen:
             raise DataError(
-                f"{path}: no numeric columns (columns: {', '.join(names)}; "
+                f"{path}: no numeric columns (columns: {format_names(names)}; "
                 f"delimiter {delimiter_name(layout.delimiter)})"
             )
         return chosen
@@ -319,7 +361,7 @@ def _choose_columns(
         elif isinstance(col, (int, np.integer)) and not isinstance(col, bool):
             j = int(col)
         else:
-            raise DataError(f"{path}: no column named '{col}' (columns: {', '.join(names)})")
+            raise DataError(f"{path}: no column named '{col}' (columns: {format_names(names)})")
         if not 0 <= j < len(names):
             raise DataError(
                 f"{path}: column index {j} is out of range "
@@ -333,6 +375,11 @@ def _choose_columns(
     return chosen
 
 
+def _header_line(text: str) -> int:
+    """1-based number of the first line that holds something (the header, if there is one)."""
+    return next(number for number, line in enumerate(_lines(text), 1) if _has_content(line))
+
+
 def _fast_read(text: str, layout: _Layout, cols: list[int]) -> np.ndarray | None:
     """Read a clean all-numeric file with ``np.loadtxt``; None if anything is unusual."""
     try:
@@ -340,7 +387,7 @@ def _fast_read(text: str, layout: _Layout, cols: list[int]) -> np.ndarray | None
             full = np.loadtxt(
                 io.StringIO(text, newline=""),
                 delimiter=layout.delimiter,
-                skiprows=1 if layout.has_header else 0,
+                skiprows=_header_line(text) if layout.has_header else 0,
                 quotechar='"',
                 comments=None,
                 dtype=np.float64,
@@ -387,32 +434,32 @@ def _careful_read(
     lines: list[int] = []
     problems: list[tuple[int, str]] = []
     header_pending = layout.has_header
+    end = 0  # the last line read: the next row starts on the line after it
     try:
         for row in reader:
-            if not row or not any(row):
-                continue
+            start, end = end + 1, reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue  # a blank line, or empty fields only
             if header_pending:
                 header_pending = False
                 continue
             if len(row) != n_fields:
                 n = len(row)
-                if n == 1 and not row[0].strip():
-                    continue  # a line of blanks
                 reason = f"has {n} field{'s' if n != 1 else ''}, expected {n_fields}"
-                problems.append((reader.line_num, reason))
-                continue
-            try:
-                values.append([float(row[f]) for f in fields])
-                lines.append(reader.line_num)
-            except ValueError:
-                reason = next(
-                    r
-                    for r in (_cell_problem(row[f], n) for f, n in zip(fields, names, strict=True))
-                    if r
-                )
-                problems.append((reader.line_num, reason))
+            else:
+                try:
+                    values.append([float(row[f]) for f in fields])
+                    lines.append(start)
+                    continue
+                except ValueError:
+                    cells = zip(fields, names, strict=True)
+                    reason = next(r for r in (_cell_problem(row[f], n) for f, n in cells) if r)
+            if end > start or any("\n" in cell or "\r" in cell for cell in row):
+                # a quoted field ran over a line end: most likely a missing closing quote
+                reason = f"a quote opened on this row is still open on row {end} ({reason})"
+            problems.append((start, reason))
     except csv.Error as exc:
-        raise DataError(f"{path}: row {reader.line_num}: {exc}") from None
+        raise DataError(f"{path}: row {end + 1}: {exc}") from None
     X = np.array(values, dtype=np.float64).reshape(len(values), len(cols))
     finite = np.isfinite(X).all(axis=1)
     if not finite.all():
@@ -469,7 +516,7 @@ def read_csv(
         ``drop_invalid``), or no valid row at all.
     """
     path = Path(path)
-    text = _read_text(path)
+    text = _read_text(path)[0]
     layout, data_head = _read_head(text, path, delimiter, header)
     if not data_head:
         raise DataError(f"{path}: the file has a header but no data rows")
