@@ -332,3 +332,32 @@ def test_command_line_never_imports_qt(tmp_path: Path) -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert result.stdout.splitlines()[-1] == "0 []", result.stderr
+
+
+# --- issue 8 -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ('"tol": 0.001', '"tol": 1' + "0" * 400, "fit.tol"),
+        ('"tol": 0.001', '"tol": 1' + "0" * 5000, "fit.tol"),
+        ('"n_components": 4', '"n_components": 4' + "0" * 400, "n_components"),
+        ('"seed": 0', '"seed": -1', "fit.seed"),
+    ],
+)
+def test_score_with_huge_numbers_in_the_model_is_one_error_line(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    model_file: Path,
+    old: str,
+    new: str,
+    field: str,
+) -> None:
+    text = model_file.read_text()
+    assert old in text
+    bad = tmp_path / "bad.json"
+    bad.write_text(text.replace(old, new))
+    status, out, err = run(capsys, "score", bad, BLOBS)
+    assert_one_error_line(status, out, err, str(bad), f"field '{field}'")
+    assert len(err) < 300
