@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from em_engine.errors import DataError
+from em_engine.gaussian import work_dtype
 
 __all__ = [
     "CsvPreview",
@@ -562,8 +563,11 @@ def as_data_matrix(X: object, name: str = "X") -> np.ndarray:
     """
     try:
         arr = np.asarray(X)
-        if arr.dtype != np.float32:
-            arr = arr.astype(np.float64, copy=False)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{name} is not a numeric array ({exc})") from None
+    dtype = work_dtype(arr, name)  # DataError for complex numbers
+    try:
+        arr = arr.astype(dtype, copy=False)
     except (TypeError, ValueError) as exc:
         raise DataError(f"{name} is not a numeric array ({exc})") from None
     if arr.ndim == 1:

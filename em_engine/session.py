@@ -68,9 +68,7 @@ INITIAL_PARAM_KEYS = ("weights", "means", "covariances")
 
 _WEIGHT_ALLOWANCE = 1e-6  # relative allowance below 1/N before a weight counts as collapsed
 _MAX_SEED = 2**32 - 1
-# Largest |x| whose square, summed over many rows, stays finite in the blocked arithmetic, and the
-# smallest non-zero spread (max - min) of the data whose square is still a normal number.
-_MAX_ABS = {t: float(np.sqrt(np.finfo(t).max / 1e8)) for t in (np.float32, np.float64)}
+# The smallest non-zero spread (max - min) of the data whose square is still a normal number.
 _MIN_SPREAD = {t: float(np.sqrt(np.finfo(t).tiny) * 1e4) for t in (np.float32, np.float64)}
 # Data variances below this are treated as 0 (their squares are subnormal).
 _ZERO_VARIANCE = 1e-250
@@ -192,12 +190,7 @@ def _check_data(X: Any) -> np.ndarray:
     if bad.any():
         row, col = np.argwhere(bad)[0]
         raise DataError(f"X contains {X[row, col]} at row {row}, column {col}")
-    largest = np.unravel_index(np.argmax(np.abs(X)), X.shape)
-    if abs(X[largest]) > _MAX_ABS[X.dtype.type]:
-        raise DataError(
-            f"X has a value too large for the arithmetic ({X[largest]:.3g} at row {largest[0]}, "
-            f"column {largest[1]}; squares would overflow {X.dtype}): rescale the data"
-        )
+    gaussian.check_magnitude(X)
     spread = X.max(axis=0) - X.min(axis=0)
     widest = int(np.argmax(spread))
     if 0.0 < spread[widest] < _MIN_SPREAD[X.dtype.type]:
