@@ -161,7 +161,7 @@ def _inverse_lower_transposed(cov: np.ndarray) -> np.ndarray:
     except np.linalg.LinAlgError:
         raise _not_positive_definite(cov.dtype) from None
     factor = np.swapaxes(_inverse_triangular(chol, lower=True), -1, -2)
-    largest = float(np.max(np.abs(factor), initial=0.0))  # NaN if any entry is NaN
+    largest = max(float(np.max(factor)), -float(np.min(factor)))  # NaN if any entry is NaN
     if not largest * largest * cov.shape[-1] < _HUGE:  # precision entries sum D products
         raise _precision_overflow()
     return factor

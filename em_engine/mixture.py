@@ -415,6 +415,7 @@ class GaussianMixture:
                 weights, means, covariances = gaussian.m_step(
                     result.stats, ct, self.reg_covar, prior
                 )
+                del result, pc  # wide data: K x D x D each, not needed for the next ones
                 pc = gaussian.compute_precision_cholesky(covariances, ct)
                 lower_bound = objective / n_samples
                 lower_bounds.append(lower_bound)
