@@ -14,10 +14,13 @@ non-finite value, falls back to the ``csv`` module, which finds and names the ba
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import itertools
 import os
 import re
+import stat
+import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -86,6 +89,8 @@ class Dataset:
         One reason per dropped row, e.g. ``"row 12: column 'x' is 'abc', not a number"``.
     labels : ndarray of shape (N,) or None
         True component of each sample, for synthetic data.
+    lines : sequence of N int, or None
+        The 1-based line of each row in its file (as messages number rows), for a CSV file.
     """
 
     X: np.ndarray
@@ -94,6 +99,7 @@ class Dataset:
     n_dropped: int = 0
     drop_reasons: tuple[str, ...] = ()
     labels: np.ndarray | None = None
+    lines: Sequence[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -381,14 +387,17 @@ def _header_line(text: str) -> int:
     return next(number for number, line in enumerate(_lines(text), 1) if _has_content(line))
 
 
-def _fast_read(text: str, layout: _Layout, cols: list[int]) -> np.ndarray | None:
-    """Read a clean all-numeric file with ``np.loadtxt``; None if anything is unusual."""
+def _fast_read(text: str, layout: _Layout, cols: list[int]) -> tuple[np.ndarray, range] | None:
+    """Read a clean all-numeric file with ``np.loadtxt``: the rows and their line numbers; None if
+    anything is unusual (including blank lines among the rows, which would make the line numbers
+    unknown)."""
+    skip_lines = _header_line(text) if layout.has_header else 0
     try:
         with np.errstate(all="ignore"):
             full = np.loadtxt(
                 io.StringIO(text, newline=""),
                 delimiter=layout.delimiter,
-                skiprows=_header_line(text) if layout.has_header else 0,
+                skiprows=skip_lines,
                 quotechar='"',
                 comments=None,
                 dtype=np.float64,
@@ -402,7 +411,11 @@ def _fast_read(text: str, layout: _Layout, cols: list[int]) -> np.ndarray | None
     X = full[:, [j + skip for j in cols]]
     if X.shape[0] == 0 or not np.isfinite(X).all():
         return None
-    return np.ascontiguousarray(X)
+    breaks = text.count("\n") + text.count("\r") - text.count("\r\n")
+    n_lines = breaks + (not text.endswith(("\n", "\r")))
+    if n_lines - skip_lines != X.shape[0]:
+        return None
+    return np.ascontiguousarray(X), range(skip_lines + 1, n_lines + 1)
 
 
 def _cell_problem(cell: str, name: str) -> str | None:
@@ -424,8 +437,9 @@ def _cell_problem(cell: str, name: str) -> str | None:
 
 def _careful_read(
     text: str, layout: _Layout, cols: list[int], path: Path
-) -> tuple[np.ndarray, list[str]]:
-    """Parse row by row with the csv module; return the good rows and one reason per bad row."""
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Parse row by row with the csv module; return the good rows, their line numbers and one
+    reason per bad row."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=layout.delimiter)
     skip = layout.first_field
     names = [layout.names[j] for j in cols]
@@ -473,7 +487,8 @@ def _careful_read(
             problems.append((lines[i], row_problem))
         X = X[finite]
         problems.sort()
-    return X, [f"row {line}: {reason}" for line, reason in problems]
+    good_lines = np.array(lines, dtype=np.int64)[finite]
+    return X, good_lines, [f"row {line}: {reason}" for line, reason in problems]
 
 
 def read_csv(
@@ -523,10 +538,12 @@ def read_csv(
         raise DataError(f"{path}: the file has a header but no data rows")
     cols = _choose_columns(columns, layout, data_head, path)
     names = tuple(layout.names[j] for j in cols)
-    X = _fast_read(text, layout, cols)
+    fast = _fast_read(text, layout, cols)
     problems: list[str] = []
-    if X is None:
-        X, problems = _careful_read(text, layout, cols, path)
+    if fast is not None:
+        X, lines = fast
+    else:
+        X, lines, problems = _careful_read(text, layout, cols, path)
         if problems and not drop_invalid:
             more = len(problems) - 1
             suffix = f" ({more} more invalid row{'s' if more > 1 else ''})" if more else ""
@@ -539,6 +556,7 @@ def read_csv(
         source=str(path),
         n_dropped=len(problems),
         drop_reasons=tuple(problems),
+        lines=lines,
     )
 
 
@@ -592,27 +610,109 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Write bytes to ``path`` atomically: a temporary file in the same folder, then a rename.
 
     Either the whole new file is there afterwards or the old one (if any) is untouched. A new file
-    gets the usual permissions (0o666 minus the umask), a replaced one keeps its own.
+    gets the usual permissions (0o666 minus the umask), a replaced one keeps its own. A symbolic
+    link is written through (its target is replaced, the link stays). A target that is not a
+    regular file (``/dev/null``, ``/dev/stdout``, a FIFO, a terminal) is written directly, as a
+    shell's ``>`` would. Temporary files are named ``.NAME.PID-RANDOM.tmp``; ones left by a killed
+    process are removed by the next write to the same target.
     """
-    path = Path(path)
+    own = _own_descriptor(path)
+    if own is not None:  # /dev/stdout, /dev/fd/N: our own open file, in its own mode
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None and _fileno(stream) == own:
+                stream.flush()
+        view = memoryview(data)
+        while view:
+            view = view[os.write(own, view) :]
+        return
+    target = Path(os.path.realpath(path))
     try:
-        mode = path.stat().st_mode & 0o7777
-    except OSError:
+        info = target.stat()
+    except FileNotFoundError:
         mode = 0o666 & ~_UMASK
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    else:
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "is a folder", str(path))
+        if not stat.S_ISREG(info.st_mode):  # a device, a FIFO, a socket: no rename over it
+            with open(target, "wb") as f:
+                f.write(data)
+            return
+        mode = info.st_mode & 0o7777
+    _remove_stale_temporaries(target)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{target.name}.{os.getpid()}-", suffix=".tmp", dir=target.parent
+        )
         os.chmod(tmp, mode)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+        os.replace(tmp, target)
+    except BaseException:  # also KeyboardInterrupt, and SIGTERM as the command line raises it
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        raise
+
+
+_OWN_FD = re.compile(r"/proc/(\d+)(?:/task/\d+)?/fd/(\d+)")
+
+
+def _own_descriptor(path: str | os.PathLike[str]) -> int | None:
+    """The file descriptor of this process that ``path`` names through /proc/self/fd, /dev/fd or
+    /dev/stdout (following symbolic links), else None."""
+    current = os.path.abspath(path)
+    for _ in range(40):  # the kernel's limit on links followed
+        folder = os.path.realpath(os.path.dirname(current))
+        match = _OWN_FD.fullmatch(os.path.join(folder, os.path.basename(current)))
+        if match and int(match.group(1)) == os.getpid():
+            return int(match.group(2))
+        if not os.path.islink(current):
+            return None
+        current = os.path.join(os.path.dirname(current), os.readlink(current))
+    return None
+
+
+def _fileno(stream: object) -> int | None:
+    try:
+        return stream.fileno()  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _remove_stale_temporaries(target: Path) -> None:
+    """Delete ``.NAME.PID-RANDOM.tmp`` files next to target whose process is gone (a killed
+    write). Where a process cannot be asked about (Windows), a file another process still has
+    open cannot be deleted there anyway."""
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.(\d+)-\w+\.tmp")
+    try:
+        names = os.listdir(target.parent)
+    except OSError:
+        return
+    for name in names:
+        match = pattern.fullmatch(name)
+        if match is None or (os.name == "posix" and _process_exists(int(match.group(1)))):
+            continue
         try:
-            os.unlink(tmp)
+            os.unlink(target.parent / name)
         except OSError:
             pass
-        raise
+
+
+def _process_exists(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, another user's
+        return True
+    return True
 
 
 def write_csv(

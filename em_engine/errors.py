@@ -17,8 +17,10 @@ class ModelFileError(EMError, ValueError):
 
 class DensityUnderflowError(DataError):
     """A row that a model cannot score in float64: its density is below the float range under
-    every component, or its responsibilities are lost to rounding. ``row`` is its 0-based index."""
+        every component, or its responsibilities are lost to rounding. ``row`` is its 0-based index,
+    ``reason`` the message without it (for a caller that names the row its own way)."""
 
-    def __init__(self, message: str, row: int) -> None:
-        super().__init__(message)
+    def __init__(self, reason: str, row: int) -> None:
+        super().__init__(f"X row {row}: {reason}")
+        self.reason = reason
         self.row = row

@@ -687,8 +687,8 @@ def _check_scorable(
     lost = np.flatnonzero(top == -np.inf)
     if lost.size:
         raise DensityUnderflowError(
-            f"X row {start + lost[0]}: its density under every component is below the float64 "
-            "range (a log density below -1.8e308): the row is too far from the model",
+            "its density under every component is below the float64 range (a log density "
+            "below -1.8e308): the row is too far from the model",
             start + int(lost[0]),
         )
     if not precise:
@@ -702,11 +702,10 @@ def _check_scorable(
     near = runner_up > top[far] - 750.0 - error  # exp(-750) is 0 in float64
     shared = np.flatnonzero((error > _RESPONSIBILITY_ERROR) & near)
     if shared.size:
-        row = start + int(far[shared[0]])
         raise DensityUnderflowError(
-            f"X row {row}: it is so far from the model (log density {top[far[shared[0]]]:.3g}) "
-            "that rounding decides which component it belongs to: it cannot be scored in float64",
-            row,
+            f"the row is so far from the model (log density {top[far[shared[0]]]:.3g}) that "
+            "rounding decides which component it belongs to: it cannot be scored in float64",
+            start + int(far[shared[0]]),
         )
 
 

@@ -30,7 +30,7 @@ import numpy as np
 from em_engine._version import __version__
 from em_engine.data import as_data_matrix, write_csv, write_text_atomic
 from em_engine.errors import ModelFileError
-from em_engine.gaussian import COVARIANCE_TYPES, covariance_shape
+from em_engine.gaussian import COVARIANCE_TYPES, compute_precision_cholesky, covariance_shape
 from em_engine.init import INIT_METHODS
 
 if TYPE_CHECKING:
@@ -81,6 +81,7 @@ _MAX_DIGITS = 4000  # below Python's int-from-text limit (4300 digits), which ra
 _MAX_INT = 2**63 - 1  # counts, iterations, versions: anything larger is not a real value
 _MAX_FLOAT = float(np.finfo(np.float64).max)
 _MAX_SEED = 2**32 - 1  # numpy's RandomState seeds
+_MIN_VARIANCE = float(np.finfo(np.float64).tiny)  # below it the precision 1 / variance overflows
 
 
 # --- writing -------------------------------------------------------------------------------------
@@ -335,12 +336,15 @@ def _show(value: Any) -> str:
 def _check_covariances(check: _Checker, cov: np.ndarray, covariance_type: str) -> None:
     """Symmetric positive definite matrices / positive variances, else ModelFileError."""
     if covariance_type in ("diag", "spherical"):
-        bad = np.argwhere(cov <= 0)
+        bad = np.argwhere(cov < _MIN_VARIANCE)
         if bad.size:
             index = "".join(f"[{i}]" for i in bad[0])
-            raise check.fail(
-                f"covariances{index}", f"a variance must be > 0, got {cov[tuple(bad[0])]}"
-            )
+            value = cov[tuple(bad[0])]
+            if value <= 0:
+                problem = "a variance must be > 0"
+            else:
+                problem = "a variance must be at least 2.2e-308 (its inverse must be a float64)"
+            raise check.fail(f"covariances{index}", f"{problem}, got {value}")
         return
     matrices = cov[None] if covariance_type == "tied" else cov
     for k, matrix in enumerate(matrices):
@@ -352,6 +356,12 @@ def _check_covariances(check: _Checker, cov: np.ndarray, covariance_type: str) -
             np.linalg.cholesky(matrix)
         except np.linalg.LinAlgError:
             raise check.fail(field, "the matrix is not positive definite") from None
+        try:
+            compute_precision_cholesky(matrix, "tied")
+        except ValueError:
+            raise check.fail(
+                field, "the matrix is so close to singular that its inverse overflows float64"
+            ) from None
 
 
 def _check_fit(check: _Checker, fit: Any) -> dict[str, Any]:

@@ -383,3 +383,40 @@ def test_long_column_lists_are_abbreviated(tmp_path: Path) -> None:
     assert "c0, c1," in message and "c9, ... (9990 more)" in message and "c10," not in message
     assert len(message) < 300
     assert data_module.format_names(["a", "b"]) == "a, b"
+
+
+def test_stale_temporary_files_of_killed_writes_are_removed(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    dead_pid = int(gone.stdout)  # that process has exited
+    target = tmp_path / "out.csv"
+    stale = tmp_path / f".out.csv.{dead_pid}-abc_123.tmp"
+    live = tmp_path / f".out.csv.{os.getppid()}-xyz.tmp"  # a running process's: kept
+    other = tmp_path / f".other.csv.{dead_pid}-abc.tmp"  # another target's: kept
+    mine = tmp_path / ".out.csv.backup"  # not our naming: kept
+    for path in (stale, live, other, mine):
+        path.write_text("partial")
+    write_text_atomic(target, "new")
+    assert target.read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["out.csv", live.name, other.name, mine.name]
+    )
+
+
+def test_write_through_a_symlink_keeps_the_link_and_a_device_is_written_directly(
+    tmp_path: Path,
+) -> None:
+    real = tmp_path / "real.txt"
+    real.write_text("old")
+    os.chmod(real, 0o640)
+    link = tmp_path / "link.txt"
+    link.symlink_to(real)
+    write_text_atomic(link, "new")
+    assert link.is_symlink() and real.read_text() == "new"
+    assert (real.stat().st_mode & 0o777) == 0o640
+    write_text_atomic(os.devnull, "nothing")  # no temporary file next to /dev/null
+    with pytest.raises(IsADirectoryError):
+        write_text_atomic(tmp_path, "x")

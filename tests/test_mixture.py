@@ -452,3 +452,29 @@ def test_a_covariance_that_overflows_names_the_overflow():
         GaussianMixture(2, reg_covar=np.finfo(float).max, covariance_type="diag").fit(X * 1e149)
     with pytest.raises(DataError, match="value too large for the arithmetic"):
         GaussianMixture(2).fit(X * 1e160)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("scale", [1e100, 1e154, 1e200, 1e300])
+def test_far_rows_are_scored_right_or_refused_never_nan(covariance_type, scale):
+    from em_engine.errors import DensityUnderflowError
+
+    X = DATASETS["blobs2d"]()
+    model = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
+    far = X.copy()
+    far[:4] *= scale
+    try:
+        log_density, resp = model.score_samples_and_proba(far)
+    except DensityUnderflowError as exc:
+        assert exc.row in range(4) and str(exc).startswith(f"X row {exc.row}: ")
+    else:
+        assert np.all(np.isfinite(log_density)) and np.all(np.isfinite(resp))
+        np.testing.assert_allclose(resp.sum(axis=1), 1.0, rtol=1e-12)
+        np.testing.assert_array_equal(model.predict(far), resp.argmax(axis=1))
+    near = model.score_samples_and_proba(X[4:])  # the other rows are unaffected
+    np.testing.assert_allclose(near[1].sum(axis=1), 1.0, rtol=1e-12)
+
+
+def test_a_tiny_variance_from_python_is_refused_at_construction():
+    with pytest.raises(ValueError, match="would overflow"):
+        GaussianMixture.from_parameters([1.0], [[0.0, 0.0]], [[1.0, 1e-320]], "diag")
