@@ -22,24 +22,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from _peak import PEAK_RSS_SOURCE
+
 ROOT = Path(__file__).resolve().parents[1]
 
 _FIT_SCRIPT = """
-import json, resource, sys, time, tracemalloc, warnings
+import json, sys, time, tracemalloc, warnings
 import numpy as np
 sys.path.insert(0, {root!r})
-
-def peak_rss_mb():
-    # VmHWM: this process's own peak (ru_maxrss keeps the parent's peak across exec on Linux)
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
+{peak_rss}
 if {which!r} == "ours":
     from em_engine import GaussianMixture
 else:
@@ -66,7 +57,7 @@ print(json.dumps({{
 
 def fit(which: str, n: int, d: int) -> dict:
     """One fit in a fresh interpreter; its figures as a dict."""
-    script = _FIT_SCRIPT.format(root=str(ROOT), which=which, n=n, d=d)
+    script = _FIT_SCRIPT.format(root=str(ROOT), which=which, n=n, d=d, peak_rss=PEAK_RSS_SOURCE)
     out = subprocess.run(
         [sys.executable, "-c", script], check=True, capture_output=True, text=True
     ).stdout

@@ -9,9 +9,16 @@ is scikit-learn's: after the E-step on theta_i, converged when
 From the same theta_0, a session and ``GaussianMixture`` go through the same parameters.
 
 Every method returns a new :class:`Snapshot` (also kept as ``session.snapshot``). Snapshot and
-history arrays are read-only views of memory the session never writes again: parameters are small
-and copied per parameter set; the per-point ``labels`` and ``confidence`` of one E-step are shared
-by the snapshots built from that E-step (an E snapshot and the M snapshot that follows it).
+history arrays are read-only views of memory the session never writes again: parameters are copied
+per parameter set; the per-point ``labels`` and ``confidence`` of one E-step are shared by the
+snapshots built from that E-step (an E snapshot and the M snapshot that follows it).
+
+The history keeps every objective value and event, but parameter sets only as checkpoints within
+``history_budget`` bytes (every ``stride`` iterations; the stride doubles as the history grows) and
+the user's mean edits. Any other iteration is replayed from the nearest checkpoint by the same
+E-step, M-step, collapse policy and edits, which give the same arrays bit for bit (results do not
+depend on the engine's thread count), so memory is bounded at any length and every iteration can
+still be shown exactly.
 
 Collapse policy
 ---------------
