@@ -897,4 +897,6 @@ def m_step(
     if prior is not None:
         return prior.m_step(stats, covariance_type, reg_covar)
     weights = stats.nk / stats.nk.sum()
-    return weights, stats.means.copy(), _MLE_COVARIANCES[covariance_type](stats, reg_covar)
+    with np.errstate(over="ignore"):  # an infinite covariance is refused, and named, by
+        covariances = _MLE_COVARIANCES[covariance_type](stats, reg_covar)  # its precision
+    return weights, stats.means.copy(), covariances

@@ -139,14 +139,17 @@ class HistoryEntry:
 
     @property
     def weights(self) -> np.ndarray:
+        """(K,) read-only."""
         return self._theta.weights
 
     @property
     def means(self) -> np.ndarray:
+        """(K, D) read-only."""
         return self._theta.means
 
     @property
     def covariances(self) -> np.ndarray:
+        """Type shape (full (K, D, D), tied (D, D), diag (K, D), spherical (K,)), read-only."""
         return self._theta.covariances
 
 
@@ -460,7 +463,8 @@ class EMSession:
     def move_mean(self, k: int, mean: Any) -> Snapshot:
         """Move component k's mean (a user's drag): later history dropped, an event reported.
 
-        The edited parameters replace theta_iteration and are scored by an E-step.
+        The edited parameters replace theta_iteration and are scored by an E-step. A mean so far
+        away that some row cannot be scored raises DensityUnderflowError and changes nothing.
         """
         started = time.perf_counter()
         k = _check_int("k", k, 0, self.n_components - 1)
@@ -471,13 +475,14 @@ class EMSession:
             raise ValueError(f"mean must be {n_features} numbers, got {mean!r}") from None
         if mean.shape != (n_features,) or not np.all(np.isfinite(mean)):
             raise ValueError(f"mean must be {n_features} finite numbers, got {mean.tolist()!r}")
-        self._truncate()
         edit = (k, _frozen(mean))
         theta = _edited(self._theta, (edit,))
+        result = self._scored(theta)  # before any change: a mean too far to score is refused
         coords = ", ".join(f"{v:.6g}" for v in mean)
         events = (f"component {k + 1} mean moved to ({coords})",)
+        self._truncate()
         self._set_current(theta, events, (*self._edits.get(self._iteration, ()), edit))
-        state = self._ensure_e_step()
+        state = self._ensure_e_step(result)
         return self._publish("edit", started, state, self._iteration, events, converged=False)
 
     # --- construction ----------------------------------------------------------------------------
@@ -697,12 +702,9 @@ class EMSession:
             theta.weights, theta.means, theta.covariances, self.covariance_type, self.prior
         )
 
-    def _ensure_e_step(self) -> _EState:
-        """The E-step on the current parameters (computed once per parameter set)."""
-        if self._e_state is not None:
-            return self._e_state
-        theta, i = self._theta, self._iteration
-        result = gaussian.e_step(
+    def _scored(self, theta: _Theta) -> gaussian.EStepResult:
+        """The E-step (with labels) on theta; DensityUnderflowError changes nothing."""
+        return gaussian.e_step(
             self._X,
             theta.weights,
             theta.means,
@@ -710,6 +712,15 @@ class EMSession:
             self.covariance_type,
             with_labels=True,
         )
+
+    def _ensure_e_step(self, result: gaussian.EStepResult | None = None) -> _EState:
+        """The E-step on the current parameters (computed once per parameter set, unless
+        ``result`` is that E-step already)."""
+        if self._e_state is not None:
+            return self._e_state
+        theta, i = self._theta, self._iteration
+        if result is None:
+            result = self._scored(theta)
         objective = self._objective(theta, result.log_likelihood)
         previous = self._values[i - 1] if i > 0 else math.nan
         converged = (

@@ -624,3 +624,17 @@ def test_a_replaced_history_entry_refuses_to_show_other_parameters():
         s.history[3]
     with pytest.raises(ValueError, match="history_budget"):
         EMSession(blobs(), 3, history_budget=-1)
+
+
+def test_a_mean_moved_too_far_to_score_changes_nothing():
+    from em_engine.errors import DensityUnderflowError
+
+    s = EMSession(blobs(), 1, seed=0)
+    for _ in range(3):
+        s.step()
+    before = s.snapshot
+    with pytest.raises(DensityUnderflowError):
+        s.move_mean(0, [1e300, -1e300])
+    assert s.snapshot is before and len(s.history) == 4 and s.iteration == 3
+    after = s.step()  # the session goes on from where it was
+    assert after.iteration == 4 and math.isfinite(after.log_likelihood)
