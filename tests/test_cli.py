@@ -483,7 +483,7 @@ def test_out_to_dev_null_and_dev_stdout(capsys: pytest.CaptureFixture[str], mode
     assert status == 0, err
     result = run_main("score", model_file, BLOBS, "--out", "/dev/stdout")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("row,label,confidence,log_density,resp_0")
+    assert result.stdout.startswith("row,label,confidence,log_density,resp_")
     assert len(result.stdout.splitlines()) == 401
     assert result.stderr == "400 rows scored; results in /dev/stdout\n"
 
