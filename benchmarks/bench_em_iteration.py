@@ -28,6 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _peak import PEAK_RSS_SOURCE
 from sklearn.mixture import GaussianMixture as SklearnGM
 from sklearn.mixture._gaussian_mixture import _compute_precision_cholesky
 
@@ -121,22 +122,11 @@ def run_table(args: argparse.Namespace) -> None:
 
 
 _MEMORY_SCRIPT = """
-import resource, sys, tracemalloc
+import sys, tracemalloc
 import numpy as np
 sys.path.insert(0, {root!r})
 from em_engine import GaussianMixture
-
-def peak_rss_mb():
-    # VmHWM: this process's own peak (ru_maxrss keeps the parent's peak across exec on Linux)
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
+{peak_rss}
 rng = np.random.default_rng(0)
 centres = rng.normal(scale=4.0, size=(5, 2))
 X = centres[rng.integers(5, size=1_000_000)] + rng.normal(size=(1_000_000, 2))
@@ -152,7 +142,13 @@ print(before, peak_rss_mb(), peak / 2**20, model.n_iter_)
 def run_memory() -> None:
     root = str(Path(__file__).resolve().parents[1])
     out = subprocess.run(
-        [sys.executable, "-W", "ignore", "-c", _MEMORY_SCRIPT.format(root=root)],
+        [
+            sys.executable,
+            "-W",
+            "ignore",
+            "-c",
+            _MEMORY_SCRIPT.format(root=root, peak_rss=PEAK_RSS_SOURCE),
+        ],
         check=True,
         capture_output=True,
         text=True,

@@ -10,7 +10,7 @@ import importlib
 from typing import Any
 
 from em_engine._version import __version__
-from em_engine.errors import DataError, EMError, ModelFileError
+from em_engine.errors import DataError, DensityUnderflowError, EMError, ModelFileError
 
 _LAZY = {
     "GaussianMixture": "em_engine.mixture",
@@ -27,7 +27,14 @@ _LAZY = {
     "resource_path": "em_engine._resources",
 }
 
-__all__ = ["DataError", "EMError", "ModelFileError", "__version__", *_LAZY]
+__all__ = [
+    "DataError",
+    "DensityUnderflowError",
+    "EMError",
+    "ModelFileError",
+    "__version__",
+    *_LAZY,
+]
 
 
 def __getattr__(name: str) -> Any:

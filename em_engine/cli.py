@@ -9,17 +9,20 @@ most once a second; results go to stdout or the --out file.
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import numpy as np
 
 from em_engine._version import __version__
-from em_engine.errors import EMError
+from em_engine.errors import DataError, DensityUnderflowError, EMError
 from em_engine.gaussian import COVARIANCE_TYPES
 from em_engine.init import INIT_METHODS
 
@@ -29,11 +32,31 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 EXIT_ERROR = 2
+EXIT_TERMINATED = 128 + signal.SIGTERM
 _PROGRESS_INTERVAL = 1.0  # seconds between progress lines on stderr
 
 
 class CliError(Exception):
     """A problem to report as one ``error:`` line."""
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that cleanups run (no temporary file is left)."""
+
+
+def _display(text: str) -> str:
+    """Text as a terminal should get it: bytes of a file name that are not UTF-8 as \\xNN,
+    control and other unprintable characters escaped (a NUL or an escape sequence is never
+    written raw); line breaks kept."""
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(ch if ch.isprintable() or ch == "\n" else ascii(ch)[1:-1] for ch in text)
+
+
+def _say(text: str, stream: TextIO) -> None:
+    """Print text safely for the stream's encoding (what it cannot encode is escaped)."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    text = _display(text).encode(encoding, "backslashreplace").decode(encoding)
+    print(text, file=stream, flush=True)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -76,9 +99,10 @@ def _seed(text: str) -> int:
     return value
 
 
-def _component_range(text: str) -> list[int]:
-    """'1-8', '3' or '2,4,6-8' -> sorted distinct positive integers."""
-    values: set[int] = set()
+def _component_range(text: str) -> list[tuple[int, int]]:
+    """'1-8', '3' or '2,4,6-8' -> sorted, merged (first, last) ranges of positive K (a range is
+    not expanded here: '1-100000000' is refused later, once the number of rows is known)."""
+    ranges = []
     for part in text.split(","):
         lo, sep, hi = part.strip().partition("-")
         try:
@@ -92,8 +116,14 @@ def _component_range(text: str) -> list[int]:
             raise argparse.ArgumentTypeError(
                 f"expected a range of positive K such as 1-8, got {text!r}"
             )
-        values.update(range(first, last + 1))
-    return sorted(values)
+        ranges.append((first, last))
+    merged: list[tuple[int, int]] = []
+    for first, last in sorted(ranges):
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+        else:
+            merged.append((first, last))
+    return merged
 
 
 def _covariance_list(text: str) -> list[str]:
@@ -259,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-k",
         "--components",
         type=_component_range,
-        default=list(range(1, 9)),
+        default=[(1, 8)],
         metavar="RANGE",
         help="K values: 1-8, 3, or 2,4,6-8 (default: 1-8)",
     )
@@ -290,7 +320,7 @@ class _Progress:
         now = time.monotonic()
         if now >= self.next_time:
             self.next_time = now + self.interval
-            print(message, file=self.stream, flush=True)
+            _say(message, self.stream)
 
 
 def _delimiter(text: str | None) -> str | None:
@@ -312,17 +342,27 @@ def _load_data(args: argparse.Namespace, columns: Sequence[str] | None = None) -
         columns=columns if columns is not None else args.columns,
         drop_invalid=getattr(args, "drop_invalid", False),
     )
-    if dataset.n_dropped:
-        print(
+    if dataset.n_dropped:  # said once the command has succeeded (a failure is one line)
+        args.notes.append(
             f"dropped {dataset.n_dropped} invalid row{'s' if dataset.n_dropped > 1 else ''} "
-            f"(first: {dataset.drop_reasons[0]})",
-            file=sys.stderr,
+            f"(first: {dataset.drop_reasons[0]})"
         )
     return dataset
 
 
-def _check_output(path: str | None) -> None:
-    """Fail early, before any work, if an output file could not be written."""
+@contextmanager
+def _naming_rows(dataset: Dataset) -> Iterator[None]:
+    """A row the model cannot score is named as the file's row (line), not X's index."""
+    try:
+        yield
+    except DensityUnderflowError as exc:
+        line = exc.row + 1 if dataset.lines is None else dataset.lines[exc.row]
+        raise CliError(f"{dataset.source}: row {line}: {exc.reason}; nothing written") from None
+
+
+def _check_output(path: str | None, inputs: Sequence[str]) -> None:
+    """Fail early, before any work, if an output file could not be written or is one of the
+    command's own inputs (it would be replaced by the output)."""
     if path is None:
         return
     out = Path(path)
@@ -330,6 +370,13 @@ def _check_output(path: str | None) -> None:
         raise CliError(f"{out}: is a folder; give a file name for --out")
     if not out.parent.is_dir():
         raise CliError(f"{out}: the folder {out.parent} does not exist")
+    for given in inputs:
+        try:
+            same = os.path.samefile(out, given)
+        except OSError:  # either does not exist (yet)
+            continue
+        if same:
+            raise CliError(f"{out}: --out is the input {given}; choose another file for --out")
 
 
 def _fit_params(args: argparse.Namespace) -> dict[str, Any]:
@@ -345,10 +392,12 @@ def _fit_params(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _describe(dataset: Dataset) -> str:
+    from em_engine.data import format_names
+
     n, d = dataset.X.shape
     return (
         f"{dataset.source}: {n} row{'s' if n != 1 else ''} x {d} column{'s' if d != 1 else ''} "
-        f"({', '.join(dataset.feature_names)})"
+        f"({format_names(dataset.feature_names)})"
     )
 
 
@@ -359,7 +408,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     from em_engine.mixture import GaussianMixture
     from em_engine.modelio import save_model
 
-    _check_output(args.out)
+    _check_output(args.out, [args.data])
     dataset = _load_data(args)
     X = dataset.X
     if args.components > X.shape[0]:
@@ -374,10 +423,11 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         progress=lambda it, bound: report(f"iteration {it}: objective per row {bound:.6g}"),
         **_fit_params(args),
     )
-    model.fit(X)
-    n = X.shape[0]
-    log_likelihood = float(model.score(X)) * n
-    bic, aic = float(model.bic(X)), float(model.aic(X))
+    with _naming_rows(dataset):
+        model.fit(X)
+        n = X.shape[0]
+        log_likelihood = float(model.score(X)) * n
+        bic, aic = float(model.bic(X)), float(model.aic(X))
     lines = [
         f"data: {_describe(dataset)}",
         f"model: {args.components} component{'s' if args.components > 1 else ''}, "
@@ -400,7 +450,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             ),
         )
         lines.append(f"model file: {args.out}")
-    print("\n".join(lines))
+    _say("\n".join(lines), sys.stdout)
     return 0
 
 
@@ -418,37 +468,44 @@ def _score_columns(args: argparse.Namespace, model: Any) -> Sequence[str] | None
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
+    from em_engine.data import format_names, write_text_atomic
     from em_engine.modelio import load_model, write_assignments
 
-    _check_output(args.out)
+    _check_output(args.out, [args.model, args.data])
     model = load_model(args.model)
     dataset = _load_data(args, _score_columns(args, model))
     X = dataset.X
     d = model.means_.shape[1]
+    ours, theirs = format_names(dataset.feature_names), format_names(model.feature_names_)
     if X.shape[1] != d:
         raise CliError(
-            f"the model has {d} feature{'s' if d != 1 else ''} ({', '.join(model.feature_names_)}) "
-            f"but {args.data} gives {X.shape[1]} ({', '.join(dataset.feature_names)}); "
-            "choose them with --columns"
+            f"the model has {d} feature{'s' if d != 1 else ''} ({theirs}) "
+            f"but {args.data} gives {X.shape[1]} ({ours}); choose them with --columns"
         )
     if tuple(dataset.feature_names) != tuple(model.feature_names_) and args.columns is None:
-        print(
-            f"note: using the columns {', '.join(dataset.feature_names)} of {args.data} for the "
-            f"model's features {', '.join(model.feature_names_)}",
-            file=sys.stderr,
+        args.notes.append(
+            f"note: using the columns {ours} of {args.data} for the model's features {theirs}"
         )
+    with _naming_rows(dataset):
+        text = write_assignments(None, model, X)  # all of it before anything is written
     if args.out is None:
-        sys.stdout.write(write_assignments(None, model, X))
+        sys.stdout.write(text)
     else:
-        _write(args.out, lambda: write_assignments(args.out, model, X))
-        print(f"{X.shape[0]} rows scored; results in {args.out}", file=sys.stderr)
+        _write(args.out, lambda: write_text_atomic(args.out, text))
+        args.notes.append(f"{X.shape[0]} rows scored; results in {args.out}")
     return 0
 
 
 def _cmd_select(args: argparse.Namespace) -> int:
-    from em_engine.selection import select_model
+    from em_engine.selection import check_components, select_model
 
     dataset = _load_data(args)
+    n_values = sum(last - first + 1 for first, last in args.components)
+    try:
+        check_components(args.components[-1][1], n_values, len(args.covariance), dataset.X.shape[0])
+    except DataError as exc:
+        raise CliError(f"{args.data}: {exc}") from None
+    components = [k for first, last in args.components for k in range(first, last + 1)]
     report = _Progress(sys.stderr)
 
     def progress(row: Any, done: int, total: int) -> None:
@@ -456,7 +513,7 @@ def _cmd_select(args: argparse.Namespace) -> int:
 
     result = select_model(
         dataset.X,
-        args.components,
+        components,
         args.covariance,
         n_init=args.n_init,
         seed=args.seed,
@@ -467,8 +524,7 @@ def _cmd_select(args: argparse.Namespace) -> int:
         prior=True if args.prior else None,
         progress=progress,
     )
-    print(f"data: {_describe(dataset)}")
-    print(result.table())
+    _say(f"data: {_describe(dataset)}\n{result.table()}", sys.stdout)
     return 0
 
 
@@ -484,23 +540,47 @@ _COMMANDS = {"fit": _cmd_fit, "score": _cmd_score, "select": _cmd_select}
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (0 success, 2 bad input or out of memory,
-    130 interrupted)."""
+    130 interrupted, 143 terminated by SIGTERM)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
+    previous = _raise_on_sigterm()
     try:
         try:
             args = build_parser().parse_args(args_list)
         except SystemExit as exc:  # --help and --version
             return exc.code if isinstance(exc.code, int) else 0
+        args.notes = []
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return _COMMANDS[args.command](args)
+            status = _COMMANDS[args.command](args)
+        for note in args.notes:
+            _say(note, sys.stderr)
+        return status
     except (CliError, EMError, ValueError, OSError) as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"error: {message}", file=sys.stderr)
+        _say(f"error: {message}", sys.stderr)
         return EXIT_ERROR
     except MemoryError:
-        print("error: out of memory (try fewer rows, columns or components)", file=sys.stderr)
+        _say("error: out of memory (try fewer rows, columns or components)", sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
+        _say("error: interrupted", sys.stderr)
         return 130
+    except _Terminated:
+        _say("error: terminated", sys.stderr)
+        return EXIT_TERMINATED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_on_sigterm() -> Any:
+    """Make SIGTERM raise _Terminated in the main thread (so that a temporary file being written is
+    removed, as on Ctrl-C); returns the previous handler, or None where none can be set."""
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise _Terminated
+
+    try:
+        return signal.signal(signal.SIGTERM, terminate)
+    except ValueError:  # not the main thread
+        return None

@@ -14,22 +14,29 @@ non-finite value, falls back to the ``csv`` module, which finds and names the ba
 from __future__ import annotations
 
 import csv
+import errno
 import io
+import itertools
 import os
+import re
+import stat
+import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from em_engine.errors import DataError
+from em_engine.gaussian import work_dtype
 
 __all__ = [
     "CsvPreview",
     "Dataset",
     "as_data_matrix",
     "delimiter_name",
+    "format_names",
     "read_csv",
     "sniff_csv",
     "write_bytes_atomic",
@@ -42,6 +49,8 @@ _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 DELIMITERS = tuple(_DELIMITER_NAMES)
 _SNIFF_BYTES = 256 * 1024
 _SNIFF_LINES = 50
+_EMPTY_LINE_CHARS = ' \t\r\n"' + "".join(DELIMITERS)
+_LINE_ENDS = re.compile(r"\r\n|\r|\n|\Z")
 _UMASK = os.umask(0o022)  # read once (os.umask can only be read by setting it) and put back
 os.umask(_UMASK)
 
@@ -80,6 +89,8 @@ class Dataset:
         One reason per dropped row, e.g. ``"row 12: column 'x' is 'abc', not a number"``.
     labels : ndarray of shape (N,) or None
         True component of each sample, for synthetic data.
+    lines : sequence of N int, or None
+        The 1-based line of each row in its file (as messages number rows), for a CSV file.
     """
 
     X: np.ndarray
@@ -88,6 +99,7 @@ class Dataset:
     n_dropped: int = 0
     drop_reasons: tuple[str, ...] = ()
     labels: np.ndarray | None = None
+    lines: Sequence[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -111,8 +123,9 @@ def delimiter_name(delimiter: str) -> str:
     return _DELIMITER_NAMES.get(delimiter, repr(delimiter))
 
 
-def _read_text(path: Path, limit: int | None = None) -> str:
-    """Read a file as text: UTF-8 (BOM removed), else Latin-1; line endings kept for ``csv``."""
+def _read_text(path: Path, limit: int | None = None) -> tuple[str, bool]:
+    """Read a file (or its first ``limit`` bytes) as text: UTF-8 (BOM removed), else Latin-1;
+    line endings kept for ``csv``. Returns the text and whether it is the whole file."""
     try:
         with open(path, "rb") as f:
             raw = f.read() if limit is None else f.read(limit)
@@ -131,7 +144,46 @@ def _read_text(path: Path, limit: int | None = None) -> str:
             text = raw[: exc.start].decode("utf-8-sig")
         else:
             text = raw.decode("latin-1")
-    return text
+    return text, limit is None or len(raw) < limit
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` with their endings, lazily (a large file is not split whole)."""
+    start = 0
+    for end in _LINE_ENDS.finditer(text):
+        if end.end() > start:
+            yield text[start : end.end()]
+        start = end.end()
+
+
+def _head_lines(text: str, count: int = _SNIFF_LINES) -> list[str]:
+    """The first ``count`` lines of ``text`` that hold something (endings kept), however many
+    blank lines, or lines of delimiters and quotes only, come before or between them."""
+    return list(itertools.islice((line for line in _lines(text) if _has_content(line)), count))
+
+
+def _has_content(line: str) -> bool:
+    """False for a blank line or one of delimiters, quotes and spaces only (empty fields)."""
+    return bool(line.strip(_EMPTY_LINE_CHARS))
+
+
+def _read_head_text(path: Path) -> str:
+    """The start of a file, long enough to hold its first ``_SNIFF_LINES`` non-blank lines whole
+    (the whole file if it has fewer): a file may start with any number of blank lines."""
+    limit = _SNIFF_BYTES
+    while True:
+        text, complete = _read_text(path, limit)
+        if complete or len(_head_lines(text, _SNIFF_LINES + 1)) > _SNIFF_LINES:
+            return text
+        limit *= 4
+
+
+def format_names(names: Sequence[str], limit: int = 10) -> str:
+    """Column names for a message: all of them up to ``limit``, else the first ``limit`` and how
+    many more (a file may have 10,000 columns)."""
+    if len(names) <= limit:
+        return ", ".join(names)
+    return f"{', '.join(names[:limit])}, ... ({len(names) - limit} more)"
 
 
 def is_number(cell: str) -> bool:
@@ -229,22 +281,19 @@ def _read_head(
 ) -> tuple[_Layout, list[list[str]]]:
     """Sniff the delimiter, parse the first non-blank rows and work out the layout.
 
-    Returns the layout and the first data rows (the header left out), split into fields.
+    Returns the layout and the first data rows (the header left out), split into fields. Blank
+    lines, and rows of empty fields only, are skipped wherever they are (as ``read_csv`` does).
     """
-    # Split only the start of a large file (splitting all of a 1M-row file costs 0.14 s); the
-    # whole text only if the start holds too few lines for them all to be complete.
-    head = text[:_SNIFF_BYTES].splitlines()
-    if len(head) <= _SNIFF_LINES * 2 and len(text) > _SNIFF_BYTES:
-        head = text.splitlines()
-    lines = [line for line in head[: _SNIFF_LINES * 2] if line.strip()]
-    lines = lines[:_SNIFF_LINES]
+    lines = _head_lines(text)
     if not lines:
         raise DataError(f"{path}: the file is empty")
     delim = _sniff_delimiter(lines) if delimiter is None else delimiter
     try:
-        rows = [fields for fields in csv.reader(lines, delimiter=delim) if fields]
+        rows = [f for f in csv.reader(lines, delimiter=delim) if any(c.strip() for c in f)]
     except (csv.Error, TypeError) as exc:
         raise DataError(f"{path}: cannot split rows with delimiter {delim!r}: {exc}") from None
+    if not rows:
+        raise DataError(f"{path}: the file has no data (only empty fields)")
     layout = _layout(rows, path, delim, header)
     return layout, rows[1:] if layout.has_header else rows
 
@@ -275,7 +324,7 @@ def sniff_csv(
         If the file cannot be read or is empty.
     """
     path = Path(path)
-    layout, data = _read_head(_read_text(path, _SNIFF_BYTES), path, delimiter, header)
+    layout, data = _read_head(_read_head_text(path), path, delimiter, header)
     skip = layout.first_field
     preview = tuple(tuple(r[skip:]) for r in data[:n_preview])
     return CsvPreview(
@@ -306,7 +355,7 @@ def _choose_columns(
         ]
         if not chosen:
             raise DataError(
-                f"{path}: no numeric columns (columns: {', '.join(names)}; "
+                f"{path}: no numeric columns (columns: {format_names(names)}; "
                 f"delimiter {delimiter_name(layout.delimiter)})"
             )
         return chosen
@@ -319,7 +368,7 @@ def _choose_columns(
         elif isinstance(col, (int, np.integer)) and not isinstance(col, bool):
             j = int(col)
         else:
-            raise DataError(f"{path}: no column named '{col}' (columns: {', '.join(names)})")
+            raise DataError(f"{path}: no column named '{col}' (columns: {format_names(names)})")
         if not 0 <= j < len(names):
             raise DataError(
                 f"{path}: column index {j} is out of range "
@@ -333,14 +382,22 @@ def _choose_columns(
     return chosen
 
 
-def _fast_read(text: str, layout: _Layout, cols: list[int]) -> np.ndarray | None:
-    """Read a clean all-numeric file with ``np.loadtxt``; None if anything is unusual."""
+def _header_line(text: str) -> int:
+    """1-based number of the first line that holds something (the header, if there is one)."""
+    return next(number for number, line in enumerate(_lines(text), 1) if _has_content(line))
+
+
+def _fast_read(text: str, layout: _Layout, cols: list[int]) -> tuple[np.ndarray, range] | None:
+    """Read a clean all-numeric file with ``np.loadtxt``: the rows and their line numbers; None if
+    anything is unusual (including blank lines among the rows, which would make the line numbers
+    unknown)."""
+    skip_lines = _header_line(text) if layout.has_header else 0
     try:
         with np.errstate(all="ignore"):
             full = np.loadtxt(
                 io.StringIO(text, newline=""),
                 delimiter=layout.delimiter,
-                skiprows=1 if layout.has_header else 0,
+                skiprows=skip_lines,
                 quotechar='"',
                 comments=None,
                 dtype=np.float64,
@@ -354,7 +411,11 @@ def _fast_read(text: str, layout: _Layout, cols: list[int]) -> np.ndarray | None
     X = full[:, [j + skip for j in cols]]
     if X.shape[0] == 0 or not np.isfinite(X).all():
         return None
-    return np.ascontiguousarray(X)
+    breaks = text.count("\n") + text.count("\r") - text.count("\r\n")
+    n_lines = breaks + (not text.endswith(("\n", "\r")))
+    if n_lines - skip_lines != X.shape[0]:
+        return None
+    return np.ascontiguousarray(X), range(skip_lines + 1, n_lines + 1)
 
 
 def _cell_problem(cell: str, name: str) -> str | None:
@@ -376,8 +437,9 @@ def _cell_problem(cell: str, name: str) -> str | None:
 
 def _careful_read(
     text: str, layout: _Layout, cols: list[int], path: Path
-) -> tuple[np.ndarray, list[str]]:
-    """Parse row by row with the csv module; return the good rows and one reason per bad row."""
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Parse row by row with the csv module; return the good rows, their line numbers and one
+    reason per bad row."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=layout.delimiter)
     skip = layout.first_field
     names = [layout.names[j] for j in cols]
@@ -387,32 +449,32 @@ def _careful_read(
     lines: list[int] = []
     problems: list[tuple[int, str]] = []
     header_pending = layout.has_header
+    end = 0  # the last line read: the next row starts on the line after it
     try:
         for row in reader:
-            if not row or not any(row):
-                continue
+            start, end = end + 1, reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue  # a blank line, or empty fields only
             if header_pending:
                 header_pending = False
                 continue
             if len(row) != n_fields:
                 n = len(row)
-                if n == 1 and not row[0].strip():
-                    continue  # a line of blanks
                 reason = f"has {n} field{'s' if n != 1 else ''}, expected {n_fields}"
-                problems.append((reader.line_num, reason))
-                continue
-            try:
-                values.append([float(row[f]) for f in fields])
-                lines.append(reader.line_num)
-            except ValueError:
-                reason = next(
-                    r
-                    for r in (_cell_problem(row[f], n) for f, n in zip(fields, names, strict=True))
-                    if r
-                )
-                problems.append((reader.line_num, reason))
+            else:
+                try:
+                    values.append([float(row[f]) for f in fields])
+                    lines.append(start)
+                    continue
+                except ValueError:
+                    cells = zip(fields, names, strict=True)
+                    reason = next(r for r in (_cell_problem(row[f], n) for f, n in cells) if r)
+            if end > start or any("\n" in cell or "\r" in cell for cell in row):
+                # a quoted field ran over a line end: most likely a missing closing quote
+                reason = f"a quote opened on this row is still open on row {end} ({reason})"
+            problems.append((start, reason))
     except csv.Error as exc:
-        raise DataError(f"{path}: row {reader.line_num}: {exc}") from None
+        raise DataError(f"{path}: row {end + 1}: {exc}") from None
     X = np.array(values, dtype=np.float64).reshape(len(values), len(cols))
     finite = np.isfinite(X).all(axis=1)
     if not finite.all():
@@ -425,7 +487,8 @@ def _careful_read(
             problems.append((lines[i], row_problem))
         X = X[finite]
         problems.sort()
-    return X, [f"row {line}: {reason}" for line, reason in problems]
+    good_lines = np.array(lines, dtype=np.int64)[finite]
+    return X, good_lines, [f"row {line}: {reason}" for line, reason in problems]
 
 
 def read_csv(
@@ -469,16 +532,18 @@ def read_csv(
         ``drop_invalid``), or no valid row at all.
     """
     path = Path(path)
-    text = _read_text(path)
+    text = _read_text(path)[0]
     layout, data_head = _read_head(text, path, delimiter, header)
     if not data_head:
         raise DataError(f"{path}: the file has a header but no data rows")
     cols = _choose_columns(columns, layout, data_head, path)
     names = tuple(layout.names[j] for j in cols)
-    X = _fast_read(text, layout, cols)
+    fast = _fast_read(text, layout, cols)
     problems: list[str] = []
-    if X is None:
-        X, problems = _careful_read(text, layout, cols, path)
+    if fast is not None:
+        X, lines = fast
+    else:
+        X, lines, problems = _careful_read(text, layout, cols, path)
         if problems and not drop_invalid:
             more = len(problems) - 1
             suffix = f" ({more} more invalid row{'s' if more > 1 else ''})" if more else ""
@@ -491,6 +556,7 @@ def read_csv(
         source=str(path),
         n_dropped=len(problems),
         drop_reasons=tuple(problems),
+        lines=lines,
     )
 
 
@@ -515,8 +581,11 @@ def as_data_matrix(X: object, name: str = "X") -> np.ndarray:
     """
     try:
         arr = np.asarray(X)
-        if arr.dtype != np.float32:
-            arr = arr.astype(np.float64, copy=False)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{name} is not a numeric array ({exc})") from None
+    dtype = work_dtype(arr, name)  # DataError for complex numbers
+    try:
+        arr = arr.astype(dtype, copy=False)
     except (TypeError, ValueError) as exc:
         raise DataError(f"{name} is not a numeric array ({exc})") from None
     if arr.ndim == 1:
@@ -541,27 +610,109 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Write bytes to ``path`` atomically: a temporary file in the same folder, then a rename.
 
     Either the whole new file is there afterwards or the old one (if any) is untouched. A new file
-    gets the usual permissions (0o666 minus the umask), a replaced one keeps its own.
+    gets the usual permissions (0o666 minus the umask), a replaced one keeps its own. A symbolic
+    link is written through (its target is replaced, the link stays). A target that is not a
+    regular file (``/dev/null``, ``/dev/stdout``, a FIFO, a terminal) is written directly, as a
+    shell's ``>`` would. Temporary files are named ``.NAME.PID-RANDOM.tmp``; ones left by a killed
+    process are removed by the next write to the same target.
     """
-    path = Path(path)
+    own = _own_descriptor(path)
+    if own is not None:  # /dev/stdout, /dev/fd/N: our own open file, in its own mode
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None and _fileno(stream) == own:
+                stream.flush()
+        view = memoryview(data)
+        while view:
+            view = view[os.write(own, view) :]
+        return
+    target = Path(os.path.realpath(path))
     try:
-        mode = path.stat().st_mode & 0o7777
-    except OSError:
+        info = target.stat()
+    except FileNotFoundError:
         mode = 0o666 & ~_UMASK
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    else:
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "is a folder", str(path))
+        if not stat.S_ISREG(info.st_mode):  # a device, a FIFO, a socket: no rename over it
+            with open(target, "wb") as f:
+                f.write(data)
+            return
+        mode = info.st_mode & 0o7777
+    _remove_stale_temporaries(target)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{target.name}.{os.getpid()}-", suffix=".tmp", dir=target.parent
+        )
         os.chmod(tmp, mode)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+        os.replace(tmp, target)
+    except BaseException:  # also KeyboardInterrupt, and SIGTERM as the command line raises it
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        raise
+
+
+_OWN_FD = re.compile(r"/proc/(\d+)(?:/task/\d+)?/fd/(\d+)")
+
+
+def _own_descriptor(path: str | os.PathLike[str]) -> int | None:
+    """The file descriptor of this process that ``path`` names through /proc/self/fd, /dev/fd or
+    /dev/stdout (following symbolic links), else None."""
+    current = os.path.abspath(path)
+    for _ in range(40):  # the kernel's limit on links followed
+        folder = os.path.realpath(os.path.dirname(current))
+        match = _OWN_FD.fullmatch(os.path.join(folder, os.path.basename(current)))
+        if match and int(match.group(1)) == os.getpid():
+            return int(match.group(2))
+        if not os.path.islink(current):
+            return None
+        current = os.path.join(os.path.dirname(current), os.readlink(current))
+    return None
+
+
+def _fileno(stream: object) -> int | None:
+    try:
+        return stream.fileno()  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _remove_stale_temporaries(target: Path) -> None:
+    """Delete ``.NAME.PID-RANDOM.tmp`` files next to target whose process is gone (a killed
+    write). Where a process cannot be asked about (Windows), a file another process still has
+    open cannot be deleted there anyway."""
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.(\d+)-\w+\.tmp")
+    try:
+        names = os.listdir(target.parent)
+    except OSError:
+        return
+    for name in names:
+        match = pattern.fullmatch(name)
+        if match is None or (os.name == "posix" and _process_exists(int(match.group(1)))):
+            continue
         try:
-            os.unlink(tmp)
+            os.unlink(target.parent / name)
         except OSError:
             pass
-        raise
+
+
+def _process_exists(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, another user's
+        return True
+    return True
 
 
 def write_csv(

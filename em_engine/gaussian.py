@@ -7,11 +7,20 @@ log-determinants from their diagonals, ``reg_covar`` added to the covariance dia
 ``covariances`` and ``precisions_cholesky`` have scikit-learn's shape for each type:
 full (K, D, D), tied (D, D), diag (K, D), spherical (K,).
 
-The E-step walks over blocks of rows. One pass gives the log-likelihood, the sufficient
-statistics of the M-step (counts, first and second moments about a fixed shift) and, when asked,
-labels, confidence and per-sample log densities; no N x K x D temporary is ever made. float32
-data stay float32 in the E-step arithmetic on (K, B) blocks (the transform, logsumexp, exp) and
-are never copied whole; parameters and the per-block moment sums are float64.
+The E-step walks over blocks of B rows. One pass gives the log-likelihood, the sufficient
+statistics of the M-step (counts, means and the scatter about those means) and, when asked,
+labels, confidence and per-sample log densities; no N x K x D temporary is ever made, only
+(K, D, B) ones per block. Every quantity is computed about the point it describes, so that nothing
+cancels however far the components are from each other or from the origin: the Mahalanobis form
+``U_k^T (x - mu_k)`` of each component (a BLAS matrix product per component, for any D), and the
+scatter of each block about the block's own weighted means, merged over blocks with Chan et al.'s
+pairwise update. float32 data stay float32 in the E-step arithmetic (the transform, logsumexp, exp)
+and are never copied whole; parameters and the moments are float64.
+
+A row whose density is below float64's range under every component (its log-density would be
+below -1.8e308), or whose responsibilities are lost to rounding (log densities of about -1e9 or
+less, with two components within reach of each other), cannot be scored: a
+``DensityUnderflowError`` (a ``DataError``) names it rather than returning NaN or a made-up value.
 """
 
 from __future__ import annotations
@@ -19,12 +28,14 @@ from __future__ import annotations
 import math
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from em_engine.errors import DataError, DensityUnderflowError
 
 if TYPE_CHECKING:
     from em_engine.prior import Prior
@@ -34,24 +45,37 @@ COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 _LOG_2PI = math.log(2.0 * math.pi)
 _FLOAT64 = np.dtype(np.float64)
 
-# Rows per block: block x K temporaries stay in the L2 cache; enough rows that numpy's per-call
-# overhead is small.
+# Rows per block: (K, D, B) block temporaries stay in the L2 cache (more rows for tiny K x D, so
+# that numpy's per-call overhead is small; fewer for wide data, down to what BLAS needs).
 _BLOCK_ELEMENTS = 1 << 17
-_MIN_BLOCK_ROWS = 2048
+_MIN_BLOCK_ROWS = 256
 _MAX_BLOCK_ROWS = 16384
-# Blocks run on a small thread pool (numpy releases the GIL) when there are at least this many rows.
+# Blocks run on a small thread pool (numpy releases the GIL) when there are at least this many rows
+# and at most _POOLED_FEATURES features; wider data leave the threads to BLAS.
 _THREADED_MIN_ROWS = 1 << 16
+_POOLED_FEATURES = 32
 _DEFAULT_THREADS = min(2, os.cpu_count() or 1)
 _N_THREADS = _DEFAULT_THREADS
 # OpenBLAS runs a matrix product with M * N * K above about this on all cores: inside our own
 # thread pool that oversubscribes, and its busy-waiting threads stall badly on a loaded machine
-# (measured: 50x11 @ 11x2048 took 100x longer than four 50x11 @ 11x512). Products are split.
+# (measured: 50x11 @ 11x2048 took 100x longer than four 50x11 @ 11x512). Pooled products are split.
 _SINGLE_THREAD_PRODUCT = 1 << 18
-# full covariances use the expanded quadratic form (one product with the feature rows that the
-# M-step needs anyway) while its cancellation error stays negligible: the log-density error is about
-# eps * lambda_max(P_k) * |x - shift|^2, bounded here by eps * _EXPANDED_LIMIT for the points that
-# component k explains (|x - shift|^2 ~ |mu_k - shift|^2 + trace(Sigma_k)).
-_EXPANDED_LIMIT = 1e3
+# Triangular matrices up to this size are inverted by LAPACK's solve; larger ones by halves, with
+# matrix products (about D^3 / 2 flops instead of the 8/3 D^3 of an LU solve).
+_TRIANGULAR_BLOCK = 256
+# Scoring refuses a row whose responsibilities rounding could change by more than this factor:
+# the rounding error of a log density is about D eps |log density|, so rows below
+# _PRECISE_LOG_DENSITY (the largest over components) are checked for a second component near
+# enough to share them.
+_RESPONSIBILITY_ERROR = 1e-3
+_PRECISE_LOG_DENSITY = -1e9
+# Largest |x| whose square, summed over many rows, stays finite in the blocked arithmetic.
+_MAX_ABS = {t: float(np.sqrt(np.finfo(t).max / 1e8)) for t in (np.float32, np.float64)}
+# Block buffers up to this many bytes in all are kept per thread from one pass to the next.
+_KEPT_BYTES = 16 << 20
+_KEPT = threading.local()
+_TINY = float(np.finfo(np.float64).tiny)
+_HUGE = float(np.finfo(np.float64).max)
 
 
 def set_num_threads(n_threads: int | None) -> int:
@@ -91,24 +115,65 @@ def _not_positive_definite(dtype: np.dtype) -> ValueError:
     return ValueError(message)
 
 
+def _precision_overflow() -> ValueError:
+    return ValueError(
+        "A covariance is too close to singular for float64: its inverse (the precision) would "
+        "overflow (a variance below 2.2e-308). Rescale the data or increase reg_covar."
+    )
+
+
+def _not_finite() -> ValueError:
+    return ValueError(
+        "A covariance has an infinite or NaN entry (the data's spread overflows float64, or "
+        "reg_covar is too large). Rescale the data or decrease reg_covar."
+    )
+
+
 # --- precisions ----------------------------------------------------------------------------------
+
+
+def _inverse_triangular(matrix: np.ndarray, lower: bool) -> np.ndarray:
+    """Inverse of (..., D, D) triangular matrices: LAPACK's solve up to _TRIANGULAR_BLOCK, else by
+    halves ([[A, 0], [C, B]]^-1 = [[A^-1, 0], [-B^-1 C A^-1, B^-1]]) with BLAS matrix products."""
+    n = matrix.shape[-1]
+    if n <= _TRIANGULAR_BLOCK:
+        eye = np.broadcast_to(np.eye(n, dtype=matrix.dtype), matrix.shape)
+        return np.linalg.solve(matrix, eye)
+    h = n // 2
+    first = _inverse_triangular(matrix[..., :h, :h], lower)
+    second = _inverse_triangular(matrix[..., h:, h:], lower)
+    out = np.zeros_like(matrix)
+    out[..., :h, :h] = first
+    out[..., h:, h:] = second
+    if lower:
+        out[..., h:, :h] = -(second @ (matrix[..., h:, :h] @ first))
+    else:
+        out[..., :h, h:] = -(first @ (matrix[..., :h, h:] @ second))
+    return out
 
 
 def _inverse_lower_transposed(cov: np.ndarray) -> np.ndarray:
     """(..., D, D) SPD matrices -> upper-triangular U with U @ U.T = inverse (as scikit-learn)."""
     if not np.all(np.isfinite(cov)):
-        raise _not_positive_definite(cov.dtype)
+        raise _not_finite()
     try:
         chol = np.linalg.cholesky(cov)
     except np.linalg.LinAlgError:
         raise _not_positive_definite(cov.dtype) from None
-    eye = np.broadcast_to(np.eye(cov.shape[-1], dtype=cov.dtype), cov.shape)
-    return np.swapaxes(np.linalg.solve(chol, eye), -1, -2)
+    factor = np.swapaxes(_inverse_triangular(chol, lower=True), -1, -2)
+    largest = max(float(np.max(factor)), -float(np.min(factor)))  # NaN if any entry is NaN
+    if not largest * largest * cov.shape[-1] < _HUGE:  # precision entries sum D products
+        raise _precision_overflow()
+    return factor
 
 
 def _precision_cholesky_vector(cov: np.ndarray) -> np.ndarray:
-    if not np.all(np.isfinite(cov)) or np.any(cov <= 0.0):
+    if not np.all(np.isfinite(cov)):
+        raise _not_finite()
+    if np.any(cov <= 0.0):
         raise _not_positive_definite(cov.dtype)
+    if np.any(cov < _TINY):
+        raise _precision_overflow()
     return 1.0 / np.sqrt(cov)
 
 
@@ -136,7 +201,9 @@ def compute_precision_cholesky(covariances: np.ndarray, covariance_type: str) ->
     Raises
     ------
     ValueError
-        scikit-learn's message naming reg_covar when a covariance is not positive definite.
+        scikit-learn's message naming reg_covar when a covariance is not positive definite; a
+        message of its own when a covariance is not finite, or so close to singular that its
+        precision would overflow float64.
     """
     covariances = np.asarray(covariances)
     return _PRECISION_CHOLESKY[check_covariance_type(covariance_type)](covariances)
@@ -153,8 +220,7 @@ def covariances_from_precision_cholesky(
     """Covariances (type shape) from Cholesky factors of the precisions (type shape)."""
     pc = np.asarray(precisions_cholesky, dtype=np.float64)
     if check_covariance_type(covariance_type) in ("full", "tied"):
-        eye = np.broadcast_to(np.eye(pc.shape[-1]), pc.shape)
-        inv = np.linalg.solve(pc, eye)  # U^{-1}; covariance = U^{-T} U^{-1}
+        inv = _inverse_triangular(pc, lower=False)  # U^{-1}; covariance = U^{-T} U^{-1}
         return np.swapaxes(inv, -1, -2) @ inv
     return 1.0 / (pc * pc)
 
@@ -262,29 +328,47 @@ def n_parameters(n_components: int, n_features: int, covariance_type: str) -> in
 
 @dataclass(frozen=True)
 class SufficientStats:
-    """Per-component sums over all rows, about a fixed ``shift``.
+    """Per-component sums over all rows.
 
     Attributes
     ----------
     nk : (K,) sum_n r_nk, plus 10 * eps (as scikit-learn)
-    sx : (K, D) sum_n r_nk (x_n - shift)
-    sxx : second moments about shift: full (K, D, D) sum_n r_nk d_n d_n^T; tied (D, D)
-        sum_n d_n d_n^T (responsibilities sum to one per row); diag and spherical (K, D)
-        sum_n r_nk d_n**2.
-    shift : (D,) the fixed centre
+    means : (K, D) weighted means sum_n r_nk x_n / sum_n r_nk (0 for a component without weight)
+    scatter : about those means: full (K, D, D) sum_n r_nk (x_n - mean_k)(x_n - mean_k)^T; tied
+        (D, D) the sum of the full scatters over k; diag and spherical (K, D) sum_n r_nk
+        (x_n - mean_k)**2.
     n_samples : N
     """
 
     nk: np.ndarray
-    sx: np.ndarray
-    sxx: np.ndarray
-    shift: np.ndarray
+    means: np.ndarray
+    scatter: np.ndarray
     n_samples: int
 
 
-def work_dtype(X: np.ndarray) -> np.dtype:
-    """The dtype EM works in on X: float32 stays float32, anything else becomes float64."""
+def work_dtype(X: np.ndarray, name: str = "X") -> np.dtype:
+    """The dtype EM works in on X: float32 stays float32, any other real number becomes float64.
+
+    Raises DataError (naming the array ``name``) for complex numbers: as scikit-learn, they are
+    refused rather than cut to their real part.
+    """
+    if np.iscomplexobj(X):
+        raise DataError(f"{name} holds complex numbers; only real numbers can be fitted")
     return np.dtype(np.float32) if X.dtype == np.float32 else np.dtype(np.float64)
+
+
+def check_magnitude(X: np.ndarray) -> None:
+    """DataError if X (N, D) float32/float64 has a value whose square, summed over many rows,
+    would overflow: no covariance of such data is a float (fitting needs one; scoring does not).
+    """
+    if X.size == 0:
+        return
+    largest = np.unravel_index(np.argmax(np.abs(X)), X.shape)
+    if abs(X[largest]) > _MAX_ABS[X.dtype.type]:
+        raise DataError(
+            f"X has a value too large for the arithmetic ({X[largest]:.3g} at row {largest[0]}, "
+            f"column {largest[1]}; squares would overflow {X.dtype}): rescale the data"
+        )
 
 
 def _as_data(X: np.ndarray) -> np.ndarray:
@@ -298,105 +382,138 @@ def _as_data(X: np.ndarray) -> np.ndarray:
     return X
 
 
-def _matmul_columns(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """out = a (M, K) @ b (K, N), in column chunks small enough for single-threaded BLAS."""
-    step = max(1, _SINGLE_THREAD_PRODUCT // max(a.shape[0] * a.shape[1], 1))
-    for start in range(0, b.shape[1], step):
-        np.matmul(a, b[:, start : start + step], out=out[:, start : start + step])
+def _matmul_columns(a: np.ndarray, b: np.ndarray, out: np.ndarray, split: bool) -> np.ndarray:
+    """out = a (..., M, K) @ b (..., K, N); with ``split``, in column chunks small enough for
+    single-threaded BLAS (inside our own thread pool)."""
+    step = b.shape[-1]
+    if split:
+        step = max(1, _SINGLE_THREAD_PRODUCT // max(a.shape[-2] * a.shape[-1], 1))
+    for start in range(0, b.shape[-1], step):
+        np.matmul(a, b[..., start : start + step], out=out[..., start : start + step])
     return out
 
 
-def _matmul_inner(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a (M, n) @ b (n, P) as a sum over chunks of n small enough for single-threaded BLAS."""
-    step = max(1, _SINGLE_THREAD_PRODUCT // max(a.shape[0] * b.shape[1], 1))
-    total = a[:, :step] @ b[:step]
-    for start in range(step, a.shape[1], step):
-        total += a[:, start : start + step] @ b[start : start + step]
+def _matmul_inner(a: np.ndarray, b: np.ndarray, split: bool) -> np.ndarray:
+    """a (..., M, n) @ b (..., n, P); with ``split``, as a sum over chunks of n small enough for
+    single-threaded BLAS."""
+    step = a.shape[-1]
+    if split:
+        step = max(1, _SINGLE_THREAD_PRODUCT // max(a.shape[-2] * b.shape[-1], 1))
+    total = a[..., :step] @ b[..., :step, :]
+    for start in range(step, a.shape[-1], step):
+        total += a[..., start : start + step] @ b[..., start : start + step, :]
     return total
 
 
 class _Workspace:
-    """One thread's block buffers, reused from block to block: fresh pages per block (numpy
-    allocations above glibc's mmap threshold) would cost more than the arithmetic."""
+    """One thread's block buffers, reused from block to block and, while they are small, from
+    pass to pass: fresh pages (numpy allocations above glibc's mmap threshold) would cost more
+    than the arithmetic (a 10,000-row E-step took 4x longer with fresh buffers)."""
 
     def __init__(self, block_rows: int) -> None:
         self.block_rows = block_rows
-        self._buffers: dict[tuple[str, int, np.dtype], np.ndarray] = {}
+        self._buffers: dict[tuple[str, tuple[int, ...], np.dtype], np.ndarray] = {}
 
-    def get(self, name: str, rows: int, n: int, dtype: np.dtype = _FLOAT64) -> np.ndarray:
-        """A (rows, n) view of the buffer called name (contents undefined)."""
-        key = (name, rows, np.dtype(dtype))
+    @classmethod
+    def for_thread(cls, block_rows: int) -> _Workspace:
+        """The calling thread's kept workspace if it has this block size, else a new one that is
+        kept if it stays small (see ``release``)."""
+        ws = getattr(_KEPT, "ws", None)
+        if ws is None or ws.block_rows != block_rows:
+            ws = _KEPT.ws = cls(block_rows)
+        return ws
+
+    def release(self) -> None:
+        """After a pass: forget the buffers unless they are small enough to keep."""
+        if sum(b.nbytes for b in self._buffers.values()) > _KEPT_BYTES:
+            self._buffers.clear()
+
+    def get(self, name: str, shape: tuple[int, ...], dtype: np.dtype = _FLOAT64) -> np.ndarray:
+        """A (*shape[:-1], n) view of the buffer called name, n = shape[-1] <= block_rows
+        (contents undefined)."""
+        key = (name, shape[:-1], np.dtype(dtype))
         buffer = self._buffers.get(key)
         if buffer is None:
-            buffer = self._buffers[key] = np.empty((rows, self.block_rows), dtype=dtype)
-        return buffer[:, :n]
+            buffer = self._buffers[key] = np.empty((*shape[:-1], self.block_rows), dtype=dtype)
+        return buffer[..., : shape[-1]]
 
 
-class _Features:
-    """Per-block feature rows (F, B) in float64, transposed so that per-row work is contiguous.
+_Moments = tuple[np.ndarray, np.ndarray, np.ndarray]  # (K,) weights, (K, D) means, scatter
 
-    Rows: x - shift (D) | 1 | second moments (full: D(D+1)/2 upper-triangle products; diag and
-    spherical: D squares; tied: none, its unweighted second moment is summed separately).
-    The first D + 1 rows feed the E-step transform; responsibilities (K, B) @ rows.T give
-    nk, sx and sxx of the block in one float64 matrix product (float32 responsibilities are
-    widened per block: sums of float32 products would lose digits to cancellation in the M-step).
-    """
 
-    def __init__(self, n_features: int, covariance_type: str, shift: np.ndarray) -> None:
-        self.n_features = n_features
+def _widened(block: np.ndarray, name: str, ws: _Workspace) -> np.ndarray:
+    """A float64 block as it is; a float32 one copied into the float64 buffer called name (sums
+    of float32 products would lose digits)."""
+    if block.dtype == np.float64:
+        return block
+    wide = ws.get(name, block.shape)
+    np.copyto(wide, block)
+    return wide
+
+
+def _rows(X: np.ndarray, start: int, stop: int, ws: _Workspace) -> np.ndarray:
+    """X[start:stop] transposed into a contiguous (D, B) buffer (per-row work is contiguous)."""
+    rows = ws.get("rows", (X.shape[1], stop - start), X.dtype)
+    np.copyto(rows, X[start:stop].T)
+    return rows
+
+
+class _Moments64:
+    """Per-block moments in float64 about the block's own weighted means, and their merge."""
+
+    def __init__(self, covariance_type: str, split: bool) -> None:
+        self.full = covariance_type in ("full", "tied")
         self.covariance_type = covariance_type
-        self.shift = shift[:, None]
-        if covariance_type == "full":
-            self.pairs = list(zip(*np.triu_indices(n_features), strict=True))
-            n_second = len(self.pairs)
+        self.split = split
+
+    def block(self, rows: np.ndarray, resp: np.ndarray, ws: _Workspace) -> _Moments:
+        """rows (D, B) (a block of X, transposed), resp (K, B) -> (sum_n r, weighted means
+        (K, D), scatter about them: (K, D, D) for full/tied, (K, D) for diag/spherical)."""
+        k, n = resp.shape
+        d = rows.shape[0]
+        resp = _widened(resp, "resp64", ws)
+        rows = _widened(rows, "rows64", ws)
+        weight = resp.sum(axis=1)
+        sums = _matmul_inner(resp, rows.T, self.split)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = np.where(weight[:, None] > 0.0, sums / weight[:, None], 0.0)
+        diff = np.subtract(rows[None], means[:, :, None], out=ws.get("centred", (k, d, n)))
+        if self.full:
+            weighted = np.multiply(diff, resp[:, None, :], out=ws.get("weighted", (k, d, n)))
+            scatter = _matmul_inner(weighted, np.swapaxes(diff, 1, 2), self.split)
         else:
-            n_second = 0 if covariance_type == "tied" else n_features
-        self.n_rows = n_features + 1 + n_second
+            np.square(diff, out=diff)
+            scatter = _matmul_inner(diff, resp[:, :, None], self.split)[:, :, 0]
+        return weight, means, scatter
 
-    def fill(self, X: np.ndarray, start: int, stop: int, ws: _Workspace) -> np.ndarray:
-        """(F, stop - start) feature rows of X[start:stop]."""
-        d = self.n_features
-        feats = ws.get("features", self.n_rows, stop - start)
-        np.subtract(X[start:stop].T, self.shift, out=feats[:d])
-        feats[d] = 1.0
-        if self.covariance_type == "full":
-            for row, (i, j) in enumerate(self.pairs, start=d + 1):
-                np.multiply(feats[i], feats[j], out=feats[row])
-        elif self.covariance_type != "tied":
-            np.square(feats[:d], out=feats[d + 1 :])
-        return feats
+    def merge(self, parts: Iterator[_Moments]) -> _Moments:
+        """All blocks' moments in block order (Chan et al.): the scatter gains
+        n_a n_b / (n_a + n_b) (mean_b - mean_a)(...)^T per merge; nothing cancels."""
+        weight, means, scatter = next(parts)
+        for part_weight, part_means, part_scatter in parts:
+            total = weight + part_weight
+            with np.errstate(invalid="ignore", divide="ignore"):
+                share = np.where(total > 0.0, part_weight / total, 0.0)
+            delta = part_means - means
+            means = means + delta * share[:, None]
+            gain = weight * share  # n_a n_b / (n_a + n_b)
+            scatter = scatter + part_scatter
+            if self.full:
+                for j in range(len(gain)):  # (D, D) at a time: wide data make big temporaries
+                    scatter[j] += np.multiply.outer(gain[j] * delta[j], delta[j])
+            else:
+                scatter += gain[:, None] * delta * delta
+            weight = total
+        return weight, means, scatter
 
-    def moments(
-        self, feats: np.ndarray, resp: np.ndarray, ws: _Workspace
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Block sums: (K, F) = resp (K, B) @ feats.T, and tied's (D, D) or None."""
-        if resp.dtype != np.float64:
-            wide = ws.get("resp64", resp.shape[0], resp.shape[1])
-            np.copyto(wide, resp)
-            resp = wide
-        sums = _matmul_inner(resp, feats.T)
-        if self.covariance_type != "tied":
-            return sums, None
-        xc = feats[: self.n_features]
-        return sums, _matmul_inner(xc, xc.T)
-
-    def stats(self, parts: list, n_samples: int, eps: float, shift: np.ndarray) -> SufficientStats:
-        """SufficientStats from the per-block (sums, tied) pairs, added in block order."""
-        sums = np.sum([part[0] for part in parts], axis=0)
-        d = self.n_features
-        nk = sums[:, d] + 10.0 * eps
-        sx = sums[:, :d].copy()
-        second = sums[:, d + 1 :]
-        if self.covariance_type == "full":
-            rows, cols = np.triu_indices(d)
-            sxx = np.empty((sums.shape[0], d, d))
-            sxx[:, rows, cols] = second
-            sxx[:, cols, rows] = second
-        elif self.covariance_type == "tied":
-            sxx = np.sum([part[1] for part in parts], axis=0)
-        else:
-            sxx = second.copy()
-        return SufficientStats(nk=nk, sx=sx, sxx=sxx, shift=shift, n_samples=n_samples)
+    def stats(self, moments: _Moments, n_samples: int, eps: float) -> SufficientStats:
+        """SufficientStats from the merged moments (tied: the scatters summed over components)."""
+        weight, means, scatter = moments
+        if self.covariance_type == "tied":
+            scatter = scatter.sum(axis=0)
+        return SufficientStats(
+            nk=weight + 10.0 * eps, means=means, scatter=scatter, n_samples=n_samples
+        )
 
 
 def _block_bounds(n_rows: int, width: int, block_rows: int | None) -> list[tuple[int, int]]:
@@ -407,13 +524,21 @@ def _block_bounds(n_rows: int, width: int, block_rows: int | None) -> list[tuple
     return [(start, min(start + block_rows, n_rows)) for start in range(0, n_rows, block_rows)]
 
 
-def _map_blocks(func: Callable[[int, int, _Workspace], Any], bounds: list[tuple[int, int]]) -> list:
-    """func(start, stop, workspace) for every block, results in block order (so sums over blocks
-    do not depend on the threads); each thread reuses its own workspace."""
+def _map_blocks(
+    func: Callable[[int, int, _Workspace], Any], bounds: list[tuple[int, int]], pooled: bool
+) -> Iterator[Any]:
+    """func(start, stop, workspace) for every block, yielded in block order (so sums over blocks
+    do not depend on the threads); each thread reuses its own workspace. ``pooled`` allows the
+    thread pool (narrow data: wide data leave the threads to BLAS)."""
     size = max((stop - start for start, stop in bounds), default=0)
-    if _N_THREADS < 2 or len(bounds) < 2 or bounds[-1][1] < _THREADED_MIN_ROWS:
-        ws = _Workspace(size)
-        return [func(start, stop, ws) for start, stop in bounds]
+    if not pooled or _N_THREADS < 2 or len(bounds) < 2 or bounds[-1][1] < _THREADED_MIN_ROWS:
+        ws = _Workspace.for_thread(size)
+        try:
+            for start, stop in bounds:
+                yield func(start, stop, ws)
+        finally:
+            ws.release()
+        return
     local = threading.local()
 
     def run(bound: tuple[int, int]) -> Any:
@@ -422,8 +547,11 @@ def _map_blocks(func: Callable[[int, int, _Workspace], Any], bounds: list[tuple[
             ws = local.ws = _Workspace(size)
         return func(*bound, ws)
 
-    with ThreadPoolExecutor(_N_THREADS) as pool:
-        return list(pool.map(run, bounds))
+    pool = ThreadPoolExecutor(_N_THREADS)
+    try:
+        yield from pool.map(run, bounds)
+    finally:
+        pool.shutdown(cancel_futures=True)
 
 
 def stats_from_resp(X: np.ndarray, resp: np.ndarray, covariance_type: str) -> SufficientStats:
@@ -437,52 +565,43 @@ def stats_from_resp(X: np.ndarray, resp: np.ndarray, covariance_type: str) -> Su
 
     Returns
     -------
-    SufficientStats about the column mean of X.
+    SufficientStats
     """
     X = _as_data(X)
     covariance_type = check_covariance_type(covariance_type)
     resp = np.asarray(resp)
-    shift = X.mean(axis=0, dtype=np.float64)
-    features = _Features(X.shape[1], covariance_type, shift)
+    n_samples, n_features = X.shape
+    pooled = n_features <= _POOLED_FEATURES
+    moments = _Moments64(covariance_type, pooled)
 
-    def block(start: int, stop: int, ws: _Workspace) -> tuple[np.ndarray, np.ndarray | None]:
-        return features.moments(features.fill(X, start, stop, ws), resp[start:stop].T, ws)
+    def block(start: int, stop: int, ws: _Workspace) -> _Moments:
+        return moments.block(_rows(X, start, stop, ws), resp[start:stop].T, ws)
 
-    parts = _map_blocks(block, _block_bounds(X.shape[0], features.n_rows, None))
-    return features.stats(parts, X.shape[0], float(np.finfo(resp.dtype).eps), shift)
+    bounds = _block_bounds(n_samples, resp.shape[1] * n_features, None)
+    merged = moments.merge(_map_blocks(block, bounds, pooled))
+    stats = moments.stats(merged, n_samples, float(np.finfo(resp.dtype).eps))
+    if covariance_type != "tied":
+        return stats
+    # scikit-learn's tied covariance, (X^T X - sum_k nk mu_k mu_k^T) / sum(nk), counts every row
+    # whole whatever its responsibilities sum to: the k-means++ and random_from_data starts give
+    # K rows all of it and the others none. Rows that do not sum to one add (1 - sum) d d^T, with
+    # d = x - the column mean of X (scikit-learn's on centred data: it does not depend on where
+    # the origin is).
+    rest = 1.0 - resp.sum(axis=1, dtype=np.float64)
+    centre = X.mean(axis=0, dtype=np.float64)
+    scatter = stats.scatter.copy()
+    for start, stop in bounds:
+        part = rest[start:stop]
+        if part.any():
+            rows = X[start:stop] - centre
+            scatter += (rows.T * part) @ rows
+    return replace(stats, scatter=scatter)
 
 
 # --- log-probabilities per block -----------------------------------------------------------------
-# diag, spherical and well-conditioned full: the expanded quadratic (x - mu)^T P (x - mu) as one
-# matrix product with the feature rows (x, 1, second moments) that the M-step needs anyway, about
-# the shift rather than the origin (diag and spherical as scikit-learn computes them). tied, and
-# full where the expanded form would cancel: a per-component linear map U_k with
-# precision_k = U_k @ U_k.T transforms centred rows with all K maps in one matrix product,
-# y_k = U_k^T (x - mu_k), and sums squares (scikit-learn's form, no cancellation).
-
-
-def _expanded_full(
-    pc: np.ndarray, centred_means: np.ndarray, constant: np.ndarray, pairs: list[tuple[int, int]]
-) -> np.ndarray | None:
-    """(K, D + 1 + D(D+1)/2) weights of the full feature rows (x - shift, 1, x_i x_j for i <= j)
-    giving log(w_k) + log N(x | mu_k, Sigma_k); None where the expanded form would cancel.
-
-    pc : (K, D, D) precision Cholesky factors; centred_means : (K, D) means - shift;
-    constant : (K,) log(w_k) + log det U_k - D/2 log(2 pi).
-    """
-    precisions = _square_factor(pc)
-    with np.errstate(all="ignore"):
-        spread = np.einsum("kd,kd->k", centred_means, centred_means) + np.trace(
-            np.linalg.inv(precisions), axis1=1, axis2=2
-        )
-        largest = np.linalg.eigvalsh(precisions)[:, -1]
-        if not np.all(largest * spread <= _EXPANDED_LIMIT):
-            return None
-    linear = np.einsum("kij,kj->ki", precisions, centred_means)
-    offset = constant - 0.5 * np.einsum("ki,ki->k", linear, centred_means)
-    rows, cols = np.array(pairs).T
-    quadratic = np.where(rows == cols, -0.5, -1.0) * precisions[:, rows, cols]
-    return np.column_stack([linear, offset, quadratic])
+# log(w_k) + log N(x | mu_k, Sigma_k) = constant_k - |A_k (x - mu_k)|^2 / 2 with A_k = U_k^T
+# (full: a matrix per component; tied: one matrix; diag and spherical: a diagonal), applied to
+# each component's own differences x - mu_k: no expanded quadratic form, nothing cancels.
 
 
 class _Pass:
@@ -496,7 +615,7 @@ class _Pass:
         precisions_cholesky: np.ndarray,
         covariance_type: str,
     ) -> None:
-        covariance_type = check_covariance_type(covariance_type)
+        self.covariance_type = covariance_type = check_covariance_type(covariance_type)
         self.dtype = work_dtype(X)
         weights = np.asarray(weights, dtype=np.float64)
         means = np.asarray(means, dtype=np.float64)
@@ -508,8 +627,8 @@ class _Pass:
             )
         self.n_components = n_components = means.shape[0]
         self.n_features = n_features
-        self.shift = weights @ means  # a fixed centre near the data: keeps sxx well conditioned
-        self.features = _Features(n_features, covariance_type, self.shift)
+        self.pooled = n_features <= _POOLED_FEATURES
+        self.moments = _Moments64(covariance_type, self.pooled)
         with np.errstate(divide="ignore"):
             log_weights = np.log(weights)
         constant = (
@@ -517,72 +636,90 @@ class _Pass:
             + log_det_cholesky(pc, covariance_type, n_features)
             - 0.5 * n_features * _LOG_2PI
         )
-        centred_means = means - self.shift
-        self.expanded = None
-        if covariance_type == "full":
-            self.expanded = _expanded_full(pc, centred_means, constant, self.features.pairs)
-        elif covariance_type in ("diag", "spherical"):
-            # (K, 2D + 1) weights of the feature rows (x - shift, 1, (x - shift)^2)
-            prec = precisions_from_precision_cholesky(pc, covariance_type)
-            if covariance_type == "spherical":
-                prec = np.repeat(prec[:, None], n_features, axis=1)
-            offset = constant - 0.5 * np.sum(prec * centred_means**2, axis=1)
-            self.expanded = np.column_stack([prec * centred_means, offset, -0.5 * prec])
-        if self.expanded is None:
-            # transform (K * D, D + 1): row k*D + j gives sqrt(1/2) * (U_k^T (x - mu_k))_j
-            # from the feature rows (x - shift, 1)
-            factors = np.broadcast_to(pc, (n_components, n_features, n_features))  # tied: K times
-            rotation = np.swapaxes(math.sqrt(0.5) * factors, 1, 2)  # (K, j, i)
-            offsets = -np.einsum("kji,ki->kj", rotation, centred_means)
-            transform = np.concatenate([rotation, offsets[:, :, None]], axis=2)
-            transform = transform.reshape(n_components * n_features, n_features + 1)
-            self.transform = transform.astype(self.dtype)
-            self.constant = constant.astype(self.dtype)[:, None]
-        self.width = max(n_components * n_features, self.features.n_rows)
-
-    def weighted_log_prob(self, feats: np.ndarray, ws: _Workspace) -> np.ndarray:
-        """(K, B) log(w_k) + log N(x | mu_k, Sigma_k) from a block's feature rows."""
-        n, d, k = feats.shape[1], self.n_features, self.n_components
-        if self.expanded is not None:  # in float64 (cancellation), then float32 if X is
-            wlp = ws.get("wlp" if self.dtype == np.float64 else "wlp64", k, n)
-            _matmul_columns(self.expanded, feats, wlp)
-            if self.dtype == np.float64:
-                return wlp
-            narrow = ws.get("wlp", k, n, self.dtype)
-            np.copyto(narrow, wlp, casting="same_kind")
-            return narrow
-        rows = feats[: d + 1]
-        if self.dtype != np.float64:
-            rows = ws.get("rows", d + 1, n, self.dtype)
-            np.copyto(rows, feats[: d + 1], casting="same_kind")
-        y = ws.get("transformed", k * d, n, self.dtype)
-        _matmul_columns(self.transform, rows, y)
-        np.square(y, out=y)
-        y = y.reshape(k, d, n)
-        wlp = ws.get("wlp", k, n, self.dtype)
-        if d == 1:
-            np.copyto(wlp, y[:, 0])
+        self.constant = constant.astype(self.dtype)[:, None]
+        self.means = means.astype(self.dtype)[:, :, None]  # (K, D, 1)
+        half = math.sqrt(0.5)  # |half A (x - mu)|^2 is the halved quadratic form
+        if covariance_type in ("full", "tied"):
+            rotation = np.swapaxes(pc, -1, -2) * half  # (K, D, D) or (D, D): A = U^T
+            self.rotation = np.broadcast_to(
+                rotation.astype(self.dtype, copy=False), (n_components, n_features, n_features)
+            )
         else:
-            np.add(y[:, 0], y[:, 1], out=wlp)
-        for j in range(2, d):
-            np.add(wlp, y[:, j], out=wlp)
-        return np.subtract(self.constant, wlp, out=wlp)
+            scale = pc if covariance_type == "diag" else pc[:, None]
+            self.scale = np.broadcast_to(
+                (scale * half).astype(self.dtype)[:, :, None], (n_components, n_features, 1)
+            )
+        self.width = n_components * n_features
+
+    def weighted_log_prob(
+        self, rows: np.ndarray, start: int, ws: _Workspace, precise: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(K, B) log(w_k) + log N(x | mu_k, Sigma_k) of rows (D, B) (a block of X, transposed,
+        from row ``start``) and its maximum over k (B,); DensityUnderflowError for a row that no
+        component can score, and with ``precise`` also for one whose responsibilities rounding
+        would decide."""
+        k, d, n = self.n_components, self.n_features, rows.shape[1]
+        diff = np.subtract(rows[None], self.means, out=ws.get("diff", (k, d, n), self.dtype))
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow: the density underflows
+            if self.covariance_type in ("full", "tied"):
+                y = ws.get("transformed", (k, d, n), self.dtype)
+                _matmul_columns(self.rotation, diff, y, self.pooled)
+            else:
+                y = np.multiply(diff, self.scale, out=diff)
+            wlp = np.einsum("kdb,kdb->kb", y, y, out=ws.get("wlp", (k, n), self.dtype))
+            np.subtract(self.constant, wlp, out=wlp)
+        top = np.max(wlp, axis=0, out=ws.get("top", (n,), self.dtype))
+        _check_scorable(wlp, top, start, self.n_features, precise)
+        return wlp, top
 
 
-def _normalise(wlp: np.ndarray, ws: _Workspace) -> tuple[np.ndarray, np.ndarray]:
-    """In place: wlp (K, B) -> exp(wlp - max over k); returns (max (B,), sums (B,))."""
+def _check_scorable(
+    wlp: np.ndarray, top: np.ndarray, start: int, n_features: int, precise: bool
+) -> None:
+    """Raise DensityUnderflowError for a row of wlp (K, B), whose maxima over k are top (B,),
+    that cannot be turned into a log density (and, with ``precise``, responsibilities). A NaN (an
+    overflow on the way: inf - inf) stands for a density below float64's range and becomes -inf,
+    in wlp and top."""
+    if np.isfinite(top).all() and (not precise or top.min() >= _PRECISE_LOG_DENSITY):
+        return
+    np.copyto(wlp, -np.inf, where=np.isnan(wlp))
+    np.max(wlp, axis=0, out=top)
+    lost = np.flatnonzero(top == -np.inf)
+    if lost.size:
+        raise DensityUnderflowError(
+            "its density under every component is below the float64 range (a log density "
+            "below -1.8e308): the row is too far from the model",
+            start + int(lost[0]),
+        )
+    if not precise:
+        return
+    # Far rows: responsibilities are reliable while the rounding error of the log densities,
+    # about D eps |wlp|, is small, or no other component comes near enough to share the row.
+    far = np.flatnonzero(top < _PRECISE_LOG_DENSITY)
+    sub = wlp[:, far]
+    error = 4.0 * (n_features + 2) * float(np.finfo(np.float64).eps) * np.abs(top[far])
+    runner_up = np.sort(sub, axis=0)[-2] if sub.shape[0] > 1 else np.full(far.size, -np.inf)
+    near = runner_up > top[far] - 750.0 - error  # exp(-750) is 0 in float64
+    shared = np.flatnonzero((error > _RESPONSIBILITY_ERROR) & near)
+    if shared.size:
+        raise DensityUnderflowError(
+            f"the row is so far from the model (log density {top[far[shared[0]]]:.3g}) that "
+            "rounding decides which component it belongs to: it cannot be scored in float64",
+            start + int(far[shared[0]]),
+        )
+
+
+def _normalise(wlp: np.ndarray, top: np.ndarray, ws: _Workspace) -> np.ndarray:
+    """In place: wlp (K, B) -> exp(wlp - top), top (B,) its maxima over k; returns the sums over
+    k (B,)."""
     n = wlp.shape[1]
-    top = ws.get("top", 1, n, wlp.dtype)[0]
-    np.maximum.reduce(wlp, axis=0, out=top)
-    if not np.isfinite(top).all():
-        top[~np.isfinite(top)] = 0.0
     np.subtract(wlp, top, out=wlp)
-    # exp(-700) ~ 1e-304 is nothing next to the row's 1; below it exp takes a slow subnormal path
-    np.maximum(wlp, -700.0, out=wlp)  # (maximum, not fmax: NaN must show)
+    # exp(-700) ~ 1e-304 is nothing next to the row's 1 (the top term); below it exp takes a
+    # slow subnormal path (50x slower). Only these internal weights of the moments are affected:
+    # log densities and log responsibilities are computed from the unclamped values.
+    np.maximum(wlp, -700.0, out=wlp)
     np.exp(wlp, out=wlp)
-    total = ws.get("total", 1, n, wlp.dtype)[0]
-    np.add.reduce(wlp, axis=0, out=total)
-    return top, total
+    return np.sum(wlp, axis=0, out=ws.get("total", (n,), wlp.dtype))
 
 
 def _sum_log(values: np.ndarray) -> float:
@@ -621,6 +758,7 @@ def e_step(
     *,
     with_labels: bool = False,
     with_density: bool = False,
+    precise: bool = False,
     block_rows: int | None = None,
 ) -> EStepResult:
     """Blocked E-step: log-likelihood and sufficient statistics in one pass over X.
@@ -634,7 +772,13 @@ def e_step(
     covariance_type : one of COVARIANCE_TYPES
     with_labels : also return labels (N,) and confidence (N,)
     with_density : also return sample_log_density (N,)
+    precise : also refuse rows whose responsibilities (and labels) rounding would decide
     block_rows : rows per block (default: chosen so that block temporaries stay in cache)
+
+    Raises
+    ------
+    DensityUnderflowError
+        For a row these parameters cannot score in float64 (see the module docstring).
     """
     X = _as_data(X)
     p = _Pass(X, weights, means, precisions_cholesky, covariance_type)
@@ -642,31 +786,30 @@ def e_step(
     labels = np.empty(n_samples, dtype=np.intp) if with_labels else None
     confidence = np.empty(n_samples, dtype=p.dtype) if with_labels else None
     density = np.empty(n_samples, dtype=p.dtype) if with_density else None
+    log_likelihood = []
 
-    def block(start: int, stop: int, ws: _Workspace) -> tuple:
-        feats = p.features.fill(X, start, stop, ws)
-        resp = p.weighted_log_prob(feats, ws)
-        top, total = _normalise(resp, ws)
+    def block(start: int, stop: int, ws: _Workspace) -> _Moments:
+        rows = _rows(X, start, stop, ws)
+        resp, top = p.weighted_log_prob(rows, start, ws, precise)
+        total = _normalise(resp, top, ws)
         if labels is not None:
             np.argmax(resp, axis=0, out=labels[start:stop])
         if density is not None:
             log_norm = np.log(total, out=density[start:stop])
             log_norm += top
-            log_likelihood = float(log_norm.sum(dtype=np.float64))
+            log_likelihood.append(float(log_norm.sum(dtype=np.float64)))
         else:
-            log_likelihood = float(top.sum(dtype=np.float64)) + _sum_log(total)
+            log_likelihood.append(float(top.sum(dtype=np.float64)) + _sum_log(total))
         inverse = np.divide(1.0, total, out=total)
         if confidence is not None:
             confidence[start:stop] = inverse
         np.multiply(resp, inverse, out=resp)
-        return (log_likelihood, *p.features.moments(feats, resp, ws))
+        return p.moments.block(rows, resp, ws)
 
-    parts = _map_blocks(block, _block_bounds(n_samples, p.width, block_rows))
-    stats = p.features.stats(
-        [part[1:] for part in parts], n_samples, float(np.finfo(p.dtype).eps), p.shift
-    )
-    log_likelihood = math.fsum(part[0] for part in parts)
-    return EStepResult(log_likelihood, stats, labels, confidence, density)
+    bounds = _block_bounds(n_samples, p.width, block_rows)
+    merged = p.moments.merge(_map_blocks(block, bounds, p.pooled))
+    stats = p.moments.stats(merged, n_samples, float(np.finfo(p.dtype).eps))
+    return EStepResult(math.fsum(log_likelihood), stats, labels, confidence, density)
 
 
 def estimate_log_prob_resp(
@@ -676,51 +819,48 @@ def estimate_log_prob_resp(
     precisions_cholesky: np.ndarray,
     covariance_type: str,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-sample log density (N,) and log responsibilities (N, K), computed block by block."""
+    """Per-sample log density (N,) and log responsibilities (N, K), computed block by block.
+
+    Raises DensityUnderflowError for a row these parameters cannot score in float64 (including
+    one whose responsibilities rounding would decide).
+    """
     X = _as_data(X)
     p = _Pass(X, weights, means, precisions_cholesky, covariance_type)
     log_prob_norm = np.empty(X.shape[0], dtype=p.dtype)
     log_resp = np.empty((X.shape[0], p.n_components), dtype=p.dtype)
 
     def block(start: int, stop: int, ws: _Workspace) -> None:
-        wlp = p.weighted_log_prob(p.features.fill(X, start, stop, ws), ws)
-        scratch = ws.get("scratch", *wlp.shape, wlp.dtype)
+        wlp, top = p.weighted_log_prob(_rows(X, start, stop, ws), start, ws, precise=True)
+        scratch = ws.get("scratch", wlp.shape, wlp.dtype)
         np.copyto(scratch, wlp)
-        top, total = _normalise(scratch, ws)
+        total = _normalise(scratch, top, ws)
         norm = np.log(total, out=log_prob_norm[start:stop])
         norm += top
         np.subtract(wlp, norm, out=log_resp[start:stop].T)
 
-    _map_blocks(block, _block_bounds(X.shape[0], p.width, None))
+    for _ in _map_blocks(block, _block_bounds(X.shape[0], p.width, None), p.pooled):
+        pass
     return log_prob_norm, log_resp
 
 
 # --- M-step --------------------------------------------------------------------------------------
 
 
-def _centred_means(stats: SufficientStats) -> np.ndarray:
-    """(K, D) means minus shift: sx / nk."""
-    return stats.sx / stats.nk[:, None]
-
-
 def _covariances_full(stats: SufficientStats, reg_covar: float) -> np.ndarray:
-    d = _centred_means(stats)
-    cov = stats.sxx / stats.nk[:, None, None] - d[:, :, None] * d[:, None, :]
-    idx = np.arange(d.shape[1])
+    cov = stats.scatter / stats.nk[:, None, None]
+    idx = np.arange(cov.shape[-1])
     cov[:, idx, idx] += reg_covar
     return cov
 
 
 def _covariances_tied(stats: SufficientStats, reg_covar: float) -> np.ndarray:
-    d = _centred_means(stats)
-    cov = (stats.sxx - (stats.nk[:, None] * d).T @ d) / stats.nk.sum()
+    cov = stats.scatter / stats.nk.sum()
     cov[np.diag_indices_from(cov)] += reg_covar
     return cov
 
 
 def _covariances_diag(stats: SufficientStats, reg_covar: float) -> np.ndarray:
-    d = _centred_means(stats)
-    return stats.sxx / stats.nk[:, None] - d * d + reg_covar
+    return stats.scatter / stats.nk[:, None] + reg_covar
 
 
 def _covariances_spherical(stats: SufficientStats, reg_covar: float) -> np.ndarray:
@@ -743,11 +883,10 @@ def m_step(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Parameters from sufficient statistics: maximum likelihood, or MAP with a ``prior``.
 
-    Maximum likelihood (scikit-learn's ``_estimate_gaussian_parameters``), with d_k = sx_k / nk_k:
-    weights = nk / sum(nk); means = shift + d_k;
-    full: sxx_k / nk_k - d_k d_k^T + reg_covar I;
-    tied: (sxx - sum_k nk_k d_k d_k^T) / sum(nk) + reg_covar I;
-    diag: sxx_k / nk_k - d_k**2 + reg_covar; spherical: the mean over features of diag.
+    Maximum likelihood (scikit-learn's ``_estimate_gaussian_parameters``), from the scatter about
+    the weighted means S_k: weights = nk / sum(nk); means = the weighted means;
+    full: S_k / nk_k + reg_covar I; tied: sum_k S_k / sum(nk) + reg_covar I;
+    diag: S_k / nk_k + reg_covar; spherical: the mean over features of diag.
     The MAP update is documented in :meth:`em_engine.prior.Prior.m_step`.
 
     Returns
@@ -758,5 +897,6 @@ def m_step(
     if prior is not None:
         return prior.m_step(stats, covariance_type, reg_covar)
     weights = stats.nk / stats.nk.sum()
-    means = stats.shift + _centred_means(stats)
-    return weights, means, _MLE_COVARIANCES[covariance_type](stats, reg_covar)
+    with np.errstate(over="ignore"):  # an infinite covariance is refused, and named, by
+        covariances = _MLE_COVARIANCES[covariance_type](stats, reg_covar)  # its precision
+    return weights, stats.means.copy(), covariances

@@ -13,10 +13,10 @@ Methods (``INIT_METHODS``):
   visible from iteration 0 and which EM visibly pulls apart. It has no responsibilities of its
   own; ``initial_parameters`` builds its parameters directly.
 
-The random draws differ from scikit-learn's (its k-means runs in compiled code with its own use of
-the generator), so results are not bitwise equal to scikit-learn's for the same seed; the methods
-behave the same. All passes over the data are blocked: memory stays O(N + block x K), never
-N x K x D.
+The random draws are scikit-learn's: for the same random state (an int or a ``RandomState``) the
+same k-means++ seeds, k-means labels and initial responsibilities (checked against scikit-learn
+in the tests), so a fit starts where scikit-learn's starts. All passes over the data are blocked:
+memory stays O(N + block x K), never N x K x D.
 """
 
 from __future__ import annotations
@@ -130,7 +130,10 @@ def _kmeans_plusplus(
     n_samples = X.shape[0]
     n_local_trials = 2 + int(np.log(n_clusters))
     indices = np.empty(n_clusters, dtype=np.intp)
-    indices[0] = random.choice(n_samples)
+    # as scikit-learn draws it (with sample weights of one): the same first centre, and so the
+    # same k-means, for the same random state
+    weights = np.ones(n_samples, dtype=X.dtype)
+    indices[0] = random.choice(n_samples, p=weights / weights.sum())
     closest = _distances_to_rows(X, centre, x_sq, indices[:1], block)[:, 0]
     potential = closest.sum()
     for c in range(1, n_clusters):

@@ -59,16 +59,19 @@ class NotFittedError(ValueError, AttributeError):
     """A method that needs fitted parameters was called before fit (as scikit-learn's)."""
 
 
-def _check_interval(value: Any, name: str, kind: type, low: float, closed_low: bool = True) -> None:
+def _check_interval(
+    value: Any, name: str, kind: type, low: float, closed_low: bool = True, finite: bool = False
+) -> None:
     ok = isinstance(value, kind) and not isinstance(value, bool)
     if ok:
         ok = value >= low if closed_low else value > low
+        ok = ok and (not finite or math.isfinite(value))
     if not ok:
         what = "an int" if kind is Integral else "a float"
         bracket = "[" if closed_low else "("
         raise ValueError(
             f"The '{name}' parameter of GaussianMixture must be {what} in the range "
-            f"{bracket}{low}, inf). Got {value!r} instead."
+            f"{bracket}{low}, inf){' and finite' if finite else ''}. Got {value!r} instead."
         )
 
 
@@ -136,7 +139,11 @@ def _validate_data(X: Any, min_samples: int = 1) -> np.ndarray:
     """X as a 2-D float32/float64 array (other dtypes become float64), finite; DataError if not."""
     try:
         X = np.asarray(X)
-        X = X.astype(gaussian.work_dtype(X), copy=False)
+    except (TypeError, ValueError):
+        raise DataError("X should be an array of numbers") from None
+    dtype = gaussian.work_dtype(X)  # DataError for complex numbers (scikit-learn refuses them)
+    try:
+        X = X.astype(dtype, copy=False)
     except (TypeError, ValueError):
         raise DataError("X should be an array of numbers") from None
     if X.ndim != 2:
@@ -258,7 +265,7 @@ class GaussianMixture:
         _check_interval(self.n_components, "n_components", Integral, 1)
         _check_option(self.covariance_type, "covariance_type", gaussian.COVARIANCE_TYPES)
         _check_interval(self.tol, "tol", Real, 0.0)
-        _check_interval(self.reg_covar, "reg_covar", Real, 0.0)
+        _check_interval(self.reg_covar, "reg_covar", Real, 0.0, finite=True)
         _check_interval(self.max_iter, "max_iter", Integral, 0)
         _check_interval(self.n_init, "n_init", Integral, 1)
         _check_option(self.init_params, "init_params", INIT_METHODS)
@@ -381,6 +388,7 @@ class GaussianMixture:
         """
         self._check_parameters()
         X = _validate_data(X, min_samples=2)
+        gaussian.check_magnitude(X)
         n_samples, n_features = X.shape
         if n_samples < self.n_components:
             raise ValueError(
@@ -418,6 +426,7 @@ class GaussianMixture:
                 weights, means, covariances = gaussian.m_step(
                     result.stats, ct, self.reg_covar, prior
                 )
+                del result, pc  # wide data: K x D x D each, not needed for the next ones
                 pc = gaussian.compute_precision_cholesky(covariances, ct)
                 lower_bound = objective / n_samples
                 lower_bounds.append(lower_bound)
@@ -469,7 +478,7 @@ class GaussianMixture:
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable component of each sample, (N,)."""
-        return self._e_step(self._check_X(X), with_labels=True).labels
+        return self._e_step(self._check_X(X), with_labels=True, precise=True).labels
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Responsibilities (N, K)."""

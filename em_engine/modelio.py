@@ -30,7 +30,7 @@ import numpy as np
 from em_engine._version import __version__
 from em_engine.data import as_data_matrix, write_csv, write_text_atomic
 from em_engine.errors import ModelFileError
-from em_engine.gaussian import COVARIANCE_TYPES, covariance_shape
+from em_engine.gaussian import COVARIANCE_TYPES, compute_precision_cholesky, covariance_shape
 from em_engine.init import INIT_METHODS
 
 if TYPE_CHECKING:
@@ -77,6 +77,11 @@ _TOP_FIELDS = (
 )
 _WEIGHT_SUM_TOL = 1e-6
 _SYMMETRY_TOL = 1e-8
+_MAX_DIGITS = 4000  # below Python's int-from-text limit (4300 digits), which raises ValueError
+_MAX_INT = 2**63 - 1  # counts, iterations, versions: anything larger is not a real value
+_MAX_FLOAT = float(np.finfo(np.float64).max)
+_MAX_SEED = 2**32 - 1  # numpy's RandomState seeds
+_MIN_VARIANCE = float(np.finfo(np.float64).tiny)  # below it the precision 1 / variance overflows
 
 
 # --- writing -------------------------------------------------------------------------------------
@@ -230,6 +235,33 @@ def save_model(
 # --- reading and validation ----------------------------------------------------------------------
 
 
+class _TooLarge:
+    """A JSON number beyond float64 (or a whole number of more than ``_MAX_DIGITS`` digits), kept
+    as its text so that the field check can name the field; Python would raise on converting it."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        digits = sum(c.isdigit() for c in self.text)
+        return self.text if len(self.text) <= 24 else f"{self.text[:20]}... ({digits} digits)"
+
+
+def _parse_int(text: str) -> int | _TooLarge:
+    return int(text) if len(text) <= _MAX_DIGITS else _TooLarge(text)
+
+
+def _parse_float(text: str) -> float | _TooLarge:
+    value = float(text)
+    return value if math.isfinite(value) else _TooLarge(text)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, _TooLarge)) and not isinstance(value, bool)
+
+
 class _Checker:
     """Field checks for one file; every failure is a ModelFileError naming the file and field."""
 
@@ -244,16 +276,23 @@ class _Checker:
             raise ModelFileError(f"{self.path}: missing field '{prefix}{key}'")
         return obj[key]
 
-    def integer(self, value: Any, field: str, minimum: int | None = None) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
+    def integer(
+        self, value: Any, field: str, minimum: int | None = None, maximum: int = _MAX_INT
+    ) -> int:
+        if not _is_number(value) or isinstance(value, float):
             raise self.fail(field, f"expected an integer, got {_show(value)}")
+        if isinstance(value, _TooLarge) or value > maximum:
+            raise self.fail(field, f"must be at most {maximum}, got {_show(value)}")
         if minimum is not None and value < minimum:
-            raise self.fail(field, f"must be at least {minimum}, got {value}")
+            raise self.fail(field, f"must be at least {minimum}, got {_show(value)}")
         return value
 
     def number(self, value: Any, field: str, minimum: float | None = None) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        """A finite number (an integer too large for float64 is refused, not rounded to inf)."""
+        if not _is_number(value):
             raise self.fail(field, f"expected a number, got {_show(value)}")
+        if isinstance(value, _TooLarge) or (isinstance(value, int) and abs(value) > _MAX_FLOAT):
+            raise self.fail(field, f"the number {_show(value)} is too large for a float64")
         if not math.isfinite(value):
             raise self.fail(field, f"must be a finite number, got {value}")
         if minimum is not None and value < minimum:
@@ -263,17 +302,11 @@ class _Checker:
     def array(self, value: Any, field: str, shape: tuple[int, ...]) -> np.ndarray:
         """A nested list of finite numbers with exactly this shape, as float64."""
         self._check_nested(value, field, shape)
-        arr = np.array(value, dtype=np.float64)
-        bad = ~np.isfinite(arr)
-        if bad.any():
-            index = "".join(f"[{i}]" for i in np.argwhere(bad)[0])
-            raise self.fail(f"{field}{index}", f"must be a finite number, got {arr[bad][0]}")
-        return arr
+        return np.array(value, dtype=np.float64)
 
     def _check_nested(self, value: Any, field: str, shape: tuple[int, ...]) -> None:
         if not shape:
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise self.fail(field, f"expected a number, got {_show(value)}")
+            self.number(value, field)
             return
         if not isinstance(value, list):
             raise self.fail(field, f"expected a list of {shape[0]}, got {_show(value)}")
@@ -287,10 +320,15 @@ def _show(value: Any) -> str:
     """A short description of a JSON value for error messages."""
     if value is None:
         return "null"
+    if isinstance(value, _TooLarge):
+        return repr(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dict, list)):
         return "an object" if isinstance(value, dict) else f"a list of {len(value)}"
+    if isinstance(value, int) and abs(value) >= 10**24:
+        digits = len(str(abs(value)))
+        return f"{str(value)[:20]}... ({digits} digits)"
     text = json.dumps(value) if isinstance(value, str) else repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
@@ -298,12 +336,15 @@ def _show(value: Any) -> str:
 def _check_covariances(check: _Checker, cov: np.ndarray, covariance_type: str) -> None:
     """Symmetric positive definite matrices / positive variances, else ModelFileError."""
     if covariance_type in ("diag", "spherical"):
-        bad = np.argwhere(cov <= 0)
+        bad = np.argwhere(cov < _MIN_VARIANCE)
         if bad.size:
             index = "".join(f"[{i}]" for i in bad[0])
-            raise check.fail(
-                f"covariances{index}", f"a variance must be > 0, got {cov[tuple(bad[0])]}"
-            )
+            value = cov[tuple(bad[0])]
+            if value <= 0:
+                problem = "a variance must be > 0"
+            else:
+                problem = "a variance must be at least 2.2e-308 (its inverse must be a float64)"
+            raise check.fail(f"covariances{index}", f"{problem}, got {value}")
         return
     matrices = cov[None] if covariance_type == "tied" else cov
     for k, matrix in enumerate(matrices):
@@ -315,6 +356,12 @@ def _check_covariances(check: _Checker, cov: np.ndarray, covariance_type: str) -
             np.linalg.cholesky(matrix)
         except np.linalg.LinAlgError:
             raise check.fail(field, "the matrix is not positive definite") from None
+        try:
+            compute_precision_cholesky(matrix, "tied")
+        except ValueError:
+            raise check.fail(
+                field, "the matrix is so close to singular that its inverse overflows float64"
+            ) from None
 
 
 def _check_fit(check: _Checker, fit: Any) -> dict[str, Any]:
@@ -335,7 +382,7 @@ def _check_fit(check: _Checker, fit: Any) -> dict[str, Any]:
         elif key == "n_samples":
             out[key] = check.integer(value, field, minimum=1)
         elif key == "seed":
-            out[key] = check.integer(value, field)
+            out[key] = check.integer(value, field, minimum=0, maximum=_MAX_SEED)
         elif key == "converged":
             if not isinstance(value, bool):
                 raise check.fail(field, f"expected true or false, got {_show(value)}")
@@ -344,12 +391,30 @@ def _check_fit(check: _Checker, fit: Any) -> dict[str, Any]:
             if not isinstance(value, str):
                 raise check.fail(field, f"expected a string, got {_show(value)}")
             out[key] = value
-        else:  # prior
-            if not isinstance(value, (bool, dict)):
+        elif isinstance(value, dict):  # prior
+            out[key] = _check_prior(check, value)
+        else:
+            if not isinstance(value, bool):
                 raise check.fail(
                     field, f"expected null, true, false or an object, got {_show(value)}"
                 )
             out[key] = value
+    return out
+
+
+def _check_prior(check: _Checker, prior: dict[str, Any]) -> dict[str, Any]:
+    """fit.prior as an object: the numbers checked field by field (Prior.to_dict's layout)."""
+    mean = check.get(prior, "mean_prior", "fit.prior.")
+    if not isinstance(mean, list):
+        raise check.fail("fit.prior.mean_prior", f"expected a list, got {_show(mean)}")
+    d = len(mean)
+    out = {
+        key: check.number(check.get(prior, key, "fit.prior."), f"fit.prior.{key}")
+        for key in ("weight_concentration", "mean_precision", "dof")
+    }
+    out["mean_prior"] = check.array(mean, "fit.prior.mean_prior", (d,)).tolist()
+    scale = check.get(prior, "scale", "fit.prior.")
+    out["scale"] = check.array(scale, "fit.prior.scale", (d, d)).tolist()
     return out
 
 
@@ -367,7 +432,9 @@ def _read_document(path: Path) -> dict[str, Any]:
     try:
         # NaN/Infinity literals become floats here and are rejected by the field checks, which
         # can name the field.
-        document = json.loads(text, parse_constant=float)
+        document = json.loads(
+            text, parse_constant=float, parse_int=_parse_int, parse_float=_parse_float
+        )
     except json.JSONDecodeError as exc:
         raise ModelFileError(
             f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
@@ -463,8 +530,11 @@ def load_model(path: str | os.PathLike[str]) -> GaussianMixture:
         params["random_state"] = fit["seed"]
     try:
         params["prior"] = _prior_argument(fit["prior"])
+    except ValueError as exc:
+        raise check.fail("fit.prior", str(exc)) from None
+    try:
         model = GaussianMixture.from_parameters(weights, means, covariances, cov_type, **params)
-    except (TypeError, ValueError) as exc:
+    except ValueError as exc:
         raise ModelFileError(f"{path}: the model cannot be rebuilt: {exc}") from None
     model.feature_names_ = tuple(names)
     model.fit_details_ = {**fit, "created": created, "app_version": doc["app_version"]}

@@ -159,7 +159,7 @@ class Prior:
         weights (K,), means (K, D), covariances (type shape)
         """
         covariance_type = check_covariance_type(covariance_type)
-        self.check_features(stats.sx.shape[1])
+        self.check_features(stats.means.shape[1])
         _, xbar, mle_cov = m_step(stats, covariance_type, 0.0)
         nk = stats.nk
         n_components, n_features = xbar.shape

@@ -1,7 +1,9 @@
 """Model selection: fit every (K, covariance type) pair and compare them by BIC and AIC.
 
-A pair that cannot be fitted (K larger than the number of samples, a covariance that collapses)
-is reported in its row with the reason; it never stops the others.
+A request with K larger than the number of samples is refused before any fit (it could only fail,
+and '1-100000000' would mean hundreds of millions of fits); the message says how many fits the
+request means. A pair that cannot be fitted otherwise (a covariance that collapses) is reported
+in its row with the reason; it never stops the others.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from em_engine.data import as_data_matrix
 from em_engine.errors import DataError
 from em_engine.gaussian import check_covariance_type
 
-__all__ = ["SelectionResult", "SelectionRow", "select_model"]
+__all__ = ["SelectionResult", "SelectionRow", "check_components", "select_model"]
 
 
 class SelectionRow(NamedTuple):
@@ -71,6 +73,18 @@ class SelectionResult:
         return "\n".join(lines)
 
 
+def check_components(largest: int, n_values: int, n_types: int, n_samples: int) -> None:
+    """DataError unless every K (the largest is ``largest``) fits ``n_samples`` samples; the
+    message counts the fits the request means (``n_values`` K values x ``n_types`` types)."""
+    if largest > n_samples:
+        fits = n_values * n_types
+        raise DataError(
+            f"K = {largest} is more than the {n_samples} samples: a mixture cannot have more "
+            f"components than samples (K at most {n_samples}); the request means {fits} fits "
+            f"({n_values} values of K x {n_types} covariance type{'s' if n_types != 1 else ''})"
+        )
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0]
@@ -113,21 +127,24 @@ def select_model(
     Raises
     ------
     DataError
-        If X is not a finite 2-D array, a K is not a positive integer, or no candidate could be
-        fitted (the message gives the first reason).
+        If X is not a finite 2-D array, a K is not a positive integer or is larger than the
+        number of samples, or no candidate could be fitted (the message gives the first reason).
     ValueError
         If a covariance type is unknown.
     """
     from em_engine.mixture import GaussianMixture
 
     X = as_data_matrix(X)
+    types = [check_covariance_type(t) for t in covariance_types]
+    if isinstance(components, range) and len(components) > 0:  # refused before it is expanded
+        check_components(max(components), len(components), len(types), X.shape[0])
     ks = list(components)
     for k in ks:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise DataError(f"numbers of components must be positive integers, got {k!r}")
-    types = [check_covariance_type(t) for t in covariance_types]
     if not ks or not types:
         raise DataError("nothing to compare: give at least one K and one covariance type")
+    check_components(max(ks), len(set(ks)), len(types), X.shape[0])
     total = len(ks) * len(types)
     rows: list[SelectionRow] = []
     for cov_type in types:

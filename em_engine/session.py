@@ -9,9 +9,16 @@ is scikit-learn's: after the E-step on theta_i, converged when
 From the same theta_0, a session and ``GaussianMixture`` go through the same parameters.
 
 Every method returns a new :class:`Snapshot` (also kept as ``session.snapshot``). Snapshot and
-history arrays are read-only views of memory the session never writes again: parameters are small
-and copied per parameter set; the per-point ``labels`` and ``confidence`` of one E-step are shared
-by the snapshots built from that E-step (an E snapshot and the M snapshot that follows it).
+history arrays are read-only views of memory the session never writes again: parameters are copied
+per parameter set; the per-point ``labels`` and ``confidence`` of one E-step are shared by the
+snapshots built from that E-step (an E snapshot and the M snapshot that follows it).
+
+The history keeps every objective value and event, but parameter sets only as checkpoints within
+``history_budget`` bytes (every ``stride`` iterations; the stride doubles as the history grows) and
+the user's mean edits. Any other iteration is replayed from the nearest checkpoint by the same
+E-step, M-step, collapse policy and edits, which give the same arrays bit for bit (results do not
+depend on the engine's thread count), so memory is bounded at any length and every iteration can
+still be shown exactly.
 
 Collapse policy
 ---------------
@@ -49,9 +56,10 @@ from __future__ import annotations
 import math
 import secrets
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property, partial
+from typing import Any, overload
 
 import numpy as np
 
@@ -65,12 +73,12 @@ from em_engine.init import (
 from em_engine.prior import Prior, log_prior
 
 INITIAL_PARAM_KEYS = ("weights", "means", "covariances")
+#: Bytes of parameter sets the history keeps by default (the others are replayed when shown).
+HISTORY_BUDGET = 64 << 20
 
 _WEIGHT_ALLOWANCE = 1e-6  # relative allowance below 1/N before a weight counts as collapsed
 _MAX_SEED = 2**32 - 1
-# Largest |x| whose square, summed over many rows, stays finite in the blocked arithmetic, and the
-# smallest non-zero spread (max - min) of the data whose square is still a normal number.
-_MAX_ABS = {t: float(np.sqrt(np.finfo(t).max / 1e8)) for t in (np.float32, np.float64)}
+# The smallest non-zero spread (max - min) of the data whose square is still a normal number.
 _MIN_SPREAD = {t: float(np.sqrt(np.finfo(t).tiny) * 1e4) for t in (np.float32, np.float64)}
 # Data variances below this are treated as 0 (their squares are subnormal).
 _ZERO_VARIANCE = 1e-250
@@ -89,6 +97,17 @@ def _shared(array: np.ndarray) -> np.ndarray:
     return array.view()
 
 
+def _edited(theta: _Theta, edits: tuple[tuple[int, np.ndarray], ...]) -> _Theta:
+    """theta with component means moved by the edits (k, mean (D,)), in order; weights,
+    covariances and precision factors unchanged."""
+    if not edits:
+        return theta
+    means = theta.means.copy()
+    for k, mean in edits:
+        means[k] = mean
+    return replace(theta, means=_shared(means))
+
+
 @dataclass(frozen=True, eq=False)
 class HistoryEntry:
     """One parameter set theta_iteration of the history.
@@ -102,14 +121,77 @@ class HistoryEntry:
     log_likelihood : objective of these parameters (log-likelihood, or log posterior with a prior),
         None until an E-step has scored them
     events : what happened when these parameters were made (collapse re-initialisations, an edit)
+
+    The parameters of an iteration that is not a checkpoint are replayed from the nearest one on
+    first access (EM is deterministic: the same arrays as when they were first computed). An
+    entry whose iteration the session has since replaced (a later step after a restore, a reset)
+    raises RuntimeError on that access rather than show other parameters.
     """
 
     iteration: int
-    weights: np.ndarray
-    means: np.ndarray
-    covariances: np.ndarray
     log_likelihood: float | None
-    events: tuple[str, ...] = ()
+    events: tuple[str, ...]
+    _load: Callable[[], _Theta] = field(repr=False)
+
+    @cached_property
+    def _theta(self) -> _Theta:
+        return self._load()
+
+    @property
+    def weights(self) -> np.ndarray:
+        """(K,) read-only."""
+        return self._theta.weights
+
+    @property
+    def means(self) -> np.ndarray:
+        """(K, D) read-only."""
+        return self._theta.means
+
+    @property
+    def covariances(self) -> np.ndarray:
+        """Type shape (full (K, D, D), tied (D, D), diag (K, D), spherical (K,)), read-only."""
+        return self._theta.covariances
+
+
+def _same(theta: _Theta) -> _Theta:
+    return theta
+
+
+class _History(Sequence[HistoryEntry]):
+    """The history as a sequence: len is O(1) and entries are made on demand, so that a history of
+    100,000 iterations costs no 100,000 objects until they are asked for."""
+
+    def __init__(self, session: EMSession) -> None:
+        n = session._count
+        self._session = session
+        self._values = session._values[:n].copy()
+        self._events = session._events[:n]
+        self._born = session._born[:n]
+        self._kept = {i: session._checkpoints[i] for i in session._checkpoints if i < n}
+        if session._iteration < n:
+            self._kept[session._iteration] = session._theta
+
+    def __len__(self) -> int:
+        return len(self._born)
+
+    @overload
+    def __getitem__(self, index: int) -> HistoryEntry: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[HistoryEntry]: ...
+
+    def __getitem__(self, index: int | slice) -> HistoryEntry | list[HistoryEntry]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        i = range(len(self))[index]  # IndexError as a list's
+        value = float(self._values[i])
+        kept = self._kept.get(i)
+        load = (
+            (lambda: kept)
+            if kept is not None
+            else partial(self._session._theta_of, i, self._born[i])
+        )
+        return HistoryEntry(i, None if math.isnan(value) else value, self._events[i], load)
 
 
 @dataclass(frozen=True, eq=False)
@@ -192,12 +274,7 @@ def _check_data(X: Any) -> np.ndarray:
     if bad.any():
         row, col = np.argwhere(bad)[0]
         raise DataError(f"X contains {X[row, col]} at row {row}, column {col}")
-    largest = np.unravel_index(np.argmax(np.abs(X)), X.shape)
-    if abs(X[largest]) > _MAX_ABS[X.dtype.type]:
-        raise DataError(
-            f"X has a value too large for the arithmetic ({X[largest]:.3g} at row {largest[0]}, "
-            f"column {largest[1]}; squares would overflow {X.dtype}): rescale the data"
-        )
+    gaussian.check_magnitude(X)
     spread = X.max(axis=0) - X.min(axis=0)
     widest = int(np.argmax(spread))
     if 0.0 < spread[widest] < _MIN_SPREAD[X.dtype.type]:
@@ -254,6 +331,9 @@ class EMSession:
         Missing entries: if "means" is given, the others come from assigning each row to its
         nearest given mean (a mean with no rows gets the data covariance); otherwise from the init
         method, as scikit-learn's weights_init/means_init.
+    history_budget : bytes of parameter sets kept as checkpoints (default 64 MB). Every
+        objective value is kept; the parameters of other iterations are replayed from the nearest
+        checkpoint when shown (EM is deterministic), so memory stays bounded at any length.
     """
 
     def __init__(
@@ -268,8 +348,10 @@ class EMSession:
         max_iter: int = 100,
         prior: bool | Prior | None = None,
         initial_params: Mapping[str, Any] | None = None,
+        history_budget: int = HISTORY_BUDGET,
     ) -> None:
         started = time.perf_counter()
+        self._history_budget = _check_int("history_budget", history_budget, 0)
         self._X = _check_data(X)
         self.n_components = _check_int("n_components", n_components, 1, self._X.shape[0])
         if covariance_type not in gaussian.COVARIANCE_TYPES:
@@ -299,9 +381,17 @@ class EMSession:
         return self._X.view()
 
     @property
-    def history(self) -> tuple[HistoryEntry, ...]:
-        """One entry per parameter set theta_0..theta_n currently kept."""
-        return tuple(self._entries)
+    def history(self) -> Sequence[HistoryEntry]:
+        """One entry per parameter set theta_0..theta_n (a read-only sequence; parameters of
+        iterations between checkpoints are replayed when asked for)."""
+        return _History(self)
+
+    def objective_values(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every objective value computed so far: iterations (M,) int64 and values (M,) float64
+        of the scored parameter sets, in order (cheap at any history length)."""
+        values = self._values[: self._count]
+        scored = np.flatnonzero(~np.isnan(values))
+        return scored.astype(np.int64), values[scored].copy()
 
     @property
     def iteration(self) -> int:
@@ -313,9 +403,7 @@ class EMSession:
         started = time.perf_counter()
         self._truncate()
         state = self._ensure_e_step()
-        return self._publish(
-            "e", started, state, self._iteration, self._entries[self._iteration].events
-        )
+        return self._publish("e", started, state, self._iteration, self._events[self._iteration])
 
     def m_step(self) -> Snapshot:
         """Parameters from the latest responsibilities (an E-step first if they are stale)."""
@@ -324,7 +412,7 @@ class EMSession:
         state = self._ensure_e_step()
         self._advance(state)
         return self._publish(
-            "m", started, state, self._iteration - 1, self._entries[self._iteration].events
+            "m", started, state, self._iteration - 1, self._events[self._iteration]
         )
 
     def step(self) -> Snapshot:
@@ -365,17 +453,18 @@ class EMSession:
         The later history is kept until the next e_step/m_step/step/run, which replaces it.
         """
         started = time.perf_counter()
-        iteration = _check_int("iteration", iteration, 0, len(self._entries) - 1)
+        iteration = _check_int("iteration", iteration, 0, self._count - 1)
+        self._theta = self._theta_at(iteration)
         self._iteration = iteration
-        self._theta = self._thetas[iteration]
         self._e_state = None
         state = self._ensure_e_step()
-        return self._publish("e", started, state, iteration, self._entries[iteration].events)
+        return self._publish("e", started, state, iteration, self._events[iteration])
 
     def move_mean(self, k: int, mean: Any) -> Snapshot:
         """Move component k's mean (a user's drag): later history dropped, an event reported.
 
-        The edited parameters replace theta_iteration and are scored by an E-step.
+        The edited parameters replace theta_iteration and are scored by an E-step. A mean so far
+        away that some row cannot be scored raises DensityUnderflowError and changes nothing.
         """
         started = time.perf_counter()
         k = _check_int("k", k, 0, self.n_components - 1)
@@ -386,14 +475,14 @@ class EMSession:
             raise ValueError(f"mean must be {n_features} numbers, got {mean!r}") from None
         if mean.shape != (n_features,) or not np.all(np.isfinite(mean)):
             raise ValueError(f"mean must be {n_features} finite numbers, got {mean.tolist()!r}")
-        self._truncate()
-        means = self._theta.means.copy()
-        means[k] = mean
-        theta = replace(self._theta, means=_shared(means))  # weights, covariances unchanged
+        edit = (k, _frozen(mean))
+        theta = _edited(self._theta, (edit,))
+        result = self._scored(theta)  # before any change: a mean too far to score is refused
         coords = ", ".join(f"{v:.6g}" for v in mean)
         events = (f"component {k + 1} mean moved to ({coords})",)
-        self._set_current(theta, events)
-        state = self._ensure_e_step()
+        self._truncate()
+        self._set_current(theta, events, (*self._edits.get(self._iteration, ()), edit))
+        state = self._ensure_e_step(result)
         return self._publish("edit", started, state, self._iteration, events, converged=False)
 
     # --- construction ----------------------------------------------------------------------------
@@ -504,8 +593,18 @@ class EMSession:
         self._restart(started)
 
     def _restart(self, started: float) -> None:
-        self._thetas: list[_Theta] = []
-        self._entries: list[HistoryEntry] = []
+        # The history: per iteration its objective (NaN until scored), events and birth number
+        # (which tells a HistoryEntry whether its iteration was replaced since); the parameter
+        # sets every `_stride` iterations (and the current one) within `_history_budget` bytes;
+        # mean edits, replayed on their iterations.
+        self._count = 0
+        self._values = np.full(64, np.nan)
+        self._events: list[tuple[str, ...]] = []
+        self._born: list[int] = []
+        self._births = getattr(self, "_births", 0)
+        self._checkpoints: dict[int, _Theta] = {}
+        self._edits: dict[int, tuple[tuple[int, np.ndarray], ...]] = {}
+        self._stride = 1
         self._iteration = 0
         self._set_current(self._theta0, self._theta0_events)
         self._publish("init", started, None, None, self._theta0_events, converged=False)
@@ -523,20 +622,78 @@ class EMSession:
 
     def _truncate(self) -> None:
         """Drop the history after the current parameters (after a restore)."""
-        del self._thetas[self._iteration + 1 :]
-        del self._entries[self._iteration + 1 :]
+        self._cut(self._iteration + 1)
 
-    def _set_current(self, theta: _Theta, events: tuple[str, ...]) -> None:
-        """Make ``theta`` the parameters of the current iteration (replacing or appending)."""
-        entry = HistoryEntry(
-            self._iteration, theta.weights, theta.means, theta.covariances, None, events
-        )
-        del self._thetas[self._iteration :]
-        del self._entries[self._iteration :]
-        self._thetas.append(theta)
-        self._entries.append(entry)
+    def _cut(self, n: int) -> None:
+        """Keep the history of iterations 0 .. n - 1 only."""
+        self._count = min(self._count, n)
+        self._values[n:] = np.nan
+        del self._events[n:]
+        del self._born[n:]
+        for i in [i for i in self._checkpoints if i >= n]:
+            del self._checkpoints[i]
+        for i in [i for i in self._edits if i >= n]:
+            del self._edits[i]
+
+    def _set_current(
+        self,
+        theta: _Theta,
+        events: tuple[str, ...],
+        edits: tuple[tuple[int, np.ndarray], ...] = (),
+    ) -> None:
+        """Make ``theta`` the parameters of the current iteration (replacing or appending);
+        ``edits`` are the mean moves that made it from the M-step's (or theta_0's) parameters."""
+        i = self._iteration
+        self._cut(i)
+        if i == len(self._values):
+            self._values = np.concatenate([self._values, np.full(i, np.nan)])
+        self._count = i + 1
+        self._events.append(events)
+        self._births += 1
+        self._born.append(self._births)
+        if edits:
+            self._edits[i] = edits
+        if i % self._stride == 0:
+            self._checkpoints[i] = theta
+            self._thin_checkpoints(theta)
         self._theta = theta
         self._e_state: _EState | None = None
+
+    def _thin_checkpoints(self, theta: _Theta) -> None:
+        """Double the checkpoint spacing (dropping every other one) while they exceed the
+        budget; theta_0 is always kept."""
+        size = sum(a.nbytes for a in (theta.weights, theta.means, theta.covariances))
+        size += theta.precisions_cholesky.nbytes
+        while len(self._checkpoints) > 2 and len(self._checkpoints) * size > self._history_budget:
+            self._stride *= 2
+            self._checkpoints = {
+                i: kept for i, kept in self._checkpoints.items() if i % self._stride == 0
+            }
+
+    def _theta_at(self, iteration: int) -> _Theta:
+        """theta_iteration of the current history: replayed from the nearest checkpoint (or the
+        current parameters, when nearer) by the same E-step, M-step, collapse policy and edits
+        that first made it, so it is the same, array for array."""
+        start = max(i for i in self._checkpoints if i <= iteration)
+        theta = self._checkpoints[start]
+        if start < self._iteration <= iteration:
+            start, theta = self._iteration, self._theta
+        for i in range(start + 1, iteration + 1):
+            result = gaussian.e_step(
+                self._X, theta.weights, theta.means, theta.precisions_cholesky, self.covariance_type
+            )
+            theta = self._next_theta(result.stats)[0]
+            theta = _edited(theta, self._edits.get(i, ()))
+        return theta
+
+    def _theta_of(self, iteration: int, born: int) -> _Theta:
+        """A HistoryEntry's parameters, if its iteration is still the one it was made for."""
+        if iteration >= self._count or self._born[iteration] != born:
+            raise RuntimeError(
+                f"history entry {iteration} was replaced since it was read (a step after a "
+                "restore, a reset or a new seed); read session.history again"
+            )
+        return self._theta_at(iteration)
 
     def _objective(self, theta: _Theta, log_likelihood: float) -> float:
         if self.prior is None:
@@ -545,12 +702,9 @@ class EMSession:
             theta.weights, theta.means, theta.covariances, self.covariance_type, self.prior
         )
 
-    def _ensure_e_step(self) -> _EState:
-        """The E-step on the current parameters (computed once per parameter set)."""
-        if self._e_state is not None:
-            return self._e_state
-        theta, i = self._theta, self._iteration
-        result = gaussian.e_step(
+    def _scored(self, theta: _Theta) -> gaussian.EStepResult:
+        """The E-step (with labels) on theta; DensityUnderflowError changes nothing."""
+        return gaussian.e_step(
             self._X,
             theta.weights,
             theta.means,
@@ -558,14 +712,23 @@ class EMSession:
             self.covariance_type,
             with_labels=True,
         )
+
+    def _ensure_e_step(self, result: gaussian.EStepResult | None = None) -> _EState:
+        """The E-step on the current parameters (computed once per parameter set, unless
+        ``result`` is that E-step already)."""
+        if self._e_state is not None:
+            return self._e_state
+        theta, i = self._theta, self._iteration
+        if result is None:
+            result = self._scored(theta)
         objective = self._objective(theta, result.log_likelihood)
-        previous = self._entries[i - 1].log_likelihood if i > 0 else None
+        previous = self._values[i - 1] if i > 0 else math.nan
         converged = (
-            previous is not None
-            and not self._entries[i].events
+            not math.isnan(previous)
+            and not self._events[i]
             and abs(objective - previous) / self._X.shape[0] < self.tol
         )
-        self._entries[i] = replace(self._entries[i], log_likelihood=objective)
+        self._values[i] = objective
         self._e_state = _EState(
             result, objective, _shared(result.labels), _shared(result.confidence), converged
         )
@@ -573,12 +736,16 @@ class EMSession:
 
     def _advance(self, state: _EState) -> None:
         """M-step from ``state`` (the E-step on theta_i): theta_{i+1} becomes current."""
-        weights, means, covariances = gaussian.m_step(
-            state.result.stats, self.covariance_type, self.reg_covar, self.prior
-        )
-        theta, events = self._sanitise(weights, means, covariances, check_weights=True)
+        theta, events = self._next_theta(state.result.stats)
         self._iteration += 1
         self._set_current(theta, events)
+
+    def _next_theta(self, stats: gaussian.SufficientStats) -> tuple[_Theta, tuple[str, ...]]:
+        """The M-step and the collapse policy: the next parameters and their events."""
+        weights, means, covariances = gaussian.m_step(
+            stats, self.covariance_type, self.reg_covar, self.prior
+        )
+        return self._sanitise(weights, means, covariances, check_weights=True)
 
     def _publish(
         self,

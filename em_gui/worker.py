@@ -488,24 +488,17 @@ class EMWorker(QObject):
         if not force and now - self._last_emit < 1.0 / MAX_FRAME_RATE:
             return
         self._last_emit = now
-        history = session.history
         self.snapshot_ready.emit(
             Frame(
                 generation=self._generation,
                 snapshot=session.snapshot,
                 data=self._data,
                 settings=self._settings,
-                n_history=len(history),
+                n_history=len(session.history),
                 state=self._current_state(),
             )
         )
-        self.history_changed.emit(self._history_message(history, session.snapshot.objective))
-
-    def _history_message(self, history: Sequence[Any], objective: str) -> History:
-        scored = [(e.iteration, e.log_likelihood) for e in history if e.log_likelihood is not None]
-        return History(
-            generation=self._generation,
-            iterations=np.array([i for i, _ in scored], dtype=np.int64),
-            values=np.array([v for _, v in scored], dtype=np.float64),
-            objective=objective,
+        iterations, values = session.objective_values()  # cheap at any history length
+        self.history_changed.emit(
+            History(self._generation, iterations, values, session.snapshot.objective)
         )

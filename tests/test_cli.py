@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
+import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,6 +19,7 @@ import pytest
 from em_engine import __version__, cli
 from em_engine._resources import resource_path
 from em_engine.data import read_csv, write_csv
+from em_engine.errors import DensityUnderflowError
 from em_engine.modelio import load_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -332,3 +338,311 @@ def test_command_line_never_imports_qt(tmp_path: Path) -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert result.stdout.splitlines()[-1] == "0 []", result.stderr
+
+
+# --- issue 8 -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ('"tol": 0.001', '"tol": 1' + "0" * 400, "fit.tol"),
+        ('"tol": 0.001', '"tol": 1' + "0" * 5000, "fit.tol"),
+        ('"n_components": 4', '"n_components": 4' + "0" * 400, "n_components"),
+        ('"seed": 0', '"seed": -1', "fit.seed"),
+    ],
+)
+def test_score_with_huge_numbers_in_the_model_is_one_error_line(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    model_file: Path,
+    old: str,
+    new: str,
+    field: str,
+) -> None:
+    text = model_file.read_text()
+    assert old in text
+    bad = tmp_path / "bad.json"
+    bad.write_text(text.replace(old, new))
+    status, out, err = run(capsys, "score", bad, BLOBS)
+    assert_one_error_line(status, out, err, str(bad), f"field '{field}'")
+    assert len(err) < 300
+
+
+def _model_json(model_file: Path, tmp_path: Path, **changes: Any) -> Path:
+    """A copy of the module's model file with top-level fields changed."""
+    doc = json.loads(model_file.read_text())
+    doc.update(changes)
+    path = tmp_path / "changed.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.mark.parametrize("scale", [1e300, 1e200, -1e160])
+def test_score_far_data_is_one_error_line_and_keeps_the_old_output(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, model_file: Path, scale: float
+) -> None:
+    X = read_csv(BLOBS).X.copy()
+    X[2] *= scale  # the third data row: line 4 of the file (after the header)
+    data = tmp_path / "far.csv"
+    write_csv(data, X, ["x", "y"])
+    out_path = tmp_path / "out.csv"
+    out_path.write_text("keep me")
+    status, out, err = run(capsys, "score", model_file, data, "--out", out_path)
+    assert_one_error_line(status, out, err, f"{data}: row 4:", "too far from the model")
+    assert out_path.read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["far.csv", "out.csv"]
+
+
+def test_score_far_data_after_blank_lines_names_the_right_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, model_file: Path
+) -> None:
+    data = tmp_path / "far.csv"
+    data.write_text("x,y\n\n1,2\n\n\n3,4\n1e300,-1e300\n")
+    status, out, err = run(capsys, "score", model_file, data)
+    assert_one_error_line(status, out, err, f"{data}: row 7:")
+
+
+def test_score_rows_near_the_float_limit_are_right_or_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, model_file: Path
+) -> None:
+    X = read_csv(BLOBS).X.copy()
+    X[:5] *= 1e154
+    data = tmp_path / "big.csv"
+    write_csv(data, X, ["x", "y"])
+    status, out, err = run(capsys, "score", model_file, data)
+    if status == 0:
+        table = np.loadtxt(out.splitlines()[1:], delimiter=",")
+        assert np.all(np.isfinite(table))
+        np.testing.assert_allclose(table[:, 4:].sum(axis=1), 1.0, rtol=1e-12)
+    else:
+        assert_one_error_line(status, out, err, f"{data}: row ")
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        (
+            {"covariance_type": "diag", "covariances": [[1.0, 1e-320]] + [[1.0, 1.0]] * 3},
+            "covariances[0][1]",
+        ),
+        (
+            {"covariance_type": "spherical", "covariances": [1.0, 1.0, 5e-324, 1.0]},
+            "covariances[2]",
+        ),
+        (
+            {"covariance_type": "tied", "covariances": [[1e-200, 0.0], [0.0, 1e-310]]},
+            "covariances",
+        ),
+    ],
+)
+def test_covariances_whose_inverse_overflows_are_refused(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    model_file: Path,
+    changes: dict,
+    field: str,
+) -> None:
+    path = _model_json(model_file, tmp_path, **changes)
+    status, out, err = run(capsys, "score", path, BLOBS)
+    assert_one_error_line(status, out, err, str(path), f"field '{field}'")
+
+
+def test_means_at_the_float_limit_are_refused_not_clamped(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, model_file: Path
+) -> None:
+    means = [[1e300, -1e300], [-1e300, 1e300], [1e300, 1e300], [-1e300, -1e300]]
+    path = _model_json(model_file, tmp_path, means=means)
+    status, out, err = run(capsys, "score", path, BLOBS)
+    assert_one_error_line(status, out, err, f"{BLOBS}: row 2:", "too far from the model")
+    model = load_model(path)
+    with pytest.raises(DensityUnderflowError):
+        model.predict_proba(read_csv(BLOBS).X)
+    with pytest.raises(DensityUnderflowError):
+        model.score_samples(read_csv(BLOBS).X)
+
+
+def test_select_refuses_more_components_than_rows_and_counts_the_fits(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, out, err = run(capsys, "select", BLOBS, "--components", "1-100000000")
+    assert_one_error_line(status, out, err, str(BLOBS), "K at most 400", "400000000 fits")
+    status, out, err = run(
+        capsys, "select", BLOBS, "-k", "2,399-401,3", "--covariance", "diag,tied"
+    )
+    assert_one_error_line(status, out, err, "K = 401", "10 fits (5 values of K x 2 covariance")
+
+
+# --- issue 8: output paths -----------------------------------------------------------------------
+
+
+def test_out_to_dev_null_and_dev_stdout(capsys: pytest.CaptureFixture[str], model_file) -> None:
+    status, _out, err = run(capsys, "fit", BLOBS, "-k", "2", "--out", os.devnull)
+    assert status == 0, err
+    status, _out, err = run(capsys, "score", model_file, BLOBS, "--out", os.devnull)
+    assert status == 0, err
+    result = run_main("score", model_file, BLOBS, "--out", "/dev/stdout")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("row,label,confidence,log_density,resp_")
+    assert len(result.stdout.splitlines()) == 401
+    assert result.stderr == "400 rows scored; results in /dev/stdout\n"
+
+
+def test_out_through_symbolic_links(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    target = tmp_path / "real" / "model.json"
+    target.parent.mkdir()
+    target.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    status, _out, err = run(capsys, "fit", BLOBS, "-k", "2", "--out", link)
+    assert status == 0, err
+    assert link.is_symlink() and load_model(target).n_components == 2
+    dangling = tmp_path / "dangling.json"
+    dangling.symlink_to(tmp_path / "real" / "new.json")
+    status, _out, err = run(capsys, "fit", BLOBS, "-k", "3", "--out", dangling)
+    assert status == 0, err
+    assert dangling.is_symlink() and load_model(tmp_path / "real" / "new.json").n_components == 3
+    assert sorted(p.name for p in target.parent.iterdir()) == ["model.json", "new.json"]
+
+
+def test_out_to_a_fifo_is_written_directly(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, model_file: Path
+) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    status, _out, err = run(capsys, "score", model_file, BLOBS, "--out", fifo)
+    reader.join(timeout=60)
+    assert status == 0, err
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert received[0].startswith(b"row,label,") and len(received[0].splitlines()) == 401
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
+
+
+def test_out_that_is_an_input_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, model_file: Path
+) -> None:
+    data = tmp_path / "x.csv"
+    data.write_bytes(BLOBS.read_bytes())
+    alias = tmp_path / "alias.csv"
+    alias.symlink_to(data)
+    hard = tmp_path / "hard.csv"
+    os.link(data, hard)
+    model = tmp_path / "m.json"
+    model.write_bytes(model_file.read_bytes())
+    for argv in (
+        ["fit", data, "-k", "2", "--out", data],
+        ["fit", data, "-k", "2", "--out", alias],
+        ["fit", alias, "-k", "2", "--out", hard],
+        ["score", model, data, "--out", model],
+        ["score", model, data, "--out", hard],
+    ):
+        status, out, err = run(capsys, *argv)
+        assert_one_error_line(status, out, err, "--out is the input")
+    assert data.read_bytes() == BLOBS.read_bytes()
+    assert model.read_bytes() == model_file.read_bytes()
+
+
+_BLOCKING_WRITE = """
+import os, sys
+sys.path.insert(0, {root!r})
+from em_engine import cli
+
+def fsync(fd):  # the temporary file is written: say so, then wait to be signalled
+    print("writing", flush=True)
+    sys.stdin.read()
+
+os.fsync = fsync
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_no_temporary_file_is_left_when_signalled(
+    tmp_path: Path, model_file: Path, signum: int, status: int
+) -> None:
+    out_path = tmp_path / "scores.csv"
+    out_path.write_text("keep me")
+    process = subprocess.Popen(
+        [sys.executable, "-c", _BLOCKING_WRITE.format(root=str(ROOT)), "score", str(model_file),
+         str(BLOBS), "--out", str(out_path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout.readline() == "writing\n"
+        assert len(list(tmp_path.iterdir())) == 2  # the temporary file is there
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == status, err
+    assert err.splitlines()[-1].startswith("error: ") and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.csv"]
+    assert out_path.read_text() == "keep me"
+
+
+# --- issue 8: what is printed ---------------------------------------------------------------------
+
+
+def test_control_characters_are_escaped_in_error_lines(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    data = tmp_path / "nul.csv"
+    data.write_bytes(b"a,b\n" + b"1,2\n" * 2000 + b"5,6\x007\x1b[31mred\n")
+    status, out, err = run(capsys, "fit", data, "-k", "1")
+    assert_one_error_line(status, out, err, "'6\\x007\\x1b[31mred'")
+    named = tmp_path / "x\x1b[2Jy.csv"
+    status, out, err = run(capsys, "fit", named, "-k", "1")
+    assert_one_error_line(status, out, err, "x\\x1b[2Jy.csv: no such file")
+    header = tmp_path / "h.csv"
+    header.write_text("a,b\x01c\n1,2\n")
+    status, out, err = run(capsys, "fit", header, "-k", "1", "--columns", "zz")
+    assert_one_error_line(status, out, err, "b\\x01c")
+    for text in (out, err):
+        assert not any(ord(c) < 32 and c != "\n" for c in text)
+
+
+def test_drop_invalid_then_a_failure_is_still_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    data = tmp_path / "d.csv"
+    data.write_text("a,b\n1,2\nx,3\n4,5\n")
+    status, out, err = run(capsys, "fit", data, "-k", "5", "--drop-invalid")
+    assert_one_error_line(status, out, err, "5 components need at least 5 rows")
+    status, out, err = run(capsys, "fit", data, "-k", "1", "--drop-invalid")
+    assert status == 0 and err.startswith("dropped 1 invalid row (first: row 3")
+
+
+def test_many_columns_are_abbreviated_in_the_data_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    data = tmp_path / "wide.csv"
+    rng = np.random.default_rng(0)
+    write_csv(data, rng.normal(size=(5, 10_000)), [f"c{j}" for j in range(10_000)])
+    status, out, err = run(capsys, "fit", data, "-k", "1", "--covariance", "diag")
+    assert status == 0, err
+    line = out.splitlines()[0]
+    assert line.endswith(
+        "5 rows x 10000 columns (c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, ... (9990 more))"
+    )
+
+
+def test_non_utf8_file_name_on_a_strict_stdout(tmp_path: Path) -> None:
+    name = os.fsdecode(b"d\xff.csv")
+    (tmp_path / name).write_bytes(BLOBS.read_bytes())
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict", "LC_ALL": "C.UTF-8"}
+    for out_name in ("m.json", os.fsdecode(b"m\xfe.json")):
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "main.py"), "fit", name, "-k", "2", "--out", out_name],
+            cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert "d\\xff.csv: 400 rows" in result.stdout
+        assert load_model(tmp_path / out_name).n_components == 2
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "fit", os.fsdecode(b"no\xff.csv"), "-k", "2"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert result.returncode == 2 and result.stderr == "error: no\\xff.csv: no such file\n"

@@ -320,3 +320,103 @@ def test_write_csv_quotes_header_and_formats(tmp_path: Path) -> None:
     assert text == '"a,b",c\n1,0.500\n'
     assert (tmp_path / "o.csv").read_text() == text
     assert read_csv(tmp_path / "o.csv").feature_names == ("a,b", "c")
+
+
+# --- issue 8: blank lines anywhere, unclosed quotes, long column lists ---------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\n" * 100 + "a,b\n1,2\n3,4\n",  # before the header
+        "a,b\n" + "\n" * 100 + "1,2\n3,4\n",  # between the header and the data
+        "a,b\r\n" + "  \r\n" * 100 + "1,2\r\n3,4\r\n",  # lines of spaces, Windows endings
+        "a,b\n1,2\n" + "\n,\n" * 100 + "3,4\n",  # blank lines and empty fields between rows
+        "\n" * 30_000 + "a,b\n1,2\n3,4\n",  # more blank lines than the sniffed start holds
+    ],
+)
+def test_blank_lines_anywhere_are_skipped(
+    tmp_path: Path, text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(data_module, "_SNIFF_BYTES", 4096)  # the long case crosses the limit
+    path = make(tmp_path, text)
+    ds = read_csv(path)
+    assert ds.feature_names == ("a", "b")
+    np.testing.assert_array_equal(ds.X, [[1, 2], [3, 4]])
+    preview = sniff_csv(path)
+    assert preview.has_header and preview.preview_rows == (("1", "2"), ("3", "4"))
+
+
+def test_forced_header_after_blank_lines_is_not_read_as_data(tmp_path: Path) -> None:
+    ds = read_csv(make(tmp_path, "\n\n1,2\n3,4\n5,6\n"), header=True)
+    assert ds.feature_names == ("1", "2")
+    np.testing.assert_array_equal(ds.X, [[3, 4], [5, 6]])
+
+
+@pytest.mark.parametrize(
+    ("text", "row"),
+    [
+        ('a,b\n1,2\n"3,4\n5,6\n7,8\n', 3),  # opened in the first field: a ragged row
+        ('a,b\n1,2\n3,4\n5,"6\n7,8\n', 4),  # opened in the last field: not a number
+        ("a,b\n" + "1,2\n" * 3000 + '5,"6\n7,8\n9,10\n', 3002),  # past the sniffed start
+        ('\n\na,b\n\n1,2\n"3,4\n', 6),  # blank lines count as lines, as in an editor
+    ],
+)
+def test_unclosed_quote_is_reported_on_the_row_that_opens_it(
+    tmp_path: Path, text: str, row: int
+) -> None:
+    with pytest.raises(DataError, match=rf"data\.csv: row {row}: a quote opened on this row"):
+        read_csv(make(tmp_path, text))
+
+
+def test_quoted_line_break_in_a_skipped_text_column_is_fine(tmp_path: Path) -> None:
+    ds = read_csv(make(tmp_path, 'name,x\n"two\nlines",1\nb,2\n'))
+    np.testing.assert_array_equal(ds.X, [[1], [2]])
+
+
+def test_long_column_lists_are_abbreviated(tmp_path: Path) -> None:
+    names = [f"c{j}" for j in range(10_000)]
+    path = make(tmp_path, ",".join(names) + "\n" + ",".join(["1"] * 10_000) + "\n")
+    with pytest.raises(DataError) as info:
+        read_csv(path, columns=["nope"])
+    message = str(info.value)
+    assert "c0, c1," in message and "c9, ... (9990 more)" in message and "c10," not in message
+    assert len(message) < 300
+    assert data_module.format_names(["a", "b"]) == "a, b"
+
+
+def test_stale_temporary_files_of_killed_writes_are_removed(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    dead_pid = int(gone.stdout)  # that process has exited
+    target = tmp_path / "out.csv"
+    stale = tmp_path / f".out.csv.{dead_pid}-abc_123.tmp"
+    live = tmp_path / f".out.csv.{os.getppid()}-xyz.tmp"  # a running process's: kept
+    other = tmp_path / f".other.csv.{dead_pid}-abc.tmp"  # another target's: kept
+    mine = tmp_path / ".out.csv.backup"  # not our naming: kept
+    for path in (stale, live, other, mine):
+        path.write_text("partial")
+    write_text_atomic(target, "new")
+    assert target.read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["out.csv", live.name, other.name, mine.name]
+    )
+
+
+def test_write_through_a_symlink_keeps_the_link_and_a_device_is_written_directly(
+    tmp_path: Path,
+) -> None:
+    real = tmp_path / "real.txt"
+    real.write_text("old")
+    os.chmod(real, 0o640)
+    link = tmp_path / "link.txt"
+    link.symlink_to(real)
+    write_text_atomic(link, "new")
+    assert link.is_symlink() and real.read_text() == "new"
+    assert (real.stat().st_mode & 0o777) == 0o640
+    write_text_atomic(os.devnull, "nothing")  # no temporary file next to /dev/null
+    with pytest.raises(IsADirectoryError):
+        write_text_atomic(tmp_path, "x")

@@ -75,15 +75,32 @@ def test_precision_cholesky_matches_sklearn(covariance_type):
         ("tied", np.array([[1.0, 0.0], [0.0, -1e-3]])),
         ("diag", np.array([[1.0, 0.0]])),
         ("spherical", np.array([-1.0])),
-        ("full", np.array([[[np.nan, 0.0], [0.0, 1.0]]])),
     ],
 )
 def test_not_positive_definite_raises_sklearn_message(covariance_type, bad):
     with pytest.raises(ValueError) as reference:
-        skgm._compute_precision_cholesky(np.nan_to_num(bad, nan=-1.0), covariance_type)
+        skgm._compute_precision_cholesky(bad, covariance_type)
     with pytest.raises(ValueError, match="increase reg_covar") as ours:
         gaussian.compute_precision_cholesky(bad, covariance_type)
     assert str(ours.value) == str(reference.value)
+
+
+@pytest.mark.parametrize(
+    ("covariance_type", "bad", "message"),
+    [
+        ("full", [[[np.nan, 0.0], [0.0, 1.0]]], "infinite or NaN entry"),
+        ("tied", [[np.inf, 0.0], [0.0, 1.0]], "infinite or NaN entry"),
+        ("diag", [[1.0, np.inf]], "infinite or NaN entry"),
+        ("spherical", [np.nan], "infinite or NaN entry"),
+        ("diag", [[1.0, 1e-320]], "its inverse \\(the precision\\) would overflow"),
+        ("spherical", [1e-310], "its inverse \\(the precision\\) would overflow"),
+        ("full", [np.diag([1.0, 1e-320])], "its inverse \\(the precision\\) would overflow"),
+        ("tied", np.diag([1e-200, 1e-310]), "its inverse \\(the precision\\) would overflow"),
+    ],
+)
+def test_covariances_that_overflow_are_named(covariance_type, bad, message):
+    with pytest.raises(ValueError, match=message):
+        gaussian.compute_precision_cholesky(np.array(bad), covariance_type)
 
 
 def test_float32_message_suggests_float64():
@@ -143,12 +160,12 @@ def test_blocks_and_threads_do_not_change_results(covariance_type, monkeypatch):
     one = gaussian.e_step(X, weights, means, pc, covariance_type, with_labels=True)
     small = gaussian.e_step(X, weights, means, pc, covariance_type, block_rows=999)
     np.testing.assert_allclose(small.log_likelihood, one.log_likelihood, rtol=1e-13)
-    np.testing.assert_allclose(small.stats.sxx, one.stats.sxx, rtol=1e-11)
+    np.testing.assert_allclose(small.stats.scatter, one.stats.scatter, rtol=1e-11)
     monkeypatch.setattr(gaussian, "_N_THREADS", 1)
     serial = gaussian.e_step(X, weights, means, pc, covariance_type, with_labels=True)
     assert serial.log_likelihood == one.log_likelihood
-    np.testing.assert_array_equal(serial.stats.sx, one.stats.sx)
-    np.testing.assert_array_equal(serial.stats.sxx, one.stats.sxx)
+    np.testing.assert_array_equal(serial.stats.means, one.stats.means)
+    np.testing.assert_array_equal(serial.stats.scatter, one.stats.scatter)
     np.testing.assert_array_equal(serial.labels, one.labels)
 
 
@@ -159,7 +176,7 @@ def test_float32_stays_float32_and_close(covariance_type):
     r64 = gaussian.e_step(X, weights, means, pc, covariance_type, with_density=True)
     r32 = gaussian.e_step(X32, weights, means, pc, covariance_type, with_density=True)
     assert r32.sample_log_density.dtype == np.float32
-    assert r32.stats.sx.dtype == np.float64
+    assert r32.stats.means.dtype == np.float64
     np.testing.assert_allclose(r32.log_likelihood, r64.log_likelihood, rtol=1e-5)
     w64, m64, c64 = gaussian.m_step(r64.stats, covariance_type, 1e-6)
     w32, m32, c32 = gaussian.m_step(r32.stats, covariance_type, 1e-6)
@@ -227,21 +244,18 @@ def test_empty_data_is_a_clear_error():
         gaussian.e_step(np.empty((0, 2)), [1.0], [[0.0, 0.0]], np.eye(2)[None], "full")
 
 
-def test_full_switches_to_the_exact_form_where_the_expanded_one_would_cancel():
+def test_a_narrow_component_far_away_is_scored_exactly():
     rng = np.random.default_rng(5)
-    # a very narrow component far from the others: lambda_max(P) * |mu - shift|^2 ~ 1e10
+    # a very narrow component far from the others: lambda_max(P) * |mu - mean|^2 ~ 1e10, where an
+    # expanded quadratic form would cancel
     means = np.array([[0.0, 0.0], [1e3, -1e3]])
     X = np.vstack([rng.normal(size=(300, 2)), means[1] + 1e-2 * rng.normal(size=(200, 2))])
     cov = np.stack([np.eye(2), 1e-4 * np.array([[1.0, 0.3], [0.3, 1.0]])])
     weights = np.array([0.6, 0.4])
-    for scale, exact in [(1.0, True), (1e-4, False)]:
-        far = means * scale
-        data = X * scale if not exact else X
-        pc = skgm._compute_precision_cholesky(cov, "full")
-        p = gaussian._Pass(data, weights, far, pc, "full")
-        assert (p.expanded is None) == exact
-        norm, _ = _sklearn_log_prob_resp(data, weights, far, pc, "full")
-        result = gaussian.e_step(data, weights, far, pc, "full", with_density=True)
+    for scale in (1.0, 1e-4, 1e8):
+        pc = skgm._compute_precision_cholesky(cov * scale**2, "full")
+        norm, _ = _sklearn_log_prob_resp(X * scale, weights, means * scale, pc, "full")
+        result = gaussian.e_step(X * scale, weights, means * scale, pc, "full", with_density=True)
         np.testing.assert_allclose(result.sample_log_density, norm, rtol=1e-12, atol=1e-9)
 
 

@@ -243,3 +243,18 @@ def test_nearest_mean_responsibilities():
     resp = nearest_mean_responsibilities(X, np.array([[5.0, 5.0], [0.0, 0.0], [100.0, 0.0]]))
     np.testing.assert_array_equal(resp.argmax(axis=1), [1, 1, 0, 0])
     np.testing.assert_array_equal(resp.sum(axis=0), [2, 2, 0])
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("n_clusters", [2, 3, 5])
+def test_seeds_and_kmeans_labels_are_scikit_learns_for_the_same_random_state(seed, n_clusters):
+    from sklearn.cluster import KMeans
+    from sklearn.cluster import kmeans_plusplus as sk_kmeans_plusplus
+
+    X, _ = blobs(80, CENTRES_2D, seed=seed, scale=2.0)
+    _, ours = kmeans_plusplus(X, n_clusters, np.random.RandomState(seed))
+    _, ref = sk_kmeans_plusplus(X, n_clusters, random_state=np.random.RandomState(seed))
+    np.testing.assert_array_equal(ours, ref)
+    labels = kmeans(X, n_clusters, np.random.RandomState(seed))[1]
+    ref_labels = KMeans(n_clusters, n_init=1, random_state=np.random.RandomState(seed)).fit(X)
+    np.testing.assert_array_equal(labels, ref_labels.labels_)

@@ -326,7 +326,7 @@ def test_from_parameters_is_a_fitted_model(covariance_type):
 def test_prior_fit_is_monotone_map(covariance_type):
     X = DATASETS["blobs2d"]()
     model = GaussianMixture(
-        3, covariance_type=covariance_type, prior=True, random_state=0, tol=1e-8, max_iter=300
+        3, covariance_type=covariance_type, prior=True, random_state=0, tol=1e-8, max_iter=500
     ).fit(X)
     assert isinstance(model.prior_, Prior)
     bounds = np.array(model.lower_bounds_)
@@ -348,3 +348,133 @@ def test_score_samples_and_proba_is_both_in_one_pass():
     log_density, resp = model.score_samples_and_proba(X)
     np.testing.assert_allclose(log_density, model.score_samples(X), rtol=1e-12)
     np.testing.assert_array_equal(resp, model.predict_proba(X))
+
+
+# --- issue 8: the same start as scikit-learn, outliers, wide data, bad parameters ----------------
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("init_params", ["kmeans", "random"])
+def test_same_random_state_fits_the_same_model_as_sklearn(covariance_type, init_params):
+    # ("k-means++" and "random_from_data" start from the same responsibilities too (test_init),
+    # but with one row per component scikit-learn's first covariances are reg_covar plus its
+    # rounding noise, which decides where its fit goes.)
+    X = DATASETS["blobs4d"]()
+    params = {"covariance_type": covariance_type, "init_params": init_params, "tol": 1e-6}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = SklearnGM(3, random_state=7, max_iter=300, **params).fit(X)
+        ours = GaussianMixture(3, random_state=7, max_iter=300, **params).fit(X)
+    _assert_same_model(ours, ref, X, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("offset", [1e6, 1e9, 1e12])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_one_far_outlier_is_fitted(covariance_type, offset, seed):
+    rng = np.random.default_rng(seed)
+    X = np.vstack([rng.normal(size=(200, 2)), [offset, -offset]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
+        try:
+            ref_bound = SklearnGM(3, covariance_type=covariance_type, random_state=0).fit(X)
+            ref_bound = ref_bound.lower_bound_
+        except ValueError:
+            ref_bound = -np.inf
+    assert np.isfinite(ours.lower_bound_) and ours.converged_
+    # as good as scikit-learn's wherever it fits (up to where EM stops: tol 1e-3 per sample);
+    # its own arithmetic cancels for far points (its diag and tied fits get worse)
+    assert ours.lower_bound_ >= ref_bound - 1e-3
+    outlier = ours.predict(X[-1:])[0]
+    np.testing.assert_allclose(ours.means_[outlier], X[-1], rtol=1e-12)
+    assert ours.weights_[outlier] == pytest.approx(1 / len(X), rel=1e-9)
+    assert np.all(np.isfinite(ours.predict_proba(X))) and np.all(np.isfinite(ours.score_samples(X)))
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_moments_do_not_depend_on_where_the_origin_is(covariance_type):
+    from em_engine import gaussian
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(5000, 3)) @ rng.normal(size=(3, 3))
+    resp = rng.dirichlet(np.ones(3), size=len(X))
+    _, means, cov = gaussian.m_step(
+        gaussian.stats_from_resp(X, resp, covariance_type), covariance_type, 0.0
+    )
+    for offset in (1e4, 1e8):
+        shifted = gaussian.m_step(
+            gaussian.stats_from_resp(X + offset, resp, covariance_type), covariance_type, 0.0
+        )
+        np.testing.assert_allclose(shifted[1] - offset, means, atol=1e-7 * offset / 1e4)
+        # x + offset is rounded by about eps * offset: the only error left
+        np.testing.assert_allclose(shifted[2], cov, rtol=1e-10 * offset)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda X: X.astype(np.complex128),
+        lambda X: X + 1j,
+        lambda X: X.astype(np.complex64),
+    ],
+)
+def test_complex_data_is_refused_everywhere(make):
+    from em_engine.data import as_data_matrix
+    from em_engine.selection import select_model
+    from em_engine.session import EMSession
+
+    X = DATASETS["blobs2d"]()
+    bad = make(X)
+    with pytest.raises(DataError, match="complex"):
+        GaussianMixture(2).fit(bad)
+    fitted = GaussianMixture(2, random_state=0).fit(X)
+    for method in (fitted.predict, fitted.predict_proba, fitted.score_samples, fitted.score):
+        with pytest.raises(DataError, match="complex"):
+            method(bad)
+    with pytest.raises(DataError, match="complex"):
+        as_data_matrix(bad)
+    with pytest.raises(DataError, match="complex"):
+        select_model(bad, [1, 2], ["full"])
+    with pytest.raises(DataError):
+        EMSession(bad, 2)
+
+
+@pytest.mark.parametrize("reg_covar", [np.inf, float("nan"), -1.0, 1e400])
+def test_reg_covar_must_be_finite_and_non_negative(reg_covar):
+    with pytest.raises(ValueError, match=r"'reg_covar' parameter .* finite"):
+        GaussianMixture(2, reg_covar=reg_covar).fit(DATASETS["blobs2d"]())
+
+
+def test_a_covariance_that_overflows_names_the_overflow():
+    X = DATASETS["blobs2d"]()
+    with pytest.raises(ValueError, match=r"infinite or NaN entry .* decrease reg_covar"):
+        GaussianMixture(2, reg_covar=np.finfo(float).max, covariance_type="diag").fit(X * 1e149)
+    with pytest.raises(DataError, match="value too large for the arithmetic"):
+        GaussianMixture(2).fit(X * 1e160)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("scale", [1e100, 1e154, 1e200, 1e300])
+def test_far_rows_are_scored_right_or_refused_never_nan(covariance_type, scale):
+    from em_engine.errors import DensityUnderflowError
+
+    X = DATASETS["blobs2d"]()
+    model = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
+    far = X.copy()
+    far[:4] *= scale
+    try:
+        log_density, resp = model.score_samples_and_proba(far)
+    except DensityUnderflowError as exc:
+        assert exc.row in range(4) and str(exc).startswith(f"X row {exc.row}: ")
+    else:
+        assert np.all(np.isfinite(log_density)) and np.all(np.isfinite(resp))
+        np.testing.assert_allclose(resp.sum(axis=1), 1.0, rtol=1e-12)
+        np.testing.assert_array_equal(model.predict(far), resp.argmax(axis=1))
+    near = model.score_samples_and_proba(X[4:])  # the other rows are unaffected
+    np.testing.assert_allclose(near[1].sum(axis=1), 1.0, rtol=1e-12)
+
+
+def test_a_tiny_variance_from_python_is_refused_at_construction():
+    with pytest.raises(ValueError, match="would overflow"):
+        GaussianMixture.from_parameters([1.0], [[0.0, 0.0]], [[1.0, 1e-320]], "diag")

@@ -181,6 +181,8 @@ def schema_errors(value: Any, schema: dict, root: dict, where: str = "$") -> lis
     if _is_type(value, "number"):
         if "minimum" in schema and value < schema["minimum"]:
             errors.append(f"{where}: {value} < {schema['minimum']}")
+        if "maximum" in schema and value > schema["maximum"]:
+            errors.append(f"{where}: {value} > {schema['maximum']}")
         if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
             errors.append(f"{where}: {value} <= {schema['exclusiveMinimum']}")
     if isinstance(value, dict):
@@ -203,7 +205,7 @@ def schema_errors(value: Any, schema: dict, root: dict, where: str = "$") -> lis
     if "if" in schema and not schema_errors(value, schema["if"], root, where):
         errors += schema_errors(value, schema.get("then", {}), root, where)
     known = {
-        "$schema", "$id", "title", "description", "type", "const", "enum", "minimum",
+        "$schema", "$id", "title", "description", "type", "const", "enum", "minimum", "maximum",
         "exclusiveMinimum", "required", "properties", "items", "minItems", "uniqueItems",
         "allOf", "if", "then", "$defs", "$ref", "format",
     }  # fmt: skip
@@ -409,3 +411,76 @@ def test_unreadable_files(tmp_path: Path) -> None:
 def test_model_file_error_is_a_value_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         load_model(write_json(tmp_path, "[]"))
+
+
+# --- issue 8: numbers too large for float64 ------------------------------------------------------
+
+HUGE = {400: "1" + "0" * 400, 5000: "9" * 5000}
+
+
+@pytest.mark.parametrize("digits", sorted(HUGE))
+@pytest.mark.parametrize(
+    ("where", "field", "message"),
+    [
+        ("fit.tol", "fit.tol", "too large for a float64"),
+        ("fit.log_likelihood", "fit.log_likelihood", "too large for a float64"),
+        ("weights.0", "weights[0]", "too large for a float64"),
+        ("means.1.0", "means[1][0]", "too large for a float64"),
+        ("covariances.2.1.1", "covariances[2][1][1]", "too large for a float64"),
+        ("fit.prior.dof", "fit.prior.dof", "too large for a float64"),
+        ("fit.prior.scale.0.1", "fit.prior.scale[0][1]", "too large for a float64"),
+        ("fit.seed", "fit.seed", "must be at most 4294967295"),
+        ("fit.n_iter", "fit.n_iter", "must be at most"),
+        ("n_components", "n_components", "must be at most"),
+        ("version", "version", "must be at most"),
+    ],
+)
+def test_huge_whole_numbers_name_the_file_and_field(
+    tmp_path: Path,
+    fitted: dict[str, GaussianMixture],
+    blobs: np.ndarray,
+    digits: int,
+    where: str,
+    field: str,
+    message: str,
+) -> None:
+    doc = good_document(fitted, blobs)
+    doc["fit"]["prior"] = GaussianMixture(prior=True).fit(blobs).prior_.to_dict()
+    *parents, last = where.split(".")
+    node: Any = doc
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    node[int(last) if isinstance(node, list) else last] = "__HERE__"
+    path = write_json(tmp_path, json.dumps(doc).replace('"__HERE__"', HUGE[digits]))
+    with pytest.raises(ModelFileError) as err:
+        load_model(path)
+    text = str(err.value)
+    assert text.startswith(f"{path}: field '{field}': ") and message in text, text
+    assert len(text) < 200 + len(str(path))  # the number is abbreviated, not printed whole
+
+
+@pytest.mark.parametrize("literal", ["1e400", "-2.5e999"])
+def test_float_literals_beyond_float64_are_named(
+    tmp_path: Path, fitted: dict[str, GaussianMixture], blobs: np.ndarray, literal: str
+) -> None:
+    doc = good_document(fitted, blobs)
+    doc["means"][0][1] = "__HERE__"
+    path = write_json(tmp_path, json.dumps(doc).replace('"__HERE__"', literal))
+    with pytest.raises(ModelFileError) as err:
+        load_model(path)
+    assert str(err.value) == (
+        f"{path}: field 'means[0][1]': the number {literal} is too large for a float64"
+    )
+
+
+def test_bad_prior_values_name_the_prior(
+    tmp_path: Path, fitted: dict[str, GaussianMixture], blobs: np.ndarray
+) -> None:
+    doc = good_document(fitted, blobs)
+    doc["fit"]["prior"] = GaussianMixture(prior=True).fit(blobs).prior_.to_dict()
+    doc["fit"]["prior"]["dof"] = 0.5
+    with pytest.raises(ModelFileError, match=r"field 'fit\.prior': Prior dof should be"):
+        load_model(write_json(tmp_path, doc))
+    doc["fit"]["prior"]["mean_prior"] = "centre"
+    with pytest.raises(ModelFileError, match=r"field 'fit\.prior\.mean_prior': expected a list"):
+        load_model(write_json(tmp_path, doc))

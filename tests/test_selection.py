@@ -56,20 +56,36 @@ def test_rows_agree_with_a_direct_fit(blobs: np.ndarray) -> None:
 
 
 def test_a_candidate_that_cannot_be_fitted_is_reported_in_its_row() -> None:
-    X = np.array([[0.0, 1.0], [1.0, 0.5], [2.0, 2.0]])
-    result = select_model(X, range(1, 6), ["full"])
+    X = np.array([[0.0, 1.0], [1.0, 0.5], [2.0, 2.0], [2.0, 2.0]])
+    result = select_model(X, range(1, 5), ["full"], reg_covar=0.0)
     failed = [r for r in result.rows if r.error is not None]
-    assert [r.n_components for r in failed] == [4, 5]
+    assert failed and all(r.n_components >= 2 for r in failed)
     for row in failed:
         assert row.bic is None and row.aic is None and row.log_likelihood is None
         assert not row.converged and row.n_iter == 0
-        assert "n_components" in row.error or "samples" in row.error
-    assert result.best.error is None and result.best.n_components <= 3
+        assert "reg_covar" in row.error
+    assert result.best.error is None
+
+
+@pytest.mark.parametrize(
+    ("components", "types", "fits"),
+    [
+        (range(1, 100_000_001), ["full", "tied", "diag", "spherical"], 400_000_000),
+        (range(1, 6), ["full"], 5),
+        ([1, 2, 70], ["full", "tied"], 6),
+        ([4, 4, 2], ["diag"], 2),
+    ],
+)
+def test_more_components_than_samples_are_refused_up_front(components, types, fits) -> None:
+    X = np.array([[0.0, 1.0], [1.0, 0.5], [2.0, 2.0]])
+    with pytest.raises(DataError, match=rf"more than the 3 samples.* means {fits} fits"):
+        select_model(X, components, types)
 
 
 def test_table_marks_the_best_and_shows_failures() -> None:
     X = make_preset("overlap", 60, seed=0).X
-    result = select_model(X, [1, 2, 70], ["full", "tied"])
+    X = np.vstack([X, X[:2]])  # two duplicated rows: with reg_covar=0, K=62 collapses
+    result = select_model(X, [1, 2, 62], ["full", "tied"], reg_covar=0.0)
     lines = result.table().splitlines()
     assert lines[0].split() == [
         "K", "covariance", "BIC", "AIC", "log-likelihood", "converged", "iterations"
@@ -96,7 +112,13 @@ def test_rows_are_named_tuples() -> None:
         ([[0.0], [1.0]], {"components": [0, 1]}, DataError, "positive integers, got 0"),
         ([[0.0], [1.0]], {"components": []}, DataError, "nothing to compare"),
         ([[0.0], [1.0]], {"covariance_types": ["round"]}, ValueError, "covariance_type"),
-        ([[0.0], [1.0]], {"components": [5, 6]}, DataError, "no model could be fitted"),
+        ([[0.0], [1.0]], {"components": [5, 6]}, DataError, "means 8 fits"),
+        (
+            [[0.0], [0.0], [0.0]],
+            {"components": [2, 3], "reg_covar": 0.0},
+            DataError,
+            "no model could be fitted",
+        ),
     ],
 )
 def test_bad_input(X, kwargs: dict, error: type, message: str) -> None:

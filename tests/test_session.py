@@ -526,3 +526,115 @@ def test_objective_never_decreases(X, k, covariance_type, use_prior, reg_covar, 
             continue
         slack = 1e-9 * max(1.0, abs(prev.log_likelihood)) + len(X) * reg_covar
         assert cur.log_likelihood >= prev.log_likelihood - slack, (cur.iteration, h[-1].events)
+
+
+# --- issue 8: bounded history, replayed parameters ------------------------------------------------
+
+
+def _story(session: EMSession) -> list[Snapshot]:
+    """Steps, a restore, a mean edit, more steps, a second edit on the same iteration."""
+    snaps = [session.step() for _ in range(12)]
+    session.restore(7)
+    snaps.append(session.move_mean(0, session.X[3]))
+    snaps += [session.step() for _ in range(9)]
+    snaps.append(session.move_mean(1, session.X[10]))
+    snaps.append(session.move_mean(2, session.X[20]))
+    snaps += [session.step() for _ in range(14)]
+    return snaps
+
+
+@pytest.mark.parametrize(
+    ("data", "covariance_type", "reg_covar"),
+    [
+        ("blobs", "full", 1e-6),
+        ("blobs", "tied", 1e-6),
+        ("blobs", "diag", 1e-6),
+        ("duplicates", "full", 0.0),  # collapses: re-initialisations are replayed too
+        ("duplicates", "spherical", 0.0),
+    ],
+)
+def test_replayed_history_is_the_computed_history_bit_for_bit(data, covariance_type, reg_covar):
+    X = blobs() if data == "blobs" else np.repeat(blobs(n_per=4), 3, axis=0)
+    params = {"init": "random", "seed": 4, "reg_covar": reg_covar, "tol": 0.0}
+    kept = EMSession(X, 4, covariance_type, **params)  # the default budget keeps every iteration
+    thin = EMSession(X, 4, covariance_type, history_budget=0, **params)
+    snaps = _story(kept)
+    _story(thin)
+    assert len(thin._checkpoints) <= 3 < len(kept._checkpoints) == len(kept.history)
+    if data == "duplicates":
+        assert any(e.events and "collapsed" in e.events[0] for e in kept.history)
+    full, replayed = kept.history, thin.history
+    assert len(full) == len(replayed) == 31
+    for a, b in zip(full, replayed, strict=True):
+        assert (a.iteration, a.log_likelihood, a.events) == (
+            b.iteration,
+            b.log_likelihood,
+            b.events,
+        )
+        for name in ("weights", "means", "covariances"):
+            np.testing.assert_array_equal(getattr(b, name), getattr(a, name))
+    np.testing.assert_array_equal(replayed[-1].means, snaps[-1].means)
+    for i in (29, 5, 19, 20, 0, 30):  # restores, out of order: replays from checkpoints
+        a, b = kept.restore(i), thin.restore(i)
+        for name in ("weights", "means", "covariances", "labels", "confidence"):
+            np.testing.assert_array_equal(getattr(b, name), getattr(a, name))
+        assert a.log_likelihood == b.log_likelihood and a.events == b.events
+    thin.restore(12)
+    assert thin.step().iteration == 13 and len(thin.history) == 14  # continues from there
+
+
+def test_history_memory_is_bounded():
+    import tracemalloc
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(60, 5)) + np.repeat(rng.normal(scale=4.0, size=(3, 5)), 20, axis=0)
+    session = EMSession(X, 5, "full", init="random", tol=0.0, history_budget=64 << 10)
+    theta_bytes = sum(a.nbytes for a in (session._theta.weights, session._theta.means))
+    theta_bytes += 2 * session._theta.covariances.nbytes
+    for _ in range(300):
+        session.step()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for _ in range(1500):
+        session.step()
+    grown = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert len(session._checkpoints) * theta_bytes <= (64 << 10) + theta_bytes
+    # kept per step: an objective value, an events entry, a birth number; not the parameters
+    assert grown < 150 * 1500 < theta_bytes * 1500 / 10, grown
+    iterations, values = session.objective_values()
+    assert len(values) == 1800 and np.all(np.isfinite(values))
+    np.testing.assert_array_equal(iterations, np.arange(1800))
+    assert session.history[1234].log_likelihood == values[1234]
+
+
+def test_a_replaced_history_entry_refuses_to_show_other_parameters():
+    s = EMSession(blobs(), 3, seed=2, history_budget=0)
+    for _ in range(6):
+        s.step()
+    entry = s.history[5]  # between checkpoints: replayed when read
+    assert entry.log_likelihood is None or math.isfinite(entry.log_likelihood)
+    early = s.history[3].means  # read now: kept
+    s.restore(2)
+    s.move_mean(0, [0.0, 0.0])
+    with pytest.raises(RuntimeError, match="history entry 5 was replaced"):
+        _ = entry.means
+    np.testing.assert_array_equal(early, early.copy())
+    with pytest.raises(IndexError):
+        s.history[3]
+    with pytest.raises(ValueError, match="history_budget"):
+        EMSession(blobs(), 3, history_budget=-1)
+
+
+def test_a_mean_moved_too_far_to_score_changes_nothing():
+    from em_engine.errors import DensityUnderflowError
+
+    s = EMSession(blobs(), 1, seed=0)
+    for _ in range(3):
+        s.step()
+    before = s.snapshot
+    with pytest.raises(DensityUnderflowError):
+        s.move_mean(0, [1e300, -1e300])
+    assert s.snapshot is before and len(s.history) == 4 and s.iteration == 3
+    after = s.step()  # the session goes on from where it was
+    assert after.iteration == 4 and math.isfinite(after.log_likelihood)
