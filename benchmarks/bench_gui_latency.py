@@ -41,6 +41,7 @@ def measure(app: QApplication, n: int, k: int, seconds: float, folder: str) -> d
     window.spin_k.setValue(k)
     window.combo_init.setCurrentText("random")
     window.edit_tol.setText("0")
+    window.edit_tol.editingFinished.emit()  # a number field counts once confirmed
     window.spin_max_iter.setValue(100_000)
     window.set_dataset(make_preset("overlap", n_samples=n, seed=0))
 
