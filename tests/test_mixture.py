@@ -348,3 +348,24 @@ def test_score_samples_and_proba_is_both_in_one_pass():
     log_density, resp = model.score_samples_and_proba(X)
     np.testing.assert_allclose(log_density, model.score_samples(X), rtol=1e-12)
     np.testing.assert_array_equal(resp, model.predict_proba(X))
+
+
+def test_build_mixture_maps_settings_for_the_cli_and_the_window():
+    from em_engine.mixture import build_mixture
+
+    settings = dict(init="random", seed=5, tol=1e-4, reg_covar=1e-5, max_iter=7, prior=True)
+    unfitted = build_mixture(2, "diag", n_init=3, **settings)
+    assert (unfitted.n_components, unfitted.covariance_type, unfitted.init_params) == (
+        2,
+        "diag",
+        "random",
+    )
+    assert (unfitted.random_state, unfitted.tol, unfitted.reg_covar) == (5, 1e-4, 1e-5)
+    assert (unfitted.max_iter, unfitted.prior, unfitted.n_init) == (7, True, 3)
+    weights, means, covariances = [0.25, 0.75], np.array([[0.0, 1.0], [2.0, 3.0]]), np.ones((2, 2))
+    fitted = build_mixture(2, "diag", parameters=(weights, means, covariances), **settings)
+    np.testing.assert_array_equal(fitted.means_, means)
+    np.testing.assert_array_equal(fitted.covariances_, covariances)
+    assert fitted.random_state == 5 and fitted.init_params == "random"
+    with pytest.raises(ValueError, match="2 weights given for 3 components"):
+        build_mixture(3, "diag", parameters=(weights, means, covariances))
