@@ -12,6 +12,7 @@ Each class says how the worker's queue treats it:
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,10 +21,11 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 if TYPE_CHECKING:
-    from em_gui.worker import FitData, FitSettings
+    from em_gui.frames import FitData, FitSettings
 
 __all__ = [
     "Command",
+    "CommandQueue",
     "Configure",
     "EStep",
     "ExportAssignments",
@@ -31,6 +33,7 @@ __all__ = [
     "MStep",
     "MoveMean",
     "Pause",
+    "Posted",
     "Reseed",
     "Reset",
     "Restore",
@@ -164,3 +167,57 @@ class ExportAssignments(Command):
 
     label: ClassVar[str] = "export assignments"
     path: Path = Path()
+
+
+@dataclass(frozen=True)
+class Posted:
+    """A command in the queue with its generation (if it makes one) and ``based_on``, the
+    generation of the frame the person acted on."""
+
+    command: Command
+    generation: int | None = None
+    based_on: int | None = None
+
+
+class CommandQueue:
+    """The worker's queue of posted commands and the generation counter (not thread-safe: the
+    worker guards it with its mutex)."""
+
+    def __init__(self) -> None:
+        self._items: deque[Posted] = deque()
+        self.generation = 0  # of the newest command posted that replaces what is shown
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def post(self, command: Command, based_on: int | None = None) -> int:
+        """Append ``command``; returns the newest generation posted.
+
+        A fresh start (reset, reseed, configure) first drops the steps, E-steps, M-steps and
+        restores still queued: their results would be replaced at once. A dropped restore leaves
+        a Pause in its place (a restore pauses), and a Pause right after another goes.
+        """
+        if command.fresh_start:
+            kept: deque[Posted] = deque()
+            for posted in self._items:
+                if isinstance(posted.command, Restore):
+                    posted = Posted(Pause())
+                elif posted.command.moot_before_fresh_start:
+                    continue
+                if not (isinstance(posted.command, Pause) and kept and kept[-1] == posted):
+                    kept.append(posted)
+            self._items = kept
+        generation = None
+        if command.new_generation:
+            self.generation += 1
+            generation = self.generation
+        self._items.append(Posted(command, generation, based_on))
+        return self.generation
+
+    def take(self) -> Posted:
+        """The oldest command (the queue must not be empty)."""
+        return self._items.popleft()
+
+    def clear(self) -> None:
+        """Drop every command (the worker is stopping)."""
+        self._items.clear()

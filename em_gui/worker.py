@@ -35,9 +35,8 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -47,23 +46,22 @@ from PySide6.QtCore import QMutex, QObject, QWaitCondition, Signal, Slot
 from em_engine import gaussian
 from em_engine.errors import EMError
 from em_gui import commands as cmd
+from em_gui import exports
 from em_gui.errorlog import log_unexpected
+from em_gui.frames import (
+    CONVERGED,
+    MAX_FRAME_RATE,
+    PAUSED,
+    RUNNING,
+    FitData,
+    FitSettings,
+    FitState,
+    Frame,
+    History,
+)
 
-__all__ = [
-    "CONVERGED",
-    "MAX_FRAME_RATE",
-    "PAUSED",
-    "RUNNING",
-    "EMWorker",
-    "FitData",
-    "FitSettings",
-    "FitState",
-    "Frame",
-    "History",
-]
+__all__ = ["EM_THREADS", "EMWorker"]
 
-RUNNING, PAUSED, CONVERGED = "running", "paused", "converged"
-MAX_FRAME_RATE = 60.0
 #: Threads of the engine's blocked E-step while the worker runs: one core is left to the GUI
 #: thread (measured on 2 cores, EM running free at 1M points: event-loop lateness p99 22-29 ms
 #: instead of 43-56, for ~10% fewer iterations per second); the engine's default of 2 with 3 or
@@ -71,75 +69,7 @@ MAX_FRAME_RATE = 60.0
 EM_THREADS = max(1, min(2, (os.cpu_count() or 1) - 1))
 
 
-@dataclass(frozen=True)
-class FitSettings:
-    """What EMSession is built with (besides data, seed and initial parameters)."""
-
-    n_components: int = 3
-    covariance_type: str = "full"
-    init: str = "kmeans"
-    tol: float = 1e-3
-    max_iter: int = 100
-    reg_covar: float = 1e-6
-    prior: bool = False
-
-
-@dataclass(frozen=True)
-class FitData:
-    """The data being fitted: ``X`` (N, D), one name per column, and where it came from."""
-
-    X: np.ndarray
-    feature_names: tuple[str, ...]
-    source: str | None = None
-
-
-@dataclass(frozen=True)
-class Frame:
-    """One state to draw: an engine Snapshot with what the window needs around it.
-
-    ``n_history`` is the number of stored parameter sets (the history slider spans
-    ``0 .. n_history - 1``); ``state`` is the worker's state when the frame was made.
-    """
-
-    generation: int
-    snapshot: Any
-    data: FitData
-    settings: FitSettings
-    n_history: int
-    state: str
-
-
-@dataclass(frozen=True)
-class FitState:
-    """The worker's newest state, whether or not a frame showed it: what exports must use."""
-
-    generation: int
-    snapshot: Any
-    data: FitData
-    settings: FitSettings
-
-
-@dataclass(frozen=True)
-class History:
-    """Every objective value stored so far: ``iterations`` (M,) int, ``values`` (M,) float."""
-
-    generation: int
-    iterations: np.ndarray
-    values: np.ndarray
-    objective: str
-
-
-@dataclass(frozen=True)
-class _Posted:
-    """A command in the queue with its generation (if it makes one) and ``based_on``, the
-    generation of the frame the user acted on."""
-
-    command: cmd.Command
-    generation: int | None = None
-    based_on: int | None = None
-
-
-_ADVANCE = _Posted(cmd.Run())  # the loop's own "one more iteration of the run"
+_ADVANCE = cmd.Posted(cmd.Run())  # the loop's own "one more iteration of the run"
 
 
 def _default_session_factory(*args: Any, **kwargs: Any) -> Any:
@@ -173,10 +103,9 @@ class EMWorker(QObject):
         # Shared with the GUI thread: guarded by _mutex.
         self._mutex = QMutex()
         self._wake = QWaitCondition()
-        self._queue: deque[_Posted] = deque()
+        self._queue = cmd.CommandQueue()
         self._abort = False
         self._speed: float | None = None  # iterations per second; None = as fast as possible
-        self._posted_generation = 0
         self._newest: FitState | None = None
         # Worker-thread state.
         self._session: Any = None
@@ -210,7 +139,7 @@ class EMWorker(QObject):
         """The generation of the newest invalidating command posted so far."""
         self._mutex.lock()
         try:
-            return self._posted_generation
+            return self._queue.generation
         finally:
             self._mutex.unlock()
 
@@ -223,30 +152,11 @@ class EMWorker(QObject):
         """
         self._mutex.lock()
         try:
-            if command.fresh_start:
-                self._drop_moot_commands()
-            generation = None
-            if command.new_generation:
-                self._posted_generation += 1
-                generation = self._posted_generation
-            self._queue.append(_Posted(command, generation, based_on))
+            generation = self._queue.post(command, based_on)
             self._wake.wakeAll()
-            return self._posted_generation
+            return generation
         finally:
             self._mutex.unlock()
-
-    def _drop_moot_commands(self) -> None:
-        """Before a fresh start: drop queued steps and restores (a restore leaves a Pause), and
-        a Pause right after another (called with the mutex held)."""
-        kept: deque[_Posted] = deque()
-        for posted in self._queue:
-            if isinstance(posted.command, cmd.Restore):
-                posted = _Posted(cmd.Pause())
-            elif posted.command.moot_before_fresh_start:
-                continue
-            if not (isinstance(posted.command, cmd.Pause) and kept and kept[-1] == posted):
-                kept.append(posted)
-        self._queue = kept
 
     def pending_commands(self) -> int:
         """How many posted commands the worker has not taken yet."""
@@ -382,7 +292,7 @@ class EMWorker(QObject):
             gaussian.set_num_threads(None)
         self.finished.emit()
 
-    def _next_command(self) -> _Posted | None:
+    def _next_command(self) -> cmd.Posted | None:
         """Block until there is something to do; None means stop."""
         self._mutex.lock()
         try:
@@ -390,7 +300,7 @@ class EMWorker(QObject):
                 if self._abort:
                     return None
                 if self._queue:
-                    return self._queue.popleft()
+                    return self._queue.take()
                 if self._running:
                     delay = 0.0
                     if self._speed is not None:
@@ -403,7 +313,7 @@ class EMWorker(QObject):
         finally:
             self._mutex.unlock()
 
-    def _execute(self, posted: _Posted) -> None:
+    def _execute(self, posted: cmd.Posted) -> None:
         # aimed at a frame that a later command has replaced (a drag of a component that K no
         # longer has, a history position that is gone): if it no longer fits, it is dropped
         stale = posted.based_on is not None and posted.based_on < self._generation
@@ -522,64 +432,23 @@ class EMWorker(QObject):
         self._after_command()
 
     # ------------------------------------------------------------------ exports
-    def _fitted_model(self) -> Any:
-        """A fitted em_engine.GaussianMixture holding the session's current parameters."""
-        from em_engine.mixture import build_mixture
-
-        snap, settings = self._require_session().snapshot, self._settings
-        return build_mixture(
-            len(snap.weights),
-            snap.covariance_type,
-            init=settings.init,
-            seed=snap.seed,
-            tol=settings.tol,
-            reg_covar=settings.reg_covar,
-            max_iter=settings.max_iter,
-            prior=settings.prior,
-            parameters=(snap.weights, snap.means, snap.covariances),
-        )
-
-    def _export(self, path: Path, write: Callable[[], object]) -> None:
-        """Write a file; a file that cannot be written, or a state that cannot be exported, is
-        ``export_failed`` (path, reason); other exceptions go on to ``_guarded``."""
+    def _export(self, path: Path, write: Callable[[FitState, Path], object]) -> None:
+        """Write a file from the newest state; a file that cannot be written, or a state that
+        cannot be exported, is ``export_failed`` (path, reason); other exceptions go on to
+        ``_guarded``."""
+        self._require_session()
         try:
-            write()
+            write(self._newest, path)
         except (EMError, ValueError, OSError) as exc:
             self.export_failed.emit(str(path), str(exc))
         else:
             self.export_done.emit(str(path))
 
     def _do_export_model(self, command: cmd.ExportModel) -> None:
-        from em_engine.modelio import save_model
-
-        def write() -> None:
-            snap, settings = self._require_session().snapshot, self._settings
-            details = {
-                "n_iter": int(snap.iteration),
-                "converged": bool(snap.converged),
-                "tol": settings.tol,
-                "reg_covar": settings.reg_covar,
-                "init": settings.init,
-                "seed": int(snap.seed),
-                "prior": bool(settings.prior),
-            }
-            save_model(
-                self._fitted_model(),
-                command.path,
-                feature_names=self._data.feature_names,
-                X=self._data.X,
-                details=details,
-            )
-
-        self._export(command.path, write)
+        self._export(command.path, exports.write_model)
 
     def _do_export_assignments(self, command: cmd.ExportAssignments) -> None:
-        from em_engine.modelio import write_assignments
-
-        self._export(
-            command.path,
-            lambda: write_assignments(command.path, self._fitted_model(), self._data.X),
-        )
+        self._export(command.path, exports.write_assignments)
 
     # ------------------------------------------------------------------ running and publishing
     def _advance(self) -> None:

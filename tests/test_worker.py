@@ -11,7 +11,8 @@ import pytest
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Slot
 
 from em_engine.synthetic import make_preset
-from em_gui.worker import CONVERGED, PAUSED, RUNNING, EMWorker, FitData, FitSettings, Frame
+from em_gui.frames import CONVERGED, PAUSED, RUNNING, FitData, FitSettings, Frame
+from em_gui.worker import EMWorker
 
 
 class Recorder(QObject):
