@@ -38,10 +38,11 @@ def measure(app: QApplication, n: int, k: int, seconds: float, folder: str) -> d
     window = MainWindow(settings=settings, error_sink=errors.append, load_default_data=False)
     window.show()
     window.set_speed(None)
-    window.spin_k.setValue(k)
-    window.combo_init.setCurrentText("random")
-    window.edit_tol.setText("0")
-    window.spin_max_iter.setValue(100_000)
+    window.controls.spin_k.setValue(k)
+    window.controls.combo_init.setCurrentText("random")
+    window.controls.edit_tol.setText("0")
+    window.controls.edit_tol.editingFinished.emit()  # a number field counts once confirmed
+    window.controls.spin_max_iter.setValue(100_000)
     window.set_dataset(make_preset("overlap", n_samples=n, seed=0))
 
     def wait_for(condition, timeout: float) -> None:

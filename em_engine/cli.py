@@ -381,13 +381,13 @@ def _check_output(path: str | None, inputs: Sequence[str]) -> None:
 
 def _fit_params(args: argparse.Namespace) -> dict[str, Any]:
     return {
-        "init_params": args.init,
+        "init": args.init,
         "n_init": args.n_init,
         "max_iter": args.max_iter,
         "tol": args.tol,
         "reg_covar": args.reg_covar,
-        "random_state": args.seed,
-        "prior": True if args.prior else None,
+        "seed": args.seed,
+        "prior": bool(args.prior),
     }
 
 
@@ -405,7 +405,7 @@ def _describe(dataset: Dataset) -> str:
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
-    from em_engine.mixture import GaussianMixture
+    from em_engine.mixture import build_mixture
     from em_engine.modelio import save_model
 
     _check_output(args.out, [args.data])
@@ -417,9 +417,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             f"{args.data} has {X.shape[0]}"
         )
     report = _Progress(sys.stderr)
-    model = GaussianMixture(
-        n_components=args.components,
-        covariance_type=args.covariance,
+    model = build_mixture(
+        args.components,
+        args.covariance,
         progress=lambda it, bound: report(f"iteration {it}: objective per row {bound:.6g}"),
         **_fit_params(args),
     )

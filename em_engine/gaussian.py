@@ -38,6 +38,8 @@ import numpy as np
 from em_engine.errors import DataError, DensityUnderflowError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from em_engine.prior import Prior
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -900,3 +902,51 @@ def m_step(
     with np.errstate(over="ignore"):  # an infinite covariance is refused, and named, by
         covariances = _MLE_COVARIANCES[covariance_type](stats, reg_covar)  # its precision
     return weights, stats.means.copy(), covariances
+
+
+def marginal(
+    means: np.ndarray,
+    covariances: np.ndarray,
+    covariance_type: str,
+    columns: Sequence[int],
+) -> tuple[np.ndarray, np.ndarray]:
+    """The components' marginal Gaussians on ``columns`` (e.g. the two columns a plot shows).
+
+    A Gaussian's marginal on some columns keeps those entries of its mean and those rows and
+    columns of its covariance; nothing else is computed (no (K, D, D) expansion of wide data).
+
+    Parameters
+    ----------
+    means : (K, D)
+    covariances : full (K, D, D), tied (D, D), diag (K, D), spherical (K,)
+    covariance_type : one of COVARIANCE_TYPES
+    columns : C indices into 0..D-1 (repeats allowed)
+
+    Returns
+    -------
+    means (K, C) and covariances (K, C, C), float64, fresh arrays.
+    """
+    means = np.asarray(means, dtype=np.float64)
+    cov = np.asarray(covariances, dtype=np.float64)
+    idx = np.asarray(columns, dtype=np.intp)
+    n_components = means.shape[0]
+    covariance_type = check_covariance_type(covariance_type)
+    if covariance_type == "full":
+        picked = cov[:, idx][:, :, idx]
+    elif covariance_type == "tied":
+        picked = np.repeat(cov[idx][:, idx][None], n_components, axis=0)
+    else:
+        diagonal = cov[:, idx] if covariance_type == "diag" else cov[:, None] * np.ones(len(idx))
+        same = idx[:, None] == idx[None, :]  # a repeated column is the same variable
+        picked = np.where(same, diagonal[:, :, None], 0.0)
+    return means[:, idx].copy(), np.ascontiguousarray(picked)
+
+
+def precision_or_none(covariance: np.ndarray) -> np.ndarray | None:
+    """The precision (inverse) of one (D, D) covariance, for display; None when it is not
+    positive definite."""
+    try:
+        factor = compute_precision_cholesky(np.asarray(covariance)[None], "full")
+    except ValueError:
+        return None
+    return precisions_from_precision_cholesky(factor, "full")[0]

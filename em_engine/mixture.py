@@ -578,3 +578,42 @@ class GaussianMixture:
         model.lower_bound_ = math.nan
         model.lower_bounds_ = []
         return model
+
+
+def build_mixture(
+    n_components: int,
+    covariance_type: str = "full",
+    *,
+    init: str = "kmeans",
+    seed: Any = None,
+    tol: float = 1e-3,
+    reg_covar: float = 1e-6,
+    max_iter: int = 100,
+    prior: bool = False,
+    n_init: int = 1,
+    parameters: tuple[Any, Any, Any] | None = None,
+    progress: Callable[[int, float], object] | None = None,
+) -> GaussianMixture:
+    """The estimator for a fit's settings, the one mapping of settings to estimator parameters
+    that the command line and the window share.
+
+    Without ``parameters`` it is unfitted (the command line's ``fit``); with ``parameters``
+    (weights, means, covariances) it is fitted with those (the window's exports).
+    """
+    params: dict[str, Any] = {
+        "covariance_type": covariance_type,
+        "init_params": init,
+        "random_state": seed,
+        "tol": tol,
+        "reg_covar": reg_covar,
+        "max_iter": max_iter,
+        "prior": True if prior else None,
+        "n_init": n_init,
+        "progress": progress,
+    }
+    if parameters is None:
+        return GaussianMixture(n_components, **params)
+    model = GaussianMixture.from_parameters(*parameters, **params)
+    if model.n_components != n_components:
+        raise ValueError(f"{model.n_components} weights given for {n_components} components")
+    return model

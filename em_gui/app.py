@@ -73,8 +73,8 @@ def _smoke_test(app) -> int:
     """Fit a small preset through the real window and worker; print READY; 0 on success."""
     from PySide6.QtCore import QSettings, QTimer
 
+    from em_gui.frames import RUNNING
     from em_gui.main_window import MainWindow
-    from em_gui.worker import RUNNING
 
     start = time.perf_counter()
     outcome: dict[str, object] = {}
@@ -86,7 +86,7 @@ def _smoke_test(app) -> int:
             load_default_data=False,
         )
         window.set_speed(None)
-        window.spin_max_iter.setValue(SMOKE_ITERATIONS)
+        window.controls.spin_max_iter.setValue(SMOKE_ITERATIONS)
 
         def on_frame(frame) -> None:
             if "run" not in outcome:
@@ -108,7 +108,7 @@ def _smoke_test(app) -> int:
         window.error_shown.connect(on_error)
         QTimer.singleShot(int(SMOKE_TIMEOUT_S * 1000), on_timeout)
         window.show()
-        window.spin_samples.setValue(600)
+        window.controls.spin_samples.setValue(600)
         window.generate_data()
         app.exec()
         if "frame" in outcome:  # the figure exports exercise QtSvg and the PNG writer (bundles)

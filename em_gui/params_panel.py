@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 from PySide6 import QtGui, QtWidgets
 
+from em_engine.gaussian import precision_or_none
 from em_gui import palette
 
 #: Significant digits of every number shown.
@@ -168,7 +169,7 @@ class ParameterPanel(QtWidgets.QWidget):
             mean_scale = np.maximum(np.sqrt(np.abs(np.diag(covariances[k]))), np.abs(means[k]))
             blocks = [("mean", means[k], mean_scale), ("covariance", covariances[k], None)]
             if self.precision_box.isChecked():
-                blocks.append(("precision", self._precision(covariances[k]), None))
+                blocks.append(("precision", precision_or_none(covariances[k]), None))
             width = max(
                 len(c) for _, m, s in blocks if m is not None for row in cells(m, s) for c in row
             )
@@ -212,14 +213,6 @@ class ParameterPanel(QtWidgets.QWidget):
             f"{html.escape(chr(10).join(rows))}</pre>"
         )
         return labels, legend
-
-    @staticmethod
-    def _precision(covariance: np.ndarray) -> np.ndarray | None:
-        """The inverse (D, D) of ``covariance``, None when it is singular."""
-        try:
-            return np.linalg.inv(covariance)
-        except np.linalg.LinAlgError:
-            return None
 
     def resizeEvent(self, event: QtGui.QResizeEvent) -> None:
         """Re-label the matrices when names start or stop fitting the new width."""

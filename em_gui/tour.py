@@ -275,10 +275,10 @@ class Tour:
         self.wait_drawn(lambda f: f.snapshot.phase == "init", "the start-up data at iteration 0")
 
     def _run_to_convergence(self, what: str) -> None:
-        from em_gui.worker import CONVERGED
+        from em_gui.frames import CONVERGED
 
         self.window.set_speed(None)
-        self.window.action_run.trigger()
+        self.window.action("run").trigger()
         self.wait_drawn(lambda f: f.state == CONVERGED, f"{what} converged and drawn")
 
     def journey_first_launch(self) -> None:
@@ -289,16 +289,16 @@ class Tour:
     def journey_e_step(self) -> None:
         """The E-step of iteration 1: colours from the initial parameters, ellipses unchanged."""
         self._start()
-        self.window.action_e_step.trigger()
+        self.window.action("e_step").trigger()
         self.wait_drawn(lambda f: f.snapshot.phase == "e", "the E-step")
         self.save(_describe(self.window))
 
     def journey_m_step(self) -> None:
         """The M-step that follows: new ellipses, the E-step's colours."""
         self._start()
-        self.window.action_e_step.trigger()
+        self.window.action("e_step").trigger()
         self.wait_drawn(lambda f: f.snapshot.phase == "e", "the E-step")
-        self.window.action_m_step.trigger()
+        self.window.action("m_step").trigger()
         self.wait_drawn(
             lambda f: f.snapshot.phase == "m" and f.snapshot.iteration == 1, "the M-step"
         )
@@ -341,12 +341,12 @@ class Tour:
         window = self.window
         n = self.args.big_points
         self._start()
-        window.spin_samples.setValue(n)
-        if window.spin_samples.value() != n:
+        window.controls.spin_samples.setValue(n)
+        if window.controls.spin_samples.value() != n:
             raise TourError(
-                f"big: the Samples box takes {window.spin_samples.value():,}, not {n:,}"
+                f"big: the Samples box takes {window.controls.spin_samples.value():,}, not {n:,}"
             )
-        window.action_generate.trigger()
+        window.action("generate").trigger()
         self.wait_drawn(lambda f: len(f.data.X) == n, f"{n:,} points generated")
         self._run_to_convergence(f"{n:,} points")
         self.save(_describe(self.window))
@@ -356,8 +356,8 @@ class Tour:
         window = self.window
         self._start()
         self._run_to_convergence("the start-up data")
-        middle = window.slider_history.maximum() // 2
-        window.slider_history.setValue(middle)
+        middle = window.history_bar.slider.maximum() // 2
+        window.history_bar.slider.setValue(middle)
         self.wait_drawn(
             lambda f: f.snapshot.iteration == middle and f.state != "running",
             f"iteration {middle} restored from the history",

@@ -1,9 +1,11 @@
 """EMWorker: the one object that runs EM, on its own QThread.
 
 The GUI thread calls the command methods (``run``, ``pause``, ``step``, ``reset``, ...). They only
-append to a mutex-guarded queue and wake the worker; the worker's loop (``work``, started by
-``QThread.started``) takes commands between half-steps, so all EM arithmetic and every EMSession
-call happen in the worker thread. A paused worker sleeps on a QWaitCondition; a speed limit is a
+append a typed command (em_gui.commands) to a mutex-guarded queue and wake the worker; the worker's
+loop (``work``, started by ``QThread.started``) takes commands between half-steps, so all EM
+arithmetic, every EMSession call and the exports happen in the worker thread. A fresh start
+(reset, reseed, configure) drops the steps and restores queued before it, so a storm of commands
+drains fast. A paused worker sleeps on a QWaitCondition; a speed limit is a
 timed wait on the same condition, so any command or ``stop()`` wakes it at once.
 
 Outgoing signals (queued to the GUI thread; the worker never touches a widget):
@@ -14,7 +16,12 @@ Outgoing signals (queued to the GUI thread; the worker never touches a widget):
   each frame (cumulative, so a throttled frame never loses a value).
 - ``state_changed(str)``: ``"running"``, ``"paused"`` or ``"converged"``; sent before the frame
   that shows the new state, so a receiver that has a resting frame also has its state.
-- ``error(str)``: a command failed; the previous session and its fit are kept.
+- ``error(str)``: a command failed; the previous session and its fit are kept. Bad input (EMError,
+  ValueError) reads "<command> failed: <reason>"; anything else is a programming error, logged
+  with its traceback (em_gui.errorlog) and reported as "Internal error in <command>; details in
+  <log file>".
+- ``export_done(str)`` / ``export_failed(str, str)``: an export was written to the path / could
+  not be (path, reason).
 - ``notice(str)``: something the user should know that is not an error (e.g. max_iter reached).
 
 Generations: a command that replaces what is shown (reset, reseed, restore, new settings, new data,
@@ -28,31 +35,33 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QMutex, QObject, QWaitCondition, Signal, Slot
 
 from em_engine import gaussian
+from em_engine.errors import EMError
+from em_gui import commands as cmd
+from em_gui import exports
+from em_gui.errorlog import log_unexpected
+from em_gui.frames import (
+    CONVERGED,
+    MAX_FRAME_RATE,
+    PAUSED,
+    RUNNING,
+    FitData,
+    FitSettings,
+    FitState,
+    Frame,
+    History,
+)
 
-__all__ = [
-    "CONVERGED",
-    "MAX_FRAME_RATE",
-    "PAUSED",
-    "RUNNING",
-    "EMWorker",
-    "FitData",
-    "FitSettings",
-    "FitState",
-    "Frame",
-    "History",
-]
+__all__ = ["EM_THREADS", "EMWorker"]
 
-RUNNING, PAUSED, CONVERGED = "running", "paused", "converged"
-MAX_FRAME_RATE = 60.0
 #: Threads of the engine's blocked E-step while the worker runs: one core is left to the GUI
 #: thread (measured on 2 cores, EM running free at 1M points: event-loop lateness p99 22-29 ms
 #: instead of 43-56, for ~10% fewer iterations per second); the engine's default of 2 with 3 or
@@ -60,73 +69,7 @@ MAX_FRAME_RATE = 60.0
 EM_THREADS = max(1, min(2, (os.cpu_count() or 1) - 1))
 
 
-@dataclass(frozen=True)
-class FitSettings:
-    """What EMSession is built with (besides data, seed and initial parameters)."""
-
-    n_components: int = 3
-    covariance_type: str = "full"
-    init: str = "kmeans"
-    tol: float = 1e-3
-    max_iter: int = 100
-    reg_covar: float = 1e-6
-    prior: bool = False
-
-
-@dataclass(frozen=True)
-class FitData:
-    """The data being fitted: ``X`` (N, D), one name per column, and where it came from."""
-
-    X: np.ndarray
-    feature_names: tuple[str, ...]
-    source: str | None = None
-
-
-@dataclass(frozen=True)
-class Frame:
-    """One state to draw: an engine Snapshot with what the window needs around it.
-
-    ``n_history`` is the number of stored parameter sets (the history slider spans
-    ``0 .. n_history - 1``); ``state`` is the worker's state when the frame was made.
-    """
-
-    generation: int
-    snapshot: Any
-    data: FitData
-    settings: FitSettings
-    n_history: int
-    state: str
-
-
-@dataclass(frozen=True)
-class FitState:
-    """The worker's newest state, whether or not a frame showed it: what exports must use."""
-
-    generation: int
-    snapshot: Any
-    data: FitData
-    settings: FitSettings
-
-
-@dataclass(frozen=True)
-class History:
-    """Every objective value stored so far: ``iterations`` (M,) int, ``values`` (M,) float."""
-
-    generation: int
-    iterations: np.ndarray
-    values: np.ndarray
-    objective: str
-
-
-@dataclass(frozen=True)
-class _Command:
-    name: str
-    args: tuple = ()
-    generation: int | None = None
-    based_on: int | None = None  # the generation of the frame the user acted on
-
-
-_INVALIDATING = {"reset", "reseed", "restore", "move_mean", "configure"}
+_ADVANCE = cmd.Posted(cmd.Run())  # the loop's own "one more iteration of the run"
 
 
 def _default_session_factory(*args: Any, **kwargs: Any) -> Any:
@@ -150,6 +93,8 @@ class EMWorker(QObject):
     state_changed = Signal(str)
     error = Signal(str)
     notice = Signal(str)
+    export_done = Signal(str)
+    export_failed = Signal(str, str)
     finished = Signal()
 
     def __init__(self, session_factory: Callable[..., Any] | None = None) -> None:
@@ -158,10 +103,9 @@ class EMWorker(QObject):
         # Shared with the GUI thread: guarded by _mutex.
         self._mutex = QMutex()
         self._wake = QWaitCondition()
-        self._queue: deque[_Command] = deque()
+        self._queue = cmd.CommandQueue()
         self._abort = False
         self._speed: float | None = None  # iterations per second; None = as fast as possible
-        self._posted_generation = 0
         self._newest: FitState | None = None
         # Worker-thread state.
         self._session: Any = None
@@ -173,6 +117,21 @@ class EMWorker(QObject):
         self._state = PAUSED
         self._last_step_start = 0.0
         self._last_emit = -math.inf
+        self._handlers: dict[type[cmd.Command], Callable[[Any], None]] = {
+            cmd.Run: self._do_run,
+            cmd.Pause: self._do_pause,
+            cmd.Step: self._do_step,
+            cmd.EStep: self._do_e_step,
+            cmd.MStep: self._do_m_step,
+            cmd.Reset: self._do_reset,
+            cmd.Reseed: self._do_reseed,
+            cmd.Restore: self._do_restore,
+            cmd.MoveMean: self._do_move_mean,
+            cmd.SetMaxIter: self._do_max_iter,
+            cmd.Configure: self._do_configure,
+            cmd.ExportModel: self._do_export_model,
+            cmd.ExportAssignments: self._do_export_assignments,
+        }
 
     # ------------------------------------------------------------------ commands (any thread)
     @property
@@ -180,50 +139,60 @@ class EMWorker(QObject):
         """The generation of the newest invalidating command posted so far."""
         self._mutex.lock()
         try:
-            return self._posted_generation
+            return self._queue.generation
         finally:
             self._mutex.unlock()
 
-    def _post(self, name: str, *args: Any, based_on: int | None = None) -> int:
+    def post(self, command: cmd.Command, *, based_on: int | None = None) -> int:
+        """Queue ``command`` and wake the worker; returns the newest generation posted.
+
+        A fresh start (reset, reseed, configure) first drops the steps, E-steps, M-steps and
+        restores still queued: their results would be replaced at once. A dropped restore leaves
+        a Pause in its place (a restore pauses).
+        """
         self._mutex.lock()
         try:
-            generation = None
-            if name in _INVALIDATING:
-                self._posted_generation += 1
-                generation = self._posted_generation
-            self._queue.append(_Command(name, args, generation, based_on))
+            generation = self._queue.post(command, based_on)
             self._wake.wakeAll()
-            return self._posted_generation
+            return generation
+        finally:
+            self._mutex.unlock()
+
+    def pending_commands(self) -> int:
+        """How many posted commands the worker has not taken yet."""
+        self._mutex.lock()
+        try:
+            return len(self._queue)
         finally:
             self._mutex.unlock()
 
     def run(self) -> None:
         """Iterate until converged, paused or max_iter."""
-        self._post("run")
+        self.post(cmd.Run())
 
     def pause(self) -> None:
         """Stop iterating after the current half-step; the final state is sent."""
-        self._post("pause")
+        self.post(cmd.Pause())
 
     def step(self) -> None:
         """One full iteration (E-step then M-step)."""
-        self._post("step")
+        self.post(cmd.Step())
 
     def e_step(self) -> None:
         """Responsibilities from the current parameters (parameters unchanged)."""
-        self._post("e_step")
+        self.post(cmd.EStep())
 
     def m_step(self) -> None:
         """Parameters from the latest responsibilities."""
-        self._post("m_step")
+        self.post(cmd.MStep())
 
     def reset(self) -> int:
         """Back to the initial parameters of the current seed; returns the new generation."""
-        return self._post("reset")
+        return self.post(cmd.Reset())
 
     def reseed(self, seed: int | None = None) -> int:
         """New seed (random if None) and new initial parameters; returns the new generation."""
-        return self._post("reseed", seed)
+        return self.post(cmd.Reseed(seed))
 
     def restore(self, iteration: int, *, based_on: int | None = None) -> int:
         """Show stored parameters theta_iteration (pauses); returns the new generation.
@@ -231,7 +200,7 @@ class EMWorker(QObject):
         ``based_on``: the generation of the frame whose history the iteration was picked from;
         if a newer state has no such iteration, the command is dropped quietly as stale.
         """
-        return self._post("restore", int(iteration), based_on=based_on)
+        return self.post(cmd.Restore(int(iteration)), based_on=based_on)
 
     def move_mean(
         self, component: int, mean: Sequence[float], *, based_on: int | None = None
@@ -241,9 +210,8 @@ class EMWorker(QObject):
         ``based_on``: the generation of the frame whose marker was dragged; if a newer state has
         no such component (K dropped), the command is dropped quietly as stale.
         """
-        return self._post(
-            "move_mean", int(component), np.array(mean, dtype=np.float64), based_on=based_on
-        )
+        mean = np.array(mean, dtype=np.float64)
+        return self.post(cmd.MoveMean(int(component), mean), based_on=based_on)
 
     def configure(
         self,
@@ -259,7 +227,17 @@ class EMWorker(QObject):
         given parameters, e.g. an imported model. If the new session cannot be built the old one
         is kept and ``error`` is emitted. Returns the new generation.
         """
-        return self._post("configure", data, settings, seed, initial_params)
+        return self.post(cmd.Configure(data, settings, seed, initial_params))
+
+    def export_model(self, path: str | Path) -> None:
+        """Write the newest state as model JSON, scored on the data, in the worker thread;
+        ``export_done`` or ``export_failed`` follows."""
+        self.post(cmd.ExportModel(Path(path)))
+
+    def export_assignments(self, path: str | Path) -> None:
+        """Write the per-row assignments of the newest state (CSV) in the worker thread;
+        ``export_done`` or ``export_failed`` follows."""
+        self.post(cmd.ExportAssignments(Path(path)))
 
     def newest_state(self) -> FitState | None:
         """The newest state the worker holds (None before data): snapshot, data and settings.
@@ -275,7 +253,7 @@ class EMWorker(QObject):
 
     def set_max_iter(self, max_iter: int) -> None:
         """Change where runs stop, keeping the session and its history (no new generation)."""
-        self._post("max_iter", int(max_iter))
+        self.post(cmd.SetMaxIter(int(max_iter)))
 
     def set_speed(self, iterations_per_second: float | None) -> None:
         """Limit the run speed; None runs as fast as possible. Takes effect at once."""
@@ -303,18 +281,18 @@ class EMWorker(QObject):
         gaussian.set_num_threads(EM_THREADS)
         try:
             while True:
-                command = self._next_command()
-                if command is None:
+                posted = self._next_command()
+                if posted is None:
                     break
-                if command.name == "advance":
+                if posted is _ADVANCE:
                     self._guarded("iteration", self._advance)
                 else:
-                    self._execute(command)
+                    self._execute(posted)
         finally:
             gaussian.set_num_threads(None)
         self.finished.emit()
 
-    def _next_command(self) -> _Command | None:
+    def _next_command(self) -> cmd.Posted | None:
         """Block until there is something to do; None means stop."""
         self._mutex.lock()
         try:
@@ -322,52 +300,64 @@ class EMWorker(QObject):
                 if self._abort:
                     return None
                 if self._queue:
-                    return self._queue.popleft()
+                    return self._queue.take()
                 if self._running:
                     delay = 0.0
                     if self._speed is not None:
                         delay = self._last_step_start + 1.0 / self._speed - time.perf_counter()
                     if delay <= 0:
-                        return _Command("advance")
+                        return _ADVANCE
                     self._wake.wait(self._mutex, max(1, math.ceil(delay * 1000)))
                 else:
                     self._wake.wait(self._mutex)
         finally:
             self._mutex.unlock()
 
-    def _execute(self, command: _Command) -> None:
+    def _execute(self, posted: cmd.Posted) -> None:
         # aimed at a frame that a later command has replaced (a drag of a component that K no
         # longer has, a history position that is gone): if it no longer fits, it is dropped
-        stale = command.based_on is not None and command.based_on < self._generation
-        if command.generation is not None:
-            self._generation = command.generation
-        handler = getattr(self, "_do_" + command.name)
-        ok = self._guarded(command.name.replace("_", "-"), handler, *command.args, quiet=stale)
-        if not ok and command.generation is not None:
+        stale = posted.based_on is not None and posted.based_on < self._generation
+        if posted.generation is not None:
+            self._generation = posted.generation
+        command = posted.command
+        handler = self._handlers[type(command)]
+        ok = self._guarded(command.label, handler, command, quiet=stale)
+        if not ok and posted.generation is not None:
             self._publish(force=True)  # the window re-syncs with what is really in use
 
     def _guarded(
         self, what: str, handler: Callable[..., None], *args: Any, quiet: bool = False
     ) -> bool:
-        """Run a handler; a failure is reported (unless ``quiet`` and a ValueError: a stale
-        command), and the worker and its session live on."""
+        """Run a handler; a failure is reported and the worker and its session live on.
+
+        Bad input (EMError, ValueError) reads "<what> failed: <reason>" (nothing when ``quiet``:
+        a stale command); any other exception is a programming error: its traceback is logged
+        and the message names the log file.
+        """
         try:
             handler(*args)
-        except Exception as exc:
-            self._running = False
-            self._set_state(self._current_state())
-            if not (quiet and isinstance(exc, ValueError)):
+        except (EMError, ValueError) as exc:
+            self._stop_after_failure()
+            if not quiet:
                 self.error.emit(f"{what} failed: {exc}")
             return False
+        except Exception as exc:
+            self._stop_after_failure()
+            self.error.emit(log_unexpected(what, exc))
+            return False
         return True
+
+    def _stop_after_failure(self) -> None:
+        self._running = False
+        self._set_state(self._current_state())
 
     # ------------------------------------------------------------------ command handlers
     def _require_session(self) -> Any:
         if self._session is None:
-            raise RuntimeError("no data loaded")
+            raise EMError("no data loaded")
         return self._session
 
-    def _do_run(self) -> None:
+    def _do_run(self, _command: cmd.Run) -> None:
         session = self._require_session()
         if session.snapshot.iteration >= self._settings.max_iter:
             self.notice.emit(
@@ -378,58 +368,53 @@ class EMWorker(QObject):
         self._last_step_start = -math.inf
         self._set_state(RUNNING)
 
-    def _do_pause(self) -> None:
+    def _do_pause(self, _command: cmd.Pause) -> None:
         self._running = False
         self._after_command()
 
-    def _do_step(self) -> None:
+    def _do_step(self, _command: cmd.Step) -> None:
         self._require_session().step()
         self._after_command()
 
-    def _do_e_step(self) -> None:
+    def _do_e_step(self, _command: cmd.EStep) -> None:
         self._require_session().e_step()
         self._after_command()
 
-    def _do_m_step(self) -> None:
+    def _do_m_step(self, _command: cmd.MStep) -> None:
         self._require_session().m_step()
         self._after_command()
 
-    def _do_reset(self) -> None:
+    def _do_reset(self, _command: cmd.Reset) -> None:
         self._require_session().reset()
         self._after_command()
 
-    def _do_reseed(self, seed: int | None) -> None:
-        snapshot = self._require_session().reseed(seed)
+    def _do_reseed(self, command: cmd.Reseed) -> None:
+        snapshot = self._require_session().reseed(command.seed)
         self._seed = int(snapshot.seed)
         self._after_command()
 
-    def _do_restore(self, iteration: int) -> None:
+    def _do_restore(self, command: cmd.Restore) -> None:
         self._running = False
-        self._require_session().restore(iteration)
+        self._require_session().restore(command.iteration)
         self._after_command()
 
-    def _do_move_mean(self, component: int, mean: np.ndarray) -> None:
-        self._require_session().move_mean(component, mean)
+    def _do_move_mean(self, command: cmd.MoveMean) -> None:
+        self._require_session().move_mean(command.component, command.mean)
         self._after_command()
 
-    def _do_max_iter(self, max_iter: int) -> None:
-        if max_iter < 1:
-            raise ValueError(f"max_iter must be >= 1, got {max_iter}")
-        self._settings = replace(self._settings, max_iter=max_iter)
+    def _do_max_iter(self, command: cmd.SetMaxIter) -> None:
+        if command.max_iter < 1:
+            raise ValueError(f"max_iter must be >= 1, got {command.max_iter}")
+        self._settings = replace(self._settings, max_iter=command.max_iter)
         self._publish(force=True)
 
-    def _do_configure(
-        self,
-        data: FitData | None,
-        settings: FitSettings | None,
-        seed: int | None,
-        initial_params: Mapping[str, np.ndarray] | None,
-    ) -> None:
-        data = data or self._data
+    def _do_configure(self, command: cmd.Configure) -> None:
+        data = command.data or self._data
         if data is None:
-            raise RuntimeError("no data loaded")
-        settings = settings or self._settings
-        seed = self._seed if seed is None else int(seed)
+            raise EMError("no data loaded")
+        settings = command.settings or self._settings
+        seed = self._seed if command.seed is None else int(command.seed)
+        initial_params = command.initial_params
         session = self._factory(
             data.X,
             settings.n_components,
@@ -445,6 +430,25 @@ class EMWorker(QObject):
         self._session, self._data, self._settings = session, data, settings
         self._seed = int(session.snapshot.seed)
         self._after_command()
+
+    # ------------------------------------------------------------------ exports
+    def _export(self, path: Path, write: Callable[[FitState, Path], object]) -> None:
+        """Write a file from the newest state; a file that cannot be written, or a state that
+        cannot be exported, is ``export_failed`` (path, reason); other exceptions go on to
+        ``_guarded``."""
+        self._require_session()
+        try:
+            write(self._newest, path)
+        except (EMError, ValueError, OSError) as exc:
+            self.export_failed.emit(str(path), str(exc))
+        else:
+            self.export_done.emit(str(path))
+
+    def _do_export_model(self, command: cmd.ExportModel) -> None:
+        self._export(command.path, exports.write_model)
+
+    def _do_export_assignments(self, command: cmd.ExportAssignments) -> None:
+        self._export(command.path, exports.write_assignments)
 
     # ------------------------------------------------------------------ running and publishing
     def _advance(self) -> None:

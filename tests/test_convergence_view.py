@@ -353,11 +353,11 @@ def test_window_draws_the_tolerance_and_keeps_the_change_toggle_in_step(qtbot, t
         qtbot.waitUntil(lambda: window.current_snapshot() is not None, timeout=10_000)
         view = window.convergence
         view.show_change_box.setChecked(True)
-        assert window.action_show_change.isChecked()
+        assert window.action("show_change").isChecked()
         assert view.tol_line.isVisible()
         assert view.tol_line.value() == pytest.approx(np.log10(1e-3 * 300))
         assert view.tol_line.label.textItem.toPlainText() == "tol 0.001 × 300 samples"
-        window.action_show_change.setChecked(False)
+        window.action("show_change").setChecked(False)
         assert not view.show_change_box.isChecked()
     finally:
         window.shutdown()

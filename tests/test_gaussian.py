@@ -266,3 +266,32 @@ def test_set_num_threads_validates_and_restores_default():
             gaussian.set_num_threads(0)
     finally:
         assert gaussian.set_num_threads(None) == min(2, gaussian.os.cpu_count() or 1)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("columns", [(0, 2), (3, 1), (2, 2), (1,)])
+def test_marginal_is_direct_slicing_of_the_full_covariances(covariance_type, columns):
+    rng = np.random.default_rng(7)
+    k, d = 3, 4
+    means = rng.normal(size=(k, d))
+    a = rng.normal(size=(k, d, d))
+    full = a @ np.swapaxes(a, 1, 2) + np.eye(d)
+    given = {
+        "full": full,
+        "tied": full[0],
+        "diag": np.diagonal(full, axis1=1, axis2=2).copy(),
+        "spherical": full[:, 0, 0].copy(),
+    }[covariance_type]
+    expanded = gaussian.full_covariances(given, covariance_type, d, k)
+    m2, c2 = gaussian.marginal(means, given, covariance_type, columns)
+    idx = list(columns)
+    np.testing.assert_array_equal(m2, means[:, idx])
+    np.testing.assert_array_equal(c2, expanded[:, idx][:, :, idx])
+    assert c2.shape == (k, len(idx), len(idx))
+
+
+def test_precision_or_none_inverts_and_refuses_what_is_not_positive_definite():
+    cov = np.array([[2.0, 0.5], [0.5, 1.0]])
+    np.testing.assert_allclose(gaussian.precision_or_none(cov), np.linalg.inv(cov), rtol=1e-12)
+    assert gaussian.precision_or_none(np.zeros((2, 2))) is None
+    assert gaussian.precision_or_none(np.array([[1.0, 2.0], [2.0, 1.0]])) is None

@@ -27,7 +27,7 @@ from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent
 from em_engine.data import Dataset
 from em_engine.synthetic import make_preset
 from em_gui import MainWindow
-from em_gui.worker import RUNNING
+from em_gui.frames import RUNNING
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "test-output"
@@ -53,8 +53,8 @@ def make_window(qtbot, settings):
         window.errors = errors
         qtbot.addWidget(window)
         window.set_speed(speed)
-        window.spin_k.setValue(k)
-        window.combo_init.setCurrentText(init)
+        window.controls.spin_k.setValue(k)
+        window.controls.combo_init.setCurrentText(init)
         window.set_dataset(dataset if dataset is not None else make_preset("blobs", 300, seed=1))
         wait_drawn(qtbot, window, lambda s: s.phase == "init")
         return window
@@ -69,7 +69,7 @@ def wait_drawn(qtbot, window: MainWindow, predicate, timeout: int = 5000):
         frame = window.current_frame()
         return (
             frame is not None
-            and frame.generation == window._worker.generation
+            and frame.generation == window.controller.generation
             and predicate(frame.snapshot)
         )
 
@@ -83,7 +83,7 @@ def wait_idle(qtbot, window: MainWindow, timeout: int = 10000):
             window.worker_state != RUNNING
             and window.current_frame() is not None
             and window.current_frame().state != RUNNING
-            and window.current_frame().generation == window._worker.generation
+            and window.current_frame().generation == window.controller.generation
         ),
         timeout=timeout,
     )
@@ -109,7 +109,7 @@ def test_actions_and_shortcuts(make_window):
     for name, key in keys.items():
         assert window.findChild(QAction, name).shortcut().toString() == key, name
     # one Space shortcut at a time: the hidden one of run/pause does not compete
-    assert window.action_run.isVisible() and not window.action_pause.isVisible()
+    assert window.action("run").isVisible() and not window.action("pause").isVisible()
     screen = window.screen().availableGeometry()  # the first window fits its screen
     assert window.width() <= max(screen.width(), window.minimumSizeHint().width())
     assert window.height() <= screen.height()
@@ -121,33 +121,33 @@ def test_step_e_step_m_step_reset_reseed(qtbot, make_window):
     first = window.current_snapshot()
     assert first.iteration == 0 and first.labels is None
 
-    window.action_e_step.trigger()
+    window.action("e_step").trigger()
     e = wait_drawn(qtbot, window, lambda s: s.phase == "e")
     np.testing.assert_array_equal(e.means, first.means)  # parameters stay
     assert e.labels is not None  # colours appear
 
-    window.action_m_step.trigger()
+    window.action("m_step").trigger()
     m = wait_drawn(qtbot, window, lambda s: s.phase == "m")
     assert m.iteration == 1 and not np.allclose(m.means, e.means)
     np.testing.assert_array_equal(m.labels, e.labels)  # colours stay
 
-    window.action_step.trigger()
+    window.action("step").trigger()
     s = wait_drawn(qtbot, window, lambda s: s.iteration == 2)
     assert s.phase == "m"
-    assert window.status_labels["iteration"].text() == "iteration 2"
-    assert "log-likelihood" in window.status_labels["objective"].text()
+    assert window.status.labels["iteration"].text() == "iteration 2"
+    assert "log-likelihood" in window.status.labels["objective"].text()
 
-    window.action_reset.trigger()
+    window.action("reset").trigger()
     r = wait_drawn(qtbot, window, lambda s: s.iteration == 0)
     np.testing.assert_array_equal(r.means, first.means)
 
-    window.action_reseed.trigger()
+    window.action("reseed").trigger()
     new = wait_drawn(qtbot, window, lambda s: s.seed != first.seed)
     assert new.iteration == 0 and not np.allclose(new.means, first.means)
-    assert window.spin_seed.value() == new.seed
+    assert window.controls.spin_seed.value() == new.seed
 
-    window.spin_seed.setValue(first.seed)  # typing a seed reproduces its start
-    window.spin_seed.editingFinished.emit()
+    window.controls.spin_seed.setValue(first.seed)  # typing a seed reproduces its start
+    window.controls.spin_seed.editingFinished.emit()
     again = wait_drawn(qtbot, window, lambda s: s.seed == first.seed)
     np.testing.assert_array_equal(again.means, first.means)
     assert window.errors == []
@@ -155,19 +155,19 @@ def test_step_e_step_m_step_reset_reseed(qtbot, make_window):
 
 def test_run_pause_and_converge(qtbot, make_window):
     window = make_window(make_preset("blobs", 2000, seed=2), k=4, speed=20)
-    window.action_run.trigger()
+    window.action("run").trigger()
     qtbot.waitUntil(lambda: window.worker_state == RUNNING)
-    assert window.action_pause.isVisible() and not window.action_run.isVisible()
-    assert window.button_run.text() == "Pause"
+    assert window.action("pause").isVisible() and not window.action("run").isVisible()
+    assert window.controls.button_run.text() == "Pause"
     wait_drawn(qtbot, window, lambda s: s.iteration >= 2)
-    window.action_pause.trigger()
+    window.action("pause").trigger()
     paused = wait_idle(qtbot, window)
-    assert window.action_run.isVisible()
+    assert window.action("run").isVisible()
     window.set_speed(None)
     window.toggle_run()
     final = wait_drawn(qtbot, window, lambda s: s.converged, timeout=10000)
     assert final.iteration > paused.iteration
-    assert window.status_labels["converged"].text() == "converged"
+    assert window.status.labels["converged"].text() == "converged"
     history = window.convergence.values()
     assert len(history[0]) >= final.iteration  # every iteration's value, not only drawn frames
 
@@ -177,63 +177,63 @@ def test_history_slider_shows_stored_parameters_and_continues_there(qtbot, make_
     drawn = {}
     window.snapshot_drawn.connect(lambda f: drawn.setdefault(f.snapshot.iteration, f.snapshot))
     for i in range(4):
-        window.action_step.trigger()
+        window.action("step").trigger()
         wait_drawn(qtbot, window, lambda s, i=i: s.iteration == i + 1)
-    assert window.slider_history.maximum() == 4
-    window.slider_history.setValue(2)
+    assert window.history_bar.slider.maximum() == 4
+    window.history_bar.slider.setValue(2)
     shown = wait_drawn(qtbot, window, lambda s: s.iteration == 2)
     np.testing.assert_allclose(shown.means, drawn[2].means)
     np.testing.assert_allclose(shown.weights, drawn[2].weights)
-    assert window.slider_history.maximum() == 4  # later history kept until a new step
-    window.action_step.trigger()
+    assert window.history_bar.slider.maximum() == 4  # later history kept until a new step
+    window.action("step").trigger()
     wait_drawn(qtbot, window, lambda s: s.iteration == 3 and s.phase == "m")
-    assert window.slider_history.maximum() == 3  # ... then replaced
+    assert window.history_bar.slider.maximum() == 3  # ... then replaced
 
 
 def test_settings_controls_rebuild_the_session(qtbot, make_window):
     window = make_window()
-    window.spin_k.setValue(5)
+    window.controls.spin_k.setValue(5)
     snap = wait_drawn(qtbot, window, lambda s: len(s.weights) == 5)
     assert snap.iteration == 0
-    window.combo_covariance.setCurrentText("diag")
+    window.controls.combo_covariance.setCurrentText("diag")
     snap = wait_drawn(qtbot, window, lambda s: s.covariance_type == "diag")
     assert snap.covariances.shape == (5, 2)
-    window.check_prior.setChecked(True)
+    window.controls.check_prior.setChecked(True)
     snap = wait_drawn(qtbot, window, lambda s: s.objective == "log posterior")
-    window.edit_tol.setText("not a number")
-    window.edit_tol.editingFinished.emit()
-    assert window.edit_tol.text() == "1e-3"  # bad input put back, nothing sent
+    window.controls.edit_tol.setText("not a number")
+    window.controls.edit_tol.editingFinished.emit()
+    assert window.controls.edit_tol.text() == "1e-3"  # bad input put back, nothing sent
     assert window.current_frame().settings.tol == 1e-3
 
 
 def test_raising_max_iter_keeps_the_fit(qtbot, make_window):
     window = make_window()
-    window.edit_tol.setText("0")  # never converges: only max_iter stops a run
-    window.edit_tol.editingFinished.emit()
+    window.controls.edit_tol.setText("0")  # never converges: only max_iter stops a run
+    window.controls.edit_tol.editingFinished.emit()
     qtbot.waitUntil(lambda: window.current_frame().settings.tol == 0)
-    window.spin_max_iter.setValue(2)
-    window.spin_max_iter.editingFinished.emit()
+    window.controls.spin_max_iter.setValue(2)
+    window.controls.spin_max_iter.editingFinished.emit()
     qtbot.waitUntil(lambda: window.current_frame().settings.max_iter == 2)
-    window.action_run.trigger()
+    window.action("run").trigger()
     stopped = wait_drawn(qtbot, window, lambda s: s.iteration == 2)
     wait_idle(qtbot, window)
-    window.spin_max_iter.setValue(4)
-    window.spin_max_iter.editingFinished.emit()
+    window.controls.spin_max_iter.setValue(4)
+    window.controls.spin_max_iter.editingFinished.emit()
     qtbot.waitUntil(lambda: window.current_frame().settings.max_iter == 4)
     assert window.current_snapshot().iteration == 2  # not restarted
     np.testing.assert_array_equal(window.current_snapshot().means, stopped.means)
-    window.action_run.trigger()
+    window.action("run").trigger()
     wait_drawn(qtbot, window, lambda s: s.iteration == 4)
 
 
 def test_bad_settings_show_an_error_and_keep_the_fit(qtbot, make_window):
     window = make_window(make_preset("blobs", 30, seed=1))
-    window.action_step.trigger()
+    window.action("step").trigger()
     before = wait_drawn(qtbot, window, lambda s: s.iteration == 1)
-    window.spin_k.setValue(40)  # more components than points
+    window.controls.spin_k.setValue(40)  # more components than points
     qtbot.waitUntil(lambda: bool(window.errors))
     assert "n_components" in window.last_error
-    qtbot.waitUntil(lambda: window.spin_k.value() == 3)  # controls show what is in use
+    qtbot.waitUntil(lambda: window.controls.spin_k.value() == 3)  # controls show what is in use
     np.testing.assert_array_equal(window.current_snapshot().means, before.means)
 
 
@@ -242,9 +242,9 @@ def test_view_columns_for_wide_data(qtbot, make_window):
     X = np.vstack([rng.normal(0, 1, (100, 3)), rng.normal(5, 1, (100, 3))])
     data = Dataset(X=X, feature_names=("a", "b", "c"), source="wide.csv")
     window = make_window(data, k=2)
-    assert [window.combo_view_x.itemText(i) for i in range(3)] == ["a", "b", "c"]
+    assert [window.controls.combo_view_x.itemText(i) for i in range(3)] == ["a", "b", "c"]
     window.set_view_columns(0, 2)
-    window.action_step.trigger()
+    window.action("step").trigger()
     snap = wait_drawn(qtbot, window, lambda s: s.iteration == 1)
     assert snap.means.shape == (2, 3)  # the fit uses all three columns
     assert window.scatter.plot_item.getAxis("left").labelText == "c"
@@ -254,9 +254,9 @@ def test_one_column_data_is_drawn_along_x(qtbot, make_window):
     rng = np.random.default_rng(2)
     X = np.concatenate([rng.normal(100, 10, 150), rng.normal(200, 20, 150)])[:, None]
     window = make_window(Dataset(X=X, feature_names=("price",), source=None), k=2)
-    assert window.combo_view_y.currentText() == "(none)"
-    assert not window.combo_view_x.isEnabled()
-    window.action_step.trigger()
+    assert window.controls.combo_view_y.currentText() == "(none)"
+    assert not window.controls.combo_view_x.isEnabled()
+    window.action("step").trigger()
     snap = wait_drawn(qtbot, window, lambda s: s.iteration == 1)
     assert snap.means.shape == (2, 1)
     assert window.scatter.plot_item.getAxis("bottom").labelText == "price"
@@ -268,14 +268,14 @@ def test_one_column_data_is_drawn_along_x(qtbot, make_window):
 
 def test_mean_drag_and_add_point(qtbot, make_window):
     window = make_window()
-    window.action_step.trigger()
+    window.action("step").trigger()
     wait_drawn(qtbot, window, lambda s: s.iteration == 1)
     window.scatter.mean_dragged.emit(1, 7.5, -2.5)
     moved = wait_drawn(qtbot, window, lambda s: s.phase == "edit")
     np.testing.assert_allclose(moved.means[1], [7.5, -2.5])
     assert any("moved" in event for event in moved.events)
 
-    window.action_add_point.setChecked(True)
+    window.action("add_point").setChecked(True)
     window.scatter.point_clicked.emit(30.0, 40.0)
     qtbot.waitUntil(lambda: window.current_frame().data.X.shape[0] == 301)
     assert window.current_frame().data.X[-1].tolist() == [30.0, 40.0]
@@ -286,25 +286,27 @@ def test_mean_drag_and_add_point(qtbot, make_window):
 def test_export_import_model_round_trip(qtbot, make_window, tmp_path):
     window = make_window()
     for i in range(3):
-        window.action_step.trigger()
+        window.action("step").trigger()
         wait_drawn(qtbot, window, lambda s, i=i: s.iteration == i + 1)
     fitted = window.current_snapshot()
     path = tmp_path / "model.json"
-    assert window.export_model(path)
+    with qtbot.waitSignal(window.export_done) as done:
+        assert window.export_model(path)
+    assert done.args == [str(path)]
     doc = json.loads(path.read_text())
     assert doc["n_components"] == 3 and doc["fit"]["seed"] == fitted.seed
     assert doc["fit"]["n_iter"] == 3
     np.testing.assert_array_equal(np.array(doc["means"]), fitted.means)
 
-    window.spin_k.setValue(2)  # something else entirely
+    window.controls.spin_k.setValue(2)  # something else entirely
     wait_drawn(qtbot, window, lambda s: len(s.weights) == 2)
     assert window.import_model(path)
     imported = wait_drawn(qtbot, window, lambda s: len(s.weights) == 3)
     assert imported.iteration == 0
     np.testing.assert_allclose(imported.means, fitted.means)
     np.testing.assert_allclose(imported.weights, fitted.weights)
-    assert window.spin_k.value() == 3
-    window.action_step.trigger()  # fitting continues from the imported model
+    assert window.controls.spin_k.value() == 3
+    window.action("step").trigger()  # fitting continues from the imported model
     wait_drawn(qtbot, window, lambda s: s.iteration == 1)
     assert str(path.resolve()) in window.recent_files()
     assert window.errors == []
@@ -312,7 +314,7 @@ def test_export_import_model_round_trip(qtbot, make_window, tmp_path):
 
 def test_bad_files_show_an_error_and_keep_data_and_model(qtbot, make_window, tmp_path):
     window = make_window()
-    window.action_step.trigger()
+    window.action("step").trigger()
     before = wait_drawn(qtbot, window, lambda s: s.iteration == 1)
     data_before = window.current_frame().data
 
@@ -326,7 +328,7 @@ def test_bad_files_show_an_error_and_keep_data_and_model(qtbot, make_window, tmp
     bad_json.write_text('{"format": "em-explorer-gmm", "version": 1, "weights": [NaN]}')
     assert not window.import_model(bad_json)
     assert len(window.errors) == 2 and "bad.json" in window.last_error
-    assert window.status_message.message().startswith("Error: Cannot")
+    assert window.status.message.message().startswith("Error: Cannot")
 
     # a model of the wrong width is refused too
     wide = tmp_path / "wide.json"
@@ -337,7 +339,7 @@ def test_bad_files_show_an_error_and_keep_data_and_model(qtbot, make_window, tmp
     assert not window.import_model(wide)
     assert "3 features" in window.last_error
 
-    window.action_step.trigger()  # the worker was never disturbed
+    window.action("step").trigger()  # the worker was never disturbed
     after = wait_drawn(qtbot, window, lambda s: s.iteration == 2)
     assert window.current_frame().data is data_before
     assert after.seed == before.seed
@@ -352,13 +354,14 @@ def test_open_csv_and_export_assignments_and_figure(qtbot, make_window, tmp_path
     window.open_csv(data)
     wait_drawn(qtbot, window, lambda s: window.current_frame().data.X.shape[0] == 120)
     assert window.current_frame().data.feature_names == ("height", "weight")
-    assert window.combo_view_x.currentText() == "height"
+    assert window.controls.combo_view_x.currentText() == "height"
     assert "points.csv" in window.windowTitle()
-    window.action_step.trigger()
+    window.action("step").trigger()
     wait_drawn(qtbot, window, lambda s: s.iteration == 1)
 
     out = tmp_path / "assignments.csv"
-    assert window.export_assignments(out)
+    with qtbot.waitSignal(window.export_done):
+        assert window.export_assignments(out)
     rows = list(csv.reader(out.open()))
     assert rows[0] == ["row", "label", "confidence", "log_density", "resp_1", "resp_2", "resp_3"]
     assert len(rows) == 121
@@ -378,31 +381,33 @@ def test_open_csv_and_export_assignments_and_figure(qtbot, make_window, tmp_path
 
 def test_settings_are_remembered(qtbot, make_window, settings):
     window = make_window()
-    window.spin_k.setValue(4)
-    window.combo_covariance.setCurrentText("tied")
+    window.controls.spin_k.setValue(4)
+    window.controls.combo_covariance.setCurrentText("tied")
     wait_drawn(qtbot, window, lambda s: s.covariance_type == "tied")
     window.close()
     again = MainWindow(settings=settings, error_sink=lambda m: None, load_default_data=False)
     qtbot.addWidget(again)
-    assert again.spin_k.value() == 4
-    assert again.combo_covariance.currentText() == "tied"
-    assert again.slider_speed.value() == again.slider_speed.maximum()  # "max", as set above
+    assert again.controls.spin_k.value() == 4
+    assert again.controls.combo_covariance.currentText() == "tied"
+    assert (
+        again.controls.slider_speed.value() == again.controls.slider_speed.maximum()
+    )  # "max", as set above
 
 
 def test_close_while_running_exits_quickly(qtbot, make_window):
     window = make_window(make_preset("overlap", 200_000, seed=0), k=5, init="random")
-    window.spin_max_iter.setValue(10_000)
-    window.spin_max_iter.editingFinished.emit()
-    window.edit_tol.setText("0")
-    window.edit_tol.editingFinished.emit()
-    window.action_run.trigger()
+    window.controls.spin_max_iter.setValue(10_000)
+    window.controls.spin_max_iter.editingFinished.emit()
+    window.controls.edit_tol.setText("0")
+    window.controls.edit_tol.editingFinished.emit()
+    window.action("run").trigger()
     wait_drawn(qtbot, window, lambda s: s.iteration >= 2, timeout=20000)
     assert window.worker_state == RUNNING
-    thread = window._thread
+    controller = window.controller
     started = time.perf_counter()
     window.close()
     assert time.perf_counter() - started < 1.0
-    assert thread.isFinished()
+    assert controller.is_finished()
 
 
 def test_command_storm_never_shows_a_stale_state(qtbot, make_window):
@@ -410,23 +415,25 @@ def test_command_storm_never_shows_a_stale_state(qtbot, make_window):
     stale = []
 
     def check(frame) -> None:
-        if frame.generation < window._worker.generation:
+        if frame.generation < window.controller.generation:
             stale.append(frame.generation)
 
     window.snapshot_drawn.connect(check)
     rng = np.random.default_rng(5)
-    actions = [window.action_run, window.action_pause, window.action_step, window.action_e_step,
-               window.action_m_step, window.action_reset, window.action_reseed]  # fmt: skip
+    names = ("run", "pause", "step", "e_step", "m_step", "reset", "reseed")
+    actions = [window.action(name) for name in names]
     for i in range(300):
         actions[int(rng.integers(len(actions)))].trigger()
         if i % 20 == 0:
-            window.slider_history.setValue(int(rng.integers(window.slider_history.maximum() + 1)))
+            window.history_bar.slider.setValue(
+                int(rng.integers(window.history_bar.slider.maximum() + 1))
+            )
             QCoreApplication.processEvents()
-    window.action_pause.trigger()
+    window.action("pause").trigger()
     wait_idle(qtbot, window)
     assert stale == []
     assert window.errors == []
-    window.action_reset.trigger()
+    window.action("reset").trigger()
     assert wait_drawn(qtbot, window, lambda s: s.iteration == 0).phase == "init"
 
 
@@ -434,8 +441,8 @@ def test_screenshot_after_a_fit(qtbot, make_window):
     window = make_window(make_preset("anisotropic", 1500, seed=0), k=3)
     with qtbot.waitExposed(window):
         window.show()
-    window.action_show_change.setChecked(False)
-    window.action_run.trigger()
+    window.action("show_change").setChecked(False)
+    window.action("run").trigger()
     wait_drawn(qtbot, window, lambda s: s.converged, timeout=10000)
     OUTPUT.mkdir(exist_ok=True)
     path = OUTPUT / "main_window.png"
@@ -483,7 +490,7 @@ def test_keyboard_shortcuts_drive_the_worker(qtbot, make_window):
 def test_drop_recent_files_and_about(qtbot, make_window, tmp_path, monkeypatch):
     window = make_window()
     opened: list[str] = []
-    monkeypatch.setattr(window, "_open_csv_with_dialog", lambda path: opened.append(str(path)))
+    monkeypatch.setattr(window.files, "open_csv_with_dialog", lambda path: opened.append(str(path)))
     path = tmp_path / "dropped.csv"
     path.write_text("x,y\n1,2\n3,4\n")
     mime = QMimeData()
@@ -504,8 +511,8 @@ def test_drop_recent_files_and_about(qtbot, make_window, tmp_path, monkeypatch):
     assert not refused.isAccepted()
 
     window.open_csv(path)
-    window._fill_recent_menu()
-    entries = [a.text() for a in window.menu_recent.actions()]
+    window.files.fill_recent_menu()
+    entries = [a.text() for a in window.files.menu_recent.actions()]
     assert entries == ["dropped.csv"]
     text = MainWindow.about_text()
     assert "PySide6" in text and "numpy" in text and "pyqtgraph" in text
@@ -538,7 +545,7 @@ def test_a_frame_is_drawn_in_stages_with_the_scatter_painted_between(qtbot, make
         setattr(obj, name, lambda *a, _m=method, _n=name, **k: (log.append(_n), _m(*a, **k))[1])
     painted = _PaintLog(log)
     window.scatter.plot_widget.viewport().installEventFilter(painted)
-    window.action_e_step.trigger()  # labels change: the point colours are prepared first
+    window.action("e_step").trigger()  # labels change: the point colours are prepared first
     e = wait_drawn(qtbot, window, lambda s: s.phase == "e")
     shown = log.index("show_state")
     assert "prepare_state" in log[:shown]  # the O(N) colours first, in an event of their own
@@ -552,18 +559,18 @@ def test_commands_aimed_at_a_replaced_frame_are_dropped_quietly(qtbot, make_wind
     command replaced the frame they were aimed at: no error, the newest state is drawn."""
     window = make_window(k=5)
     for i in range(4):
-        window.action_step.trigger()
+        window.action("step").trigger()
         wait_drawn(qtbot, window, lambda s, i=i: s.iteration == i + 1)
-    window.spin_k.setValue(2)  # posted; the frame drawn still has 5 components
+    window.controls.spin_k.setValue(2)  # posted; the frame drawn still has 5 components
     window.scatter.mean_dragged.emit(4, 0.5, 0.5)  # the 5th marker, released now
     snap = wait_drawn(qtbot, window, lambda s: len(s.weights) == 2)
     assert snap.iteration == 0
     for i in range(3):
-        window.action_step.trigger()
+        window.action("step").trigger()
         wait_drawn(qtbot, window, lambda s, i=i: s.iteration == i + 1)
-    window.slider_history.setValue(3)  # picked from a history of 4 ...
-    window.action_reset.trigger()  # ... which a reset replaces before the slider settles
-    qtbot.waitUntil(lambda: not window._restore_timer.isActive())
+    window.history_bar.slider.setValue(3)  # picked from a history of 4 ...
+    window.action("reset").trigger()  # ... which a reset replaces before the slider settles
+    qtbot.waitUntil(lambda: not window.history_bar.restore_pending())
     wait_idle(qtbot, window)
     assert window.current_snapshot().iteration == 0
     assert window.errors == []
@@ -579,9 +586,9 @@ def test_space_runs_after_typing_in_a_field_and_enter_returns_focus_to_the_plot(
         window.show()
         window.activateWindow()
     for field, text in (
-        (window.spin_k, "4"),
-        (window.spin_max_iter, "50"),
-        (window.spin_seed, "7"),
+        (window.controls.spin_k, "4"),
+        (window.controls.spin_max_iter, "50"),
+        (window.controls.spin_seed, "7"),
     ):
         field.setFocus()
         qtbot.waitUntil(field.hasFocus)
@@ -591,13 +598,14 @@ def test_space_runs_after_typing_in_a_field_and_enter_returns_focus_to_the_plot(
         qtbot.waitUntil(window.scatter.plot_widget.hasFocus)  # the keys are the window's again
         assert field.text().replace(",", "") == text
     wait_drawn(qtbot, window, lambda s: len(s.weights) == 4 and s.seed == 7)
-    assert window.spin_max_iter.value() == 50
-    window.spin_seed.setFocus()  # Space while a field has the focus: run, not a blank field
-    qtbot.waitUntil(window.spin_seed.hasFocus)
-    qtbot.keyClick(window.spin_seed.lineEdit(), Qt.Key.Key_Space)
+    assert window.controls.spin_max_iter.value() == 50
+    # Space while a field has the focus: run, not a blank field
+    window.controls.spin_seed.setFocus()
+    qtbot.waitUntil(window.controls.spin_seed.hasFocus)
+    qtbot.keyClick(window.controls.spin_seed.lineEdit(), Qt.Key.Key_Space)
     qtbot.waitUntil(lambda: window.worker_state == RUNNING)
-    assert window.spin_seed.text() == "7"
-    qtbot.keyClick(window.spin_seed.lineEdit(), Qt.Key.Key_Space)
+    assert window.controls.spin_seed.text() == "7"
+    qtbot.keyClick(window.controls.spin_seed.lineEdit(), Qt.Key.Key_Space)
     wait_idle(qtbot, window)
     assert window.errors == []
 
@@ -606,8 +614,8 @@ def test_first_launch_starts_with_the_presets_true_k_and_visible_gaussians(qtbot
     window = MainWindow(settings=settings, error_sink=lambda m: None)
     qtbot.addWidget(window)
     snap = wait_drawn(qtbot, window, lambda s: s.iteration == 0)
-    assert window.combo_preset.currentText() == "blobs" and len(snap.weights) == 4
-    assert window.combo_init.currentText() == "random_means"
+    assert window.controls.combo_preset.currentText() == "blobs" and len(snap.weights) == 4
+    assert window.controls.combo_init.currentText() == "random_means"
     # the starting Gaussians are broad enough to be seen: each ring spans many pixels
     rings = window.scatter.widget_pixels(window.scatter.ring_polylines()[:, 0].reshape(-1, 2))
     spans = np.ptp(rings.reshape(4, -1, 2), axis=1)
@@ -617,20 +625,20 @@ def test_first_launch_starts_with_the_presets_true_k_and_visible_gaussians(qtbot
 
 def test_choosing_a_preset_draws_it_with_its_true_k(qtbot, make_window):
     window = make_window(k=2)
-    combo = window.combo_preset
+    combo = window.controls.combo_preset
     index = combo.findText("anisotropic")
     combo.setCurrentIndex(index)
     combo.activated.emit(index)  # what a person's choice sends
     snap = wait_drawn(qtbot, window, lambda s: len(s.weights) == 3)
-    assert window.spin_k.value() == 3 and snap.iteration == 0
-    assert window.label_data.text().startswith("preset 'anisotropic'")
+    assert window.controls.spin_k.value() == 3 and snap.iteration == 0
+    assert window.controls.label_data.text().startswith("preset 'anisotropic'")
     first = window.current_frame().data
-    window.spin_data_seed.setValue(9)  # Enter in the data seed draws new data
-    window.spin_data_seed.editingFinished.emit()
+    window.controls.spin_data_seed.setValue(9)  # Enter in the data seed draws new data
+    window.controls.spin_data_seed.editingFinished.emit()
     qtbot.waitUntil(lambda: window.current_frame().data is not first)
     again = window.current_frame().data
-    window.spin_data_seed.editingFinished.emit()  # unchanged: nothing new
-    window.action_step.trigger()
+    window.controls.spin_data_seed.editingFinished.emit()  # unchanged: nothing new
+    window.action("step").trigger()
     wait_drawn(qtbot, window, lambda s: s.iteration == 1)
     assert window.current_frame().data is again
 
@@ -639,12 +647,21 @@ def test_view_x_and_view_y_never_show_the_same_column(qtbot, make_window):
     rng = np.random.default_rng(0)
     data = Dataset(X=rng.normal(size=(200, 3)), feature_names=("a", "b", "c"), source="w.csv")
     window = make_window(data)
-    assert (window.combo_view_x.currentIndex(), window.combo_view_y.currentIndex()) == (0, 1)
-    window.combo_view_x.setCurrentIndex(1)  # x takes y's column: y takes the column x left
-    assert (window.combo_view_x.currentIndex(), window.combo_view_y.currentIndex()) == (1, 0)
-    window.combo_view_y.setCurrentIndex(2)
-    window.combo_view_y.setCurrentIndex(1)
-    assert (window.combo_view_x.currentIndex(), window.combo_view_y.currentIndex()) == (2, 1)
+    assert (
+        window.controls.combo_view_x.currentIndex(),
+        window.controls.combo_view_y.currentIndex(),
+    ) == (0, 1)
+    window.controls.combo_view_x.setCurrentIndex(1)  # x takes y's column: y takes the column x left
+    assert (
+        window.controls.combo_view_x.currentIndex(),
+        window.controls.combo_view_y.currentIndex(),
+    ) == (1, 0)
+    window.controls.combo_view_y.setCurrentIndex(2)
+    window.controls.combo_view_y.setCurrentIndex(1)
+    assert (
+        window.controls.combo_view_x.currentIndex(),
+        window.controls.combo_view_y.currentIndex(),
+    ) == (2, 1)
     assert window.scatter.plot_item.getAxis("bottom").labelText == "c"
 
 
@@ -665,20 +682,22 @@ def test_window_fits_a_1280x720_screen_and_menus(qtbot, make_window):
 
 def test_restore_default_settings(qtbot, make_window, settings):
     window = make_window(k=7)
-    window.spin_samples.setValue(2500)
-    window.edit_tol.setText("1e-12")
-    window.edit_tol.editingFinished.emit()
-    window.spin_max_iter.setValue(9999)
+    window.controls.spin_samples.setValue(2500)
+    window.controls.edit_tol.setText("1e-12")
+    window.controls.edit_tol.editingFinished.emit()
+    window.controls.spin_max_iter.setValue(9999)
     wait_drawn(qtbot, window, lambda s: True)
     window.close()  # the extreme settings are remembered ...
     assert settings.value("fit/tol") in (1e-12, "1e-12")
     again = make_window()
-    again.action_restore_defaults.trigger()  # ... until restored
+    again.action("restore_defaults").trigger()  # ... until restored
     snap = wait_drawn(
         qtbot, again, lambda s: len(s.weights) == 4 and len(again.current_frame().data.X) == 1500
     )
-    assert again.current_frame().settings.tol == 1e-3 and again.spin_max_iter.value() == 100
-    assert again.combo_init.currentText() == "random_means" and snap.iteration == 0
+    assert (
+        again.current_frame().settings.tol == 1e-3 and again.controls.spin_max_iter.value() == 100
+    )
+    assert again.controls.combo_init.currentText() == "random_means" and snap.iteration == 0
     assert settings.value("fit/tol") is None
 
 
@@ -694,11 +713,11 @@ def test_error_messages_name_the_file_once_and_the_status_bar_keeps_all(
     # the status bar names the file without its folder, so that the reason fits; the tooltip
     # holds the whole message
     brief = message.replace(str(truncated), truncated.name)
-    assert window.status_message.message() == f"Error: {brief}"
-    assert window.status_message.toolTip() == f"Error: {message}"
-    shown = window.status_message.text()
-    room = window.status_message.width()
-    assert window.status_message.fontMetrics().horizontalAdvance(shown) <= room
+    assert window.status.message.message() == f"Error: {brief}"
+    assert window.status.message.toolTip() == f"Error: {message}"
+    shown = window.status.message.text()
+    room = window.status.message.width()
+    assert window.status.message.fontMetrics().horizontalAdvance(shown) <= room
 
 
 def test_a_frame_arriving_while_typing_keeps_what_is_typed(qtbot, make_window):
@@ -706,7 +725,10 @@ def test_a_frame_arriving_while_typing_keeps_what_is_typed(qtbot, make_window):
     with qtbot.waitActive(window):
         window.show()
         window.activateWindow()
-    for field, typed in ((window.spin_max_iter.lineEdit(), "5"), (window.edit_tol, "1e-")):
+    for field, typed in (
+        (window.controls.spin_max_iter.lineEdit(), "5"),
+        (window.controls.edit_tol, "1e-"),
+    ):
         field.setFocus()
         qtbot.waitUntil(field.hasFocus)
         field.selectAll()
@@ -716,19 +738,19 @@ def test_a_frame_arriving_while_typing_keeps_what_is_typed(qtbot, make_window):
         wait_drawn(qtbot, window, lambda s, seed=seed: s.seed == seed + 1)
         assert field.text() == typed  # the field being edited is left alone
     assert window.current_frame().settings.max_iter == 5  # committed when the focus moved on
-    qtbot.keyClicks(window.edit_tol, "4")
-    qtbot.keyClick(window.edit_tol, Qt.Key.Key_Return)
+    qtbot.keyClicks(window.controls.edit_tol, "4")
+    qtbot.keyClick(window.controls.edit_tol, Qt.Key.Key_Return)
     wait_drawn(qtbot, window, lambda s: window.current_frame().settings.tol == 1e-4)
     assert window.errors == []
 
 
 def test_the_converged_message_goes_when_the_state_changes(qtbot, make_window):
     window = make_window(speed=None)
-    window.action_run.trigger()
+    window.action("run").trigger()
     wait_drawn(qtbot, window, lambda s: s.converged)
-    qtbot.waitUntil(lambda: window.status_message.message() == "converged")
-    window.slider_history.setValue(2)  # back in the history: paused, not converged
+    qtbot.waitUntil(lambda: window.status.message.message() == "converged")
+    window.history_bar.slider.setValue(2)  # back in the history: paused, not converged
     wait_drawn(qtbot, window, lambda s: s.iteration == 2)
     qtbot.waitUntil(lambda: window.worker_state != "converged")
-    assert window.status_message.message() == ""
-    assert window.status_labels["converged"].text() == "not converged"
+    assert window.status.message.message() == ""
+    assert window.status.labels["converged"].text() == "not converged"

@@ -478,3 +478,24 @@ def test_far_rows_are_scored_right_or_refused_never_nan(covariance_type, scale):
 def test_a_tiny_variance_from_python_is_refused_at_construction():
     with pytest.raises(ValueError, match="would overflow"):
         GaussianMixture.from_parameters([1.0], [[0.0, 0.0]], [[1.0, 1e-320]], "diag")
+
+
+def test_build_mixture_maps_settings_for_the_cli_and_the_window():
+    from em_engine.mixture import build_mixture
+
+    settings = dict(init="random", seed=5, tol=1e-4, reg_covar=1e-5, max_iter=7, prior=True)
+    unfitted = build_mixture(2, "diag", n_init=3, **settings)
+    assert (unfitted.n_components, unfitted.covariance_type, unfitted.init_params) == (
+        2,
+        "diag",
+        "random",
+    )
+    assert (unfitted.random_state, unfitted.tol, unfitted.reg_covar) == (5, 1e-4, 1e-5)
+    assert (unfitted.max_iter, unfitted.prior, unfitted.n_init) == (7, True, 3)
+    weights, means, covariances = [0.25, 0.75], np.array([[0.0, 1.0], [2.0, 3.0]]), np.ones((2, 2))
+    fitted = build_mixture(2, "diag", parameters=(weights, means, covariances), **settings)
+    np.testing.assert_array_equal(fitted.means_, means)
+    np.testing.assert_array_equal(fitted.covariances_, covariances)
+    assert fitted.random_state == 5 and fitted.init_params == "random"
+    with pytest.raises(ValueError, match="2 weights given for 3 components"):
+        build_mixture(3, "diag", parameters=(weights, means, covariances))

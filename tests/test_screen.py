@@ -18,9 +18,9 @@ from PySide6.QtGui import QImage
 from em_engine.data import Dataset, read_csv
 from em_engine.synthetic import make_preset
 from em_gui import MainWindow
+from em_gui.frames import CONVERGED
 from em_gui.palette import component_rgb
 from em_gui.scatter import JITTER, JITTER_SEED, ellipse_polylines
-from em_gui.worker import CONVERGED
 
 SAMPLES = Path(__file__).resolve().parent.parent / "resources" / "samples"
 
@@ -49,14 +49,14 @@ def rgb(image: QImage) -> np.ndarray:
 
 def current(window: MainWindow) -> bool:
     frame = window.current_frame()
-    return frame is not None and frame.generation == window._worker.generation
+    return frame is not None and frame.generation == window.controller.generation
 
 
 def load_and_step(qtbot, window: MainWindow, dataset) -> np.ndarray:
     """Show ``dataset``, do one full iteration, return the drawn points' plot coordinates."""
     window.set_dataset(dataset)
     qtbot.waitUntil(lambda: current(window) and window.current_frame().data.X is not None)
-    window.action_step.trigger()
+    window.action("step").trigger()
     qtbot.waitUntil(lambda: current(window) and window.current_snapshot().iteration == 1)
     X = window.current_frame().data.X
     if X.shape[1] == 1:
@@ -108,8 +108,8 @@ def test_ellipse_centre_is_drawn_at_the_mean(qtbot, window):
     define, at the mean's screen position."""
     rng = np.random.default_rng(5)
     X = np.vstack([rng.normal((0, 0), (1.0, 0.5), (400, 2)), rng.normal((8, -6), 0.7, (400, 2))])
-    window.spin_k.setValue(2)
-    window.combo_init.setCurrentText("kmeans")
+    window.controls.spin_k.setValue(2)
+    window.controls.combo_init.setCurrentText("kmeans")
     window.set_dataset(Dataset(X=X, feature_names=("a", "b"), source="two.csv"))
     qtbot.waitUntil(lambda: current(window))  # iteration 0: grey points, coloured rings
     qtbot.waitUntil(window.is_drawn_up_to_date)
@@ -150,25 +150,26 @@ def test_runs_at_full_speed_end_on_the_converged_frame_and_export_it(qtbot, wind
     """Defect: a frame arriving while a redraw was staged was lost; the window stayed on an early
     iteration ('running', slider 1/1) and Export model wrote that stale state."""
     window.set_speed(None)
-    window.spin_k.setValue(4)
+    window.controls.spin_k.setValue(4)
     window.set_dataset(make_preset("blobs", 4000, seed=7))
     qtbot.waitUntil(lambda: current(window))
     for run in range(12):
         window.reseed(1000 + run)
-        window.action_run.trigger()
+        window.action("run").trigger()
         qtbot.waitUntil(
             lambda: current(window) and window.current_frame().state == CONVERGED, timeout=10_000
         )
-        newest = window._worker.newest_state()
+        newest = window.controller.newest_state()
         snap = window.current_snapshot()
         assert snap is newest.snapshot and snap.converged
-        last = window.slider_history.maximum()
+        last = window.history_bar.slider.maximum()
         assert last == snap.iteration > 1
-        assert window.label_history.text() == f"iteration {last} / {last}"
-        assert window.status_labels["state"].text() == CONVERGED
-        assert window.status_labels["iteration"].text() == f"iteration {snap.iteration}"
+        assert window.history_bar.label.text() == f"iteration {last} / {last}"
+        assert window.status.labels["state"].text() == CONVERGED
+        assert window.status.labels["iteration"].text() == f"iteration {snap.iteration}"
     path = tmp_path / "model.json"
-    assert window.export_model(path)
+    with qtbot.waitSignal(window.export_done):
+        assert window.export_model(path)
     saved = json.loads(path.read_text())
     assert saved["fit"]["n_iter"] == snap.iteration and saved["fit"]["converged"] is True
     np.testing.assert_allclose(saved["means"], snap.means, rtol=1e-15)
@@ -179,13 +180,14 @@ def test_exports_use_the_workers_newest_state_not_the_drawn_frame(qtbot, window,
     """An export right after a command that has been carried out but not yet drawn."""
     window.set_dataset(make_preset("blobs", 800, seed=1))
     qtbot.waitUntil(lambda: current(window))
-    window.action_step.trigger()
-    qtbot.waitUntil(lambda: window._worker.newest_state().snapshot.iteration == 1)
+    window.action("step").trigger()
+    qtbot.waitUntil(lambda: window.controller.newest_state().snapshot.iteration == 1)
     path = tmp_path / "m.json"
-    assert window.export_model(path)  # before the event loop has drawn iteration 1
+    with qtbot.waitSignal(window.export_done):
+        assert window.export_model(path)  # before the event loop has drawn iteration 1
     saved = json.loads(path.read_text())
     assert saved["fit"]["n_iter"] == 1
-    np.testing.assert_allclose(saved["means"], window._worker.newest_state().snapshot.means)
+    np.testing.assert_allclose(saved["means"], window.controller.newest_state().snapshot.means)
 
 
 def test_a_frame_arriving_while_a_redraw_is_staged_is_drawn(qtbot, window):
@@ -193,7 +195,7 @@ def test_a_frame_arriving_while_a_redraw_is_staged_is_drawn(qtbot, window):
     to come, and frame B arrives before them. B must be drawn (scatter, panels, status)."""
     window.set_dataset(make_preset("blobs", 1500, seed=2))
     qtbot.waitUntil(window.is_drawn_up_to_date)
-    worker = window._worker
+    worker = window.controller.worker
     emitted = threading.Event()
     worker.snapshot_ready.connect(
         lambda frame: emitted.set() if frame.snapshot.iteration == 2 else None,
@@ -208,7 +210,7 @@ def test_a_frame_arriving_while_a_redraw_is_staged_is_drawn(qtbot, window):
                 event.type() == QEvent.Type.Paint
                 and not interleaved
                 and newest.snapshot.iteration == 1
-                and window.status_labels["iteration"].text() == "iteration 0"
+                and window.status.labels["iteration"].text() == "iteration 0"
                 and np.allclose(window.scatter.marker_items()[0].pos(), newest.snapshot.means[0])
             ):
                 interleaved.append(True)  # A's scatter is painted, its panels are pending
@@ -224,11 +226,11 @@ def test_a_frame_arriving_while_a_redraw_is_staged_is_drawn(qtbot, window):
         window.step()
         qtbot.waitUntil(lambda: bool(interleaved), timeout=5000)
         qtbot.waitUntil(
-            lambda: window.status_labels["iteration"].text() == "iteration 2", timeout=3000
+            lambda: window.status.labels["iteration"].text() == "iteration 2", timeout=3000
         )
     finally:
         window.scatter.plot_widget.viewport().removeEventFilter(spy)
     snap = window.current_snapshot()
     assert snap is worker.newest_state().snapshot
-    assert window.label_history.text() == "iteration 2 / 2"
+    assert window.history_bar.label.text() == "iteration 2 / 2"
     np.testing.assert_allclose(window.scatter.marker_items()[0].pos(), snap.means[0, :2])

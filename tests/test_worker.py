@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import numpy as np
@@ -10,7 +11,8 @@ import pytest
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Slot
 
 from em_engine.synthetic import make_preset
-from em_gui.worker import CONVERGED, PAUSED, RUNNING, EMWorker, FitData, FitSettings, Frame
+from em_gui.frames import CONVERGED, PAUSED, RUNNING, FitData, FitSettings, Frame
+from em_gui.worker import EMWorker
 
 
 class Recorder(QObject):
@@ -83,7 +85,7 @@ class Harness:
                 bool(self.rec.frames)
                 and self.rec.last.generation == self.worker.generation
                 and self.rec.last.state != RUNNING
-                and not self.worker._queue
+                and self.worker.pending_commands() == 0
             ),
             timeout=timeout,
         )
@@ -302,3 +304,135 @@ def test_e_step_threads_leave_the_gui_a_core_while_the_worker_lives(qtbot):
     finally:
         h.close()
     assert gaussian._N_THREADS == gaussian._DEFAULT_THREADS  # the engine's default again
+
+
+class CountingSession:
+    """An EMSession that counts the half-steps and restores asked of it; its first step waits
+    for ``gate``, so that commands pile up in the queue meanwhile."""
+
+    def __init__(self, gate: threading.Event, entered: threading.Event, *args, **kwargs) -> None:
+        from em_engine.session import EMSession
+
+        self._session = EMSession(*args, **kwargs)
+        self._gate, self._entered = gate, entered
+        self.half_steps = 0
+        self.restores = 0
+
+    def __getattr__(self, name):
+        return getattr(self._session, name)
+
+    def step(self):
+        self._entered.set()
+        assert self._gate.wait(10)
+        self.half_steps += 2
+        return self._session.step()
+
+    def e_step(self):
+        self.half_steps += 1
+        return self._session.e_step()
+
+    def m_step(self):
+        self.half_steps += 1
+        return self._session.m_step()
+
+    def restore(self, iteration):
+        self.restores += 1
+        return self._session.restore(iteration)
+
+
+def test_a_storm_of_600_queued_commands_drains_fast(qtbot):
+    """Steps, E-steps, M-steps and restores queued before a reseed are dropped, not carried out:
+    600 commands take a few half-steps, and the worker catches up at once."""
+    gate, entered = threading.Event(), threading.Event()
+    sessions: list[CountingSession] = []
+
+    def factory(*args, **kwargs):
+        sessions.append(CountingSession(gate, entered, *args, **kwargs))
+        return sessions[-1]
+
+    h = Harness(qtbot, factory)
+    try:
+        start(h, n=1500)
+        w = h.worker
+        w.step()  # the worker is held in this step while the storm is posted
+        assert entered.wait(5)
+        moves = [w.step, w.e_step, w.m_step, lambda: w.restore(0)]
+        for i in range(598):
+            if i % 150 == 149:
+                w.reseed(i)
+            else:
+                moves[i % len(moves)]()
+        w.reseed(1234)
+        w.step()  # after the last fresh start: carried out
+        assert w.pending_commands() < 30  # the queue was coalesced as it was posted
+        started = time.perf_counter()
+        gate.set()
+        final = h.wait_frame(lambda f: f.snapshot.seed == 1234 and f.snapshot.iteration == 1)
+        elapsed = time.perf_counter() - started
+        h.wait_idle()
+        assert (sessions[0].half_steps, sessions[0].restores) == (4, 0)  # the held step + 1
+        assert final.state == PAUSED  # a dropped restore still paused
+        assert elapsed < 1.0, f"{elapsed:.2f} s to drain the queue"
+        assert h.rec.errors == []
+    finally:
+        gate.set()
+        h.close()
+
+
+class Broken:
+    """A session whose step has a programming error (not bad input)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        from em_engine.session import EMSession
+
+        self._session = EMSession(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._session, name)
+
+    def step(self):
+        return {}["no such key"]
+
+
+def test_an_unexpected_exception_is_logged_with_its_traceback(qtbot, tmp_path, monkeypatch):
+    from em_gui import errorlog
+
+    log = tmp_path / "app-data" / errorlog.LOG_NAME
+    monkeypatch.setattr(errorlog, "log_file", lambda: log)
+    h = Harness(qtbot, Broken)
+    try:
+        start(h)
+        h.worker.step()
+        qtbot.waitUntil(lambda: bool(h.rec.errors))
+        assert h.rec.errors == [f"Internal error in step; details in {log}"]
+        text = log.read_text()
+        assert "Internal error in step" in text and "Traceback" in text
+        assert "KeyError: 'no such key'" in text and "def step" not in text
+        assert 'return {}["no such key"]' in text  # the line that failed
+        h.worker.e_step()  # the worker lives on; bad input keeps its own message
+        h.wait_frame(lambda f: f.snapshot.phase == "e")
+        h.worker.restore(99)
+        qtbot.waitUntil(lambda: len(h.rec.errors) == 2)
+        assert h.rec.errors[1].startswith("restore failed: ")
+        assert log.read_text() == text  # user errors are not logged
+    finally:
+        h.close()
+
+
+def test_an_unwritable_log_folder_never_crashes(qtbot, tmp_path, monkeypatch, capfd):
+    from em_gui import errorlog
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setattr(errorlog, "log_file", lambda: blocker / errorlog.LOG_NAME)
+    h = Harness(qtbot, Broken)
+    try:
+        start(h)
+        h.worker.step()
+        qtbot.waitUntil(lambda: bool(h.rec.errors))
+        assert h.rec.errors == ["Internal error in step; details in stderr"]
+        assert "KeyError: 'no such key'" in capfd.readouterr().err
+        h.worker.step()  # and again: still no crash
+        qtbot.waitUntil(lambda: len(h.rec.errors) == 2)
+    finally:
+        h.close()

@@ -1,0 +1,82 @@
+"""What the worker and the window exchange: fit settings and data going in, frames, the newest
+state and the objective history coming out (frozen records; their arrays are never written)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "CONVERGED",
+    "MAX_FRAME_RATE",
+    "PAUSED",
+    "RUNNING",
+    "FitData",
+    "FitSettings",
+    "FitState",
+    "Frame",
+    "History",
+]
+
+RUNNING, PAUSED, CONVERGED = "running", "paused", "converged"
+MAX_FRAME_RATE = 60.0
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """What EMSession is built with (besides data, seed and initial parameters)."""
+
+    n_components: int = 3
+    covariance_type: str = "full"
+    init: str = "kmeans"
+    tol: float = 1e-3
+    max_iter: int = 100
+    reg_covar: float = 1e-6
+    prior: bool = False
+
+
+@dataclass(frozen=True)
+class FitData:
+    """The data being fitted: ``X`` (N, D), one name per column, and where it came from."""
+
+    X: np.ndarray
+    feature_names: tuple[str, ...]
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One state to draw: an engine Snapshot with what the window needs around it.
+
+    ``n_history`` is the number of stored parameter sets (the history slider spans
+    ``0 .. n_history - 1``); ``state`` is the worker's state when the frame was made.
+    """
+
+    generation: int
+    snapshot: Any
+    data: FitData
+    settings: FitSettings
+    n_history: int
+    state: str
+
+
+@dataclass(frozen=True)
+class FitState:
+    """The worker's newest state, whether or not a frame showed it: what exports must use."""
+
+    generation: int
+    snapshot: Any
+    data: FitData
+    settings: FitSettings
+
+
+@dataclass(frozen=True)
+class History:
+    """Every objective value stored so far: ``iterations`` (M,) int, ``values`` (M,) float."""
+
+    generation: int
+    iterations: np.ndarray
+    values: np.ndarray
+    objective: str
