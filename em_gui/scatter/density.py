@@ -25,7 +25,7 @@ class DensityImage:
     buffer) and arithmetic over the occupied bins only (B of them, ~50k for a million points).
 
     Read-only surface: ``item`` (the pg.ImageItem to add to a plot), ``image`` (the RGBA shown),
-    ``rect`` (where it is, in data coordinates), ``binned_range``, ``bin_count``.
+    ``rect`` (where it is, in data coordinates), ``bin_count``.
     """
 
     def __init__(self) -> None:
@@ -55,11 +55,6 @@ class DensityImage:
     def rect(self) -> QtCore.QRectF:
         """Where the image is drawn, in data coordinates (its bounding rect in the plot)."""
         return self.item.mapRectToParent(self.item.boundingRect())
-
-    @property
-    def binned_range(self) -> tuple[float, float, float, float]:
-        """The range binned now: x0, x1, y0, y1 in data coordinates."""
-        return self._binned
 
     @property
     def bin_count(self) -> int:

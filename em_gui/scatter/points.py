@@ -83,7 +83,7 @@ class PointsItem(pg.GraphicsObject):
     """All points in one item, painted as pixmap fragments from a sprite atlas (or splatted).
 
     Read-only surface: ``x``, ``y`` (N,) float64 coordinates as drawn (1-D data: y jittered),
-    ``codes`` (N,) int16 sprite codes, ``size`` the symbol diameter in pixels.
+    ``codes`` (N,) int16 sprite codes.
     """
 
     def __init__(self) -> None:
@@ -118,11 +118,6 @@ class PointsItem(pg.GraphicsObject):
     def codes(self) -> np.ndarray:
         """Sprite code of every point (N,) int16 (see ``point_codes``), read-only."""
         return _read_only(self._codes)
-
-    @property
-    def size(self) -> int:
-        """Symbol diameter in pixels (``geometry.point_size`` of N)."""
-        return self._size
 
     def set_points(self, x: np.ndarray, y: np.ndarray) -> None:
         """Set point coordinates, (N,) each; all points become neutral."""
