@@ -551,7 +551,7 @@ def test_a_frame_is_drawn_in_stages_with_the_scatter_painted_between(qtbot, make
     assert "prepare_state" in log[:shown]  # the O(N) colours first, in an event of their own
     panels = log.index("show_parameters", shown)
     assert "paint" in log[shown:panels]  # the panels after the scatter's paint
-    assert window.scatter._prepared[0] is e.labels  # show_state reused the prepared colours
+    assert window.scatter.prepared.labels is e.labels  # show_state reused the prepared colours
 
 
 def test_commands_aimed_at_a_replaced_frame_are_dropped_quietly(qtbot, make_window):
