@@ -147,9 +147,12 @@ class Configure(Command):
 
 @dataclass(frozen=True)
 class SetMaxIter(Command):
-    """Change where runs stop, keeping the session and its history."""
+    """Change where runs stop, keeping the session and its history. A new generation all the
+    same: a frame from before it carries the old max_iter, which the controls must not show
+    again (the fit itself is kept, and the worker sends it again at once)."""
 
     label: ClassVar[str] = "max-iter"
+    new_generation: ClassVar[bool] = True
     max_iter: int = 100
 
 

@@ -663,6 +663,17 @@ def test_view_x_and_view_y_never_show_the_same_column(qtbot, make_window):
         window.controls.combo_view_y.currentIndex(),
     ) == (2, 1)
     assert window.scatter.plot_item.getAxis("bottom").labelText == "c"
+    # adding a point (new data, the same columns) keeps the columns viewed
+    n = len(window.current_frame().data.X)
+    window.scatter.point_clicked.emit(0.5, -0.5)
+    qtbot.waitUntil(lambda: len(window.current_frame().data.X) == n + 1)
+    assert (
+        window.controls.combo_view_x.currentIndex(),
+        window.controls.combo_view_y.currentIndex(),
+    ) == (2, 1)
+    added = window.current_frame().data.X[-1]
+    assert added[2] == 0.5 and added[1] == -0.5  # placed in the viewed columns c (x), b (y)
+    assert window.scatter.plot_item.getAxis("bottom").labelText == "c"
 
 
 def test_window_fits_a_1280x720_screen_and_menus(qtbot, make_window):
@@ -754,3 +765,41 @@ def test_the_converged_message_goes_when_the_state_changes(qtbot, make_window):
     qtbot.waitUntil(lambda: window.worker_state != "converged")
     assert window.status.message.message() == ""
     assert window.status.labels["converged"].text() == "not converged"
+
+
+def test_typed_numbers_count_on_enter_and_the_wheel_scrolls_the_panel(qtbot, make_window):
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+
+    window = make_window(k=3)
+    with qtbot.waitActive(window):
+        window.show()
+        window.activateWindow()
+    spin_k = window.controls.spin_k
+    spin_k.setFocus()
+    qtbot.waitUntil(spin_k.hasFocus)
+    spin_k.lineEdit().selectAll()
+    generation = window.controller.generation
+    qtbot.keyClicks(spin_k.lineEdit(), "5")  # not confirmed yet: the fit stays
+    assert (
+        window.controller.generation == generation and window.current_snapshot().weights.size == 3
+    )
+    qtbot.keyClick(spin_k.lineEdit(), Qt.Key.Key_Return)
+    wait_drawn(qtbot, window, lambda s: s.weights.size == 5)
+
+    spin = window.controls.spin_max_iter  # no focus: a wheel turn over it changes nothing
+    assert not spin.hasFocus()
+    centre = QPointF(spin.rect().center())
+    wheel = QWheelEvent(
+        centre,
+        QPointF(spin.mapToGlobal(centre.toPoint())),
+        QPoint(0, 0),
+        QPoint(0, -120),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QCoreApplication.sendEvent(spin, wheel)
+    assert spin.value() == 100 and not spin.hasFocus()
+    assert window.errors == []

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyqtgraph as pg
-from pyqtgraph.exporters import ImageExporter
 from PySide6 import QtCore, QtGui, QtSvg
 
 from em_engine.data import write_bytes_atomic
@@ -41,10 +40,24 @@ def export_figure(
 
 
 def png_bytes(plot_item: pg.PlotItem, scale: float) -> bytes:
-    """The plot as a PNG image, ``scale`` times its size on screen."""
-    exporter = ImageExporter(plot_item)
-    exporter.parameters()["width"] = export_size(plot_item, scale)[0]
-    image = exporter.export(toBytes=True)
+    """The plot as a PNG image, ``scale`` times its size on screen.
+
+    The scene is rendered into an image whose device pixel ratio is ``scale``, as a HiDPI screen
+    shows it: text, lines, points, markers and the legend all grow together (pyqtgraph's
+    ImageExporter scaled the text and markers but not cosmetic pens, points or the legend).
+    """
+    source = plot_item.sceneBoundingRect()
+    width, height = export_size(plot_item, scale)
+    image = QtGui.QImage(width, height, QtGui.QImage.Format.Format_ARGB32_Premultiplied)
+    image.setDevicePixelRatio(scale)
+    image.fill(QtGui.QColor("white"))
+    painter = QtGui.QPainter(image)
+    painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+    try:
+        target = QtCore.QRectF(0, 0, width / scale, height / scale)
+        plot_item.scene().render(painter, target, source)
+    finally:
+        painter.end()
     buffer = QtCore.QBuffer()
     buffer.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
     if not image.save(buffer, "PNG"):

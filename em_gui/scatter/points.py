@@ -211,19 +211,17 @@ class PointsItem(pg.GraphicsObject):
             visible = (px > -pad) & (px < w + pad) & (py > -pad) & (py < h + pad)
             px, py = px[visible], py[visible]
             if exporting:
-                # One raster image of all points: SVG gets one <image>, not N sprites; a PNG at
-                # k times the window's resolution gets sprites k times as large.
+                # One raster image of all points: an SVG gets one <image>, not N sprites.
                 image = QtGui.QImage(w, h, _ARGB)
                 image.fill(QtCore.Qt.GlobalColor.transparent)
                 layer = QtGui.QPainter(image)
-                scale = float(self._exportOpts.get("resolutionScale", 1.0))
-                self._draw_sprites(layer, px, py, visible, scale)
+                self._draw_sprites(layer, px, py, visible, 1.0)
                 layer.end()
                 p.drawImage(region.topLeft(), image)
             else:
                 p.translate(region.left(), region.top())
-                dpr = widget.devicePixelRatioF() if widget is not None else 1.0
-                self._draw_sprites(p, px, py, visible, dpr)
+                # the device's pixels per logical pixel: a HiDPI screen, or a PNG export at k x
+                self._draw_sprites(p, px, py, visible, p.device().devicePixelRatioF())
         p.restore()
 
     def _draw_sprites(
