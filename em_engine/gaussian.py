@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from em_engine.errors import DataError, DensityUnderflowError
+from em_engine.errors import DataError, DensityUnderflowError, RowError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -365,11 +365,13 @@ def check_magnitude(X: np.ndarray) -> None:
     """
     if X.size == 0:
         return
-    largest = np.unravel_index(np.argmax(np.abs(X)), X.shape)
-    if abs(X[largest]) > _MAX_ABS[X.dtype.type]:
-        raise DataError(
-            f"X has a value too large for the arithmetic ({X[largest]:.3g} at row {largest[0]}, "
-            f"column {largest[1]}; squares would overflow {X.dtype}): rescale the data"
+    row, column = np.unravel_index(np.argmax(np.abs(X)), X.shape)
+    if abs(X[row, column]) > _MAX_ABS[X.dtype.type]:
+        raise RowError(
+            f"{X[row, column]:.3g} is too large for the arithmetic (squares would overflow "
+            f"{X.dtype}): rescale the data",
+            int(row),
+            int(column),
         )
 
 

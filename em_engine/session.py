@@ -353,7 +353,13 @@ class EMSession:
         started = time.perf_counter()
         self._history_budget = _check_int("history_budget", history_budget, 0)
         self._X = _check_data(X)
-        self.n_components = _check_int("n_components", n_components, 1, self._X.shape[0])
+        n_samples = self._X.shape[0]
+        if isinstance(n_components, int | np.integer) and n_components > n_samples >= 1:
+            raise ValueError(
+                f"{n_components} components need at least {n_components} data points; "
+                f"the data has {n_samples}"
+            )
+        self.n_components = _check_int("n_components", n_components, 1, n_samples)
         if covariance_type not in gaussian.COVARIANCE_TYPES:
             raise ValueError(
                 f"covariance_type must be one of {gaussian.COVARIANCE_TYPES}, "
