@@ -229,14 +229,14 @@ class ControlsPanel(QWidget):
         self.edit_tol = _number_edit(
             "edit_tol",
             "Tolerance",
-            "1e-3",
+            f"{FitSettings.tol:g}",
             "Converged when the per-sample objective changes by less than this",
         )
         form.addRow("Tolerance", self.edit_tol)
         self.edit_reg_covar = _number_edit(
             "edit_reg_covar",
             "reg_covar",
-            "1e-6",
+            f"{FitSettings.reg_covar:g}",
             "Added to covariance diagonals (keeps them invertible)",
         )
         form.addRow("reg_covar", self.edit_reg_covar)
@@ -339,6 +339,7 @@ class ControlsPanel(QWidget):
             self.notice.emit(f"{edit.property('label')}: needs a number >= 0")
         else:
             edit.setProperty("last_good", edit.text())
+            self.notice.emit("")  # a notice about a bad number no longer holds
         self._on_settings_edited()
 
     def _on_settings_edited(self, *_args: Any) -> None:

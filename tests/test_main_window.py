@@ -202,7 +202,7 @@ def test_settings_controls_rebuild_the_session(qtbot, make_window):
     snap = wait_drawn(qtbot, window, lambda s: s.objective == "log posterior")
     window.controls.edit_tol.setText("not a number")
     window.controls.edit_tol.editingFinished.emit()
-    assert window.controls.edit_tol.text() == "1e-3"  # bad input put back, nothing sent
+    assert window.controls.edit_tol.text() == "0.001"  # bad input put back, nothing sent
     assert window.current_frame().settings.tol == 1e-3
 
 
@@ -803,3 +803,20 @@ def test_typed_numbers_count_on_enter_and_the_wheel_scrolls_the_panel(qtbot, mak
     QCoreApplication.sendEvent(spin, wheel)
     assert spin.value() == 100 and not spin.hasFocus()
     assert window.errors == []
+
+
+def test_importing_a_model_with_other_feature_names_says_how_they_are_read(
+    qtbot, make_window, tmp_path
+):
+    from em_engine.mixture import GaussianMixture
+    from em_engine.modelio import save_model
+
+    houses = make_preset("house_prices", 200, seed=0)
+    model = GaussianMixture(2, random_state=0).fit(houses.X)
+    path = tmp_path / "houses.json"
+    save_model(model, path, feature_names=houses.feature_names, X=houses.X)
+    window = make_window()  # blobs: columns x, y
+    assert window.files.import_model(path)
+    wait_drawn(qtbot, window, lambda s: np.allclose(s.means, model.means_))
+    message = window.status.message.message()
+    assert "price as x" in message and "floor_area as y" in message
