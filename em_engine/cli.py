@@ -491,7 +491,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
             f"note: using the columns {ours} of {args.data} for the model's features {theirs}"
         )
     with _naming_rows(dataset):
-        text = write_assignments(None, model, X)  # all of it before anything is written
+        # all of it before anything is written; rows numbered as the file's rows
+        text = write_assignments(None, model, X, dataset.lines)
     if args.out is None:
         sys.stdout.write(text)
     else:

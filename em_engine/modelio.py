@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -542,19 +542,24 @@ def load_model(path: str | os.PathLike[str]) -> GaussianMixture:
 
 
 def write_assignments(
-    path: str | os.PathLike[str] | None, model: GaussianMixture, X: np.ndarray
+    path: str | os.PathLike[str] | None,
+    model: GaussianMixture,
+    X: np.ndarray,
+    rows: Sequence[int] | None = None,
 ) -> str:
     """Per-row assignments of X under a fitted model, as CSV text (written atomically to path).
 
-    Columns: row (the data row, from 1), label (the component, from 1: component k is the
-    k-th in the model file, as the window numbers them; the Python API's labels are 0-based),
-    confidence (its responsibility), log_density (log p(x)), resp_1 .. resp_K. X : (N, D). Used
-    by the GUI and ``score``.
+    Columns: row (``rows``, (N,): each data row's row in its file, as messages number rows;
+    default 1..N), label (the component, from 1: component k is the k-th in the model file, as
+    the window numbers them; the Python API's labels are 0-based), confidence (its
+    responsibility), log_density (log p(x)), resp_1 .. resp_K. X : (N, D). Used by the GUI and
+    ``score``.
     """
     log_density, resp = model.score_samples_and_proba(X)
-    table = np.column_stack(
-        [np.arange(1, len(resp) + 1), resp.argmax(axis=1) + 1, resp.max(axis=1), log_density, resp]
-    )
+    numbers = np.arange(1, len(resp) + 1) if rows is None else np.asarray(rows, dtype=np.int64)
+    if numbers.shape != (len(resp),):
+        raise ValueError(f"{len(numbers)} row numbers for {len(resp)} rows")
+    table = np.column_stack([numbers, resp.argmax(axis=1) + 1, resp.max(axis=1), log_density, resp])
     header = [
         "row",
         "label",

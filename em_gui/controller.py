@@ -189,8 +189,12 @@ class EMController(QObject):
     def add_point(self, frame: Frame, point: np.ndarray) -> None:
         """Add ``point`` (D,) to the data of ``frame`` and go on fitting from its parameters."""
         X, snap = frame.data.X, frame.snapshot
+        lines = frame.data.lines
         data = FitData(
-            np.vstack([X, point.astype(X.dtype)[None]]), frame.data.feature_names, frame.data.source
+            np.vstack([X, point.astype(X.dtype)[None]]),
+            frame.data.feature_names,
+            frame.data.source,
+            None if lines is None else np.append(lines, 0),  # an added point has no file row
         )
         self.configure(
             data=data,

@@ -56,4 +56,4 @@ def write_assignments(state: FitState, path: str | Path) -> None:
     """Per data row of ``state``: row, label, confidence, log density, responsibilities."""
     from em_engine.modelio import write_assignments as write_table
 
-    write_table(path, fitted_model(state), state.data.X)
+    write_table(path, fitted_model(state), state.data.X, state.data.lines)

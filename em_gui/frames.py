@@ -39,11 +39,13 @@ class FitSettings:
 
 @dataclass(frozen=True)
 class FitData:
-    """The data being fitted: ``X`` (N, D), one name per column, and where it came from."""
+    """The data being fitted: ``X`` (N, D), one name per column, where it came from, and each
+    row's row in its file (``lines`` (N,), 0 for a point added by hand; None: numbered 1..N)."""
 
     X: np.ndarray
     feature_names: tuple[str, ...]
     source: str | None = None
+    lines: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

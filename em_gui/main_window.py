@@ -361,8 +361,9 @@ class MainWindow(QMainWindow):
         X = np.asarray(dataset.X)
         names = tuple(dataset.feature_names) or tuple(f"x{j}" for j in range(X.shape[1]))
         source = getattr(dataset, "source", None)
+        lines = getattr(dataset, "lines", None)
         self.controller.configure(
-            data=FitData(X, names, source),
+            data=FitData(X, names, source, None if lines is None else np.asarray(lines)),
             settings=self.fit_settings(),
             seed=self.controls.spin_seed.value(),
         )

@@ -144,7 +144,7 @@ def test_score_writes_labels_densities_and_responsibilities(
     )
     model = load_model(model_file)
     X = read_csv(BLOBS).X
-    np.testing.assert_array_equal(scores.X[:, 0], np.arange(1, 401))
+    np.testing.assert_array_equal(scores.X[:, 0], np.arange(2, 402))  # the file's rows (header: 1)
     np.testing.assert_array_equal(scores.X[:, 1], model.predict(X) + 1)  # components from 1
     np.testing.assert_allclose(scores.X[:, 2], model.predict_proba(X).max(axis=1), rtol=1e-15)
     np.testing.assert_allclose(scores.X[:, 3], model.score_samples(X), rtol=1e-15)
@@ -659,3 +659,18 @@ def test_fit_a_value_too_large_names_the_file_line_and_column(
     status, out, err = run(capsys, "fit", data, "-k", "2", "--out", tmp_path / "m.json")
     assert_one_error_line(status, out, err, f"{data}: row 28, column 'b'", "too large")
     assert not (tmp_path / "m.json").exists()
+
+
+def test_score_numbers_rows_as_the_files_rows(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, model_file: Path
+) -> None:
+    rows = read_csv(BLOBS)
+    lines = ["x,y", ""] + [f"{a},{b}" for a, b in rows.X[:5]] + ["", ""] + [
+        f"{a},{b}" for a, b in rows.X[5:8]
+    ]
+    data = tmp_path / "gaps.csv"
+    data.write_text("\n".join(lines) + "\n")
+    status, out, err = run(capsys, "score", model_file, data)
+    assert status == 0, err
+    numbers = [int(line.split(",")[0]) for line in out.splitlines()[1:]]
+    assert numbers == [3, 4, 5, 6, 7, 10, 11, 12]  # the file's rows: header 1, blanks 2, 8, 9

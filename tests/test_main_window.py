@@ -366,6 +366,7 @@ def test_open_csv_and_export_assignments_and_figure(qtbot, make_window, tmp_path
     assert rows[0] == ["row", "label", "confidence", "log_density", "resp_1", "resp_2", "resp_3"]
     assert len(rows) == 121
     table = np.array(rows[1:], dtype=float)
+    np.testing.assert_array_equal(table[:, 0], np.arange(2, 122))  # the file's rows (header 1)
     np.testing.assert_allclose(table[:, 4:].sum(axis=1), 1.0, rtol=1e-12)
     np.testing.assert_array_equal(table[:, 1], table[:, 4:].argmax(axis=1) + 1)  # from 1
     np.testing.assert_allclose(table[:, 2], table[:, 4:].max(axis=1))
