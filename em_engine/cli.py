@@ -29,7 +29,7 @@ from em_engine.init import INIT_METHODS
 if TYPE_CHECKING:
     from em_engine.data import Dataset
 
-__all__ = ["main"]
+__all__ = ["COMMAND_WORDS", "main"]
 
 EXIT_ERROR = 2
 EXIT_TERMINATED = 128 + signal.SIGTERM
@@ -536,6 +536,8 @@ def _write(path: str, write: Callable[[], object]) -> None:
 
 
 _COMMANDS = {"fit": _cmd_fit, "score": _cmd_score, "select": _cmd_select}
+#: First arguments that mean the command line (main.py starts the window for anything else).
+COMMAND_WORDS = frozenset({*_COMMANDS, "--version", "-V", "-h", "--help"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
