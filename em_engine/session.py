@@ -63,14 +63,17 @@ from typing import Any, overload
 
 import numpy as np
 
-from em_engine import gaussian
+from em_engine import covariance, gaussian
+from em_engine.checks import ParameterError, check_data, check_parameters
 from em_engine.errors import DataError
 from em_engine.init import (
     INIT_METHODS,
     initial_parameters,
     nearest_mean_responsibilities,
 )
-from em_engine.prior import Prior, log_prior
+from em_engine.iteration import EMIteration, Scored
+from em_engine.iteration import Theta as _Theta
+from em_engine.prior import Prior
 
 INITIAL_PARAM_KEYS = ("weights", "means", "covariances")
 #: Bytes of parameter sets the history keeps by default (the others are replayed when shown).
@@ -237,44 +240,17 @@ class Snapshot:
 
 
 @dataclass(frozen=True, eq=False)
-class _Theta:
-    """Valid parameters (finite, positive definite) with their precision Cholesky factors."""
-
-    weights: np.ndarray
-    means: np.ndarray
-    covariances: np.ndarray
-    precisions_cholesky: np.ndarray
-
-
-@dataclass(frozen=True, eq=False)
 class _EState:
     """An E-step on the current parameters."""
 
-    result: gaussian.EStepResult
-    objective: float
+    scored: Scored
     labels: np.ndarray
     confidence: np.ndarray
     converged: bool
 
 
-def _check_data(X: Any) -> np.ndarray:
-    try:
-        X = np.asarray(X)
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"X cannot be read as a numeric array: {exc}") from None
-    if X.ndim != 2:
-        raise DataError(f"X must be a 2-D array (n_samples, n_features), got shape {X.shape}")
-    if X.shape[0] < 1 or X.shape[1] < 1:
-        raise DataError(f"X must have at least one row and one column, got shape {X.shape}")
-    if X.dtype.kind not in "biuf":
-        raise DataError(f"X must be numeric, got dtype {X.dtype}")
-    # the session's own, read-only copy
-    X = np.array(X, dtype=gaussian.work_dtype(X), order="C", copy=True)
-    bad = ~np.isfinite(X)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise DataError(f"X contains {X[row, col]} at row {row}, column {col}")
-    gaussian.check_magnitude(X)
+def _check_spread(X: np.ndarray) -> None:
+    """DataError when X's values differ too little for the collapse policy's arithmetic."""
     spread = X.max(axis=0) - X.min(axis=0)
     widest = int(np.argmax(spread))
     if 0.0 < spread[widest] < _MIN_SPREAD[X.dtype.type]:
@@ -282,8 +258,6 @@ def _check_data(X: Any) -> np.ndarray:
             f"X's values differ by at most {spread[widest]:.3g} (column {widest}): too little "
             f"for the arithmetic in {X.dtype}; rescale the data"
         )
-    X.flags.writeable = False
-    return X
 
 
 def _check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
@@ -305,7 +279,7 @@ def _check_float(name: str, value: Any) -> float:
 
 def _is_positive_definite(covariances: np.ndarray, covariance_type: str) -> bool:
     try:
-        gaussian.compute_precision_cholesky(covariances, covariance_type)
+        covariance.compute_precision_cholesky(covariances, covariance_type)
     except ValueError:
         return False
     return True
@@ -352,11 +326,12 @@ class EMSession:
     ) -> None:
         started = time.perf_counter()
         self._history_budget = _check_int("history_budget", history_budget, 0)
-        self._X = _check_data(X)
+        self._X = check_data(X, fitting=True, copy=True)  # the session's own, read-only copy
+        _check_spread(self._X)
         self.n_components = _check_int("n_components", n_components, 1, self._X.shape[0])
-        if covariance_type not in gaussian.COVARIANCE_TYPES:
+        if covariance_type not in covariance.COVARIANCE_TYPES:
             raise ValueError(
-                f"covariance_type must be one of {gaussian.COVARIANCE_TYPES}, "
+                f"covariance_type must be one of {covariance.COVARIANCE_TYPES}, "
                 f"got {covariance_type!r}"
             )
         self.covariance_type = covariance_type
@@ -368,6 +343,7 @@ class EMSession:
         self.max_iter = _check_int("max_iter", max_iter, 1)
         self.prior = self._check_prior(prior)
         self.objective = "log-likelihood" if self.prior is None else "log posterior"
+        self._em = EMIteration(self._X, covariance_type, self.reg_covar, self.prior, self.tol)
         self._initial_params = self._check_initial_params(initial_params)
         self._data_moments: tuple[np.ndarray, np.ndarray] | None = None
         self.seed = _check_int("seed", seed, 0, _MAX_SEED)
@@ -477,12 +453,13 @@ class EMSession:
             raise ValueError(f"mean must be {n_features} finite numbers, got {mean.tolist()!r}")
         edit = (k, _frozen(mean))
         theta = _edited(self._theta, (edit,))
-        result = self._scored(theta)  # before any change: a mean too far to score is refused
+        # before any change: a mean too far to score is refused
+        scored = self._em.e_step(theta, with_labels=True)
         coords = ", ".join(f"{v:.6g}" for v in mean)
         events = (f"component {k + 1} mean moved to ({coords})",)
         self._truncate()
         self._set_current(theta, events, (*self._edits.get(self._iteration, ()), edit))
-        state = self._ensure_e_step(result)
+        state = self._ensure_e_step(scored)
         return self._publish("edit", started, state, self._iteration, events, converged=False)
 
     # --- construction ----------------------------------------------------------------------------
@@ -510,40 +487,14 @@ class EMSession:
             raise ValueError(
                 f"initial_params has unknown key(s) {unknown}; expected any of {INITIAL_PARAM_KEYS}"
             )
-        n_features = self._X.shape[1]
-        shapes = {
-            "weights": (self.n_components,),
-            "means": (self.n_components, n_features),
-            "covariances": gaussian.covariance_shape(
-                self.covariance_type, self.n_components, n_features
-            ),
-        }
-        checked = {}
-        for key, value in params.items():
-            name = f"initial_params[{key!r}]"
-            try:
-                array = np.array(value, dtype=np.float64)
-            except (TypeError, ValueError):
-                raise ValueError(f"{name} must be numbers, got {value!r}") from None
-            if array.shape != shapes[key]:
-                raise ValueError(f"{name} must have shape {shapes[key]}, got {array.shape}")
-            if not np.all(np.isfinite(array)):
-                raise ValueError(f"{name} contains NaN or infinity")
-            checked[key] = array
-        weights = checked.get("weights")
-        if weights is not None:
-            if np.any(weights < 0) or abs(weights.sum() - 1.0) > 1e-6:
-                raise ValueError(
-                    "initial_params['weights'] must be >= 0 and sum to 1, "
-                    f"got sum {weights.sum()!r}"
-                )
-            checked["weights"] = weights / weights.sum()
-        covariances = checked.get("covariances")
-        if covariances is not None and not _is_positive_definite(covariances, self.covariance_type):
-            raise ValueError(
-                f"initial_params['covariances'] are not all positive definite "
-                f"({self.covariance_type} covariances)"
+        try:
+            checked = check_parameters(
+                self.covariance_type, self.n_components, self._X.shape[1], **params
             )
+        except ParameterError as exc:
+            raise ValueError(f"initial_params[{exc.name!r}]{exc.index}: {exc.problem}") from None
+        if "weights" in checked:
+            checked["weights"] = checked["weights"] / checked["weights"].sum()
         return checked
 
     def _initial_theta(self) -> tuple[_Theta, tuple[str, ...]]:
@@ -679,10 +630,8 @@ class EMSession:
         if start < self._iteration <= iteration:
             start, theta = self._iteration, self._theta
         for i in range(start + 1, iteration + 1):
-            result = gaussian.e_step(
-                self._X, theta.weights, theta.means, theta.precisions_cholesky, self.covariance_type
-            )
-            theta = self._next_theta(result.stats)[0]
+            parameters = self._em.step(theta)[1]
+            theta = self._sanitise(*parameters, check_weights=True)[0]
             theta = _edited(theta, self._edits.get(i, ()))
         return theta
 
@@ -695,57 +644,35 @@ class EMSession:
             )
         return self._theta_at(iteration)
 
-    def _objective(self, theta: _Theta, log_likelihood: float) -> float:
-        if self.prior is None:
-            return log_likelihood
-        return log_likelihood + log_prior(
-            theta.weights, theta.means, theta.covariances, self.covariance_type, self.prior
-        )
-
-    def _scored(self, theta: _Theta) -> gaussian.EStepResult:
-        """The E-step (with labels) on theta; DensityUnderflowError changes nothing."""
-        return gaussian.e_step(
-            self._X,
-            theta.weights,
-            theta.means,
-            theta.precisions_cholesky,
-            self.covariance_type,
-            with_labels=True,
-        )
-
-    def _ensure_e_step(self, result: gaussian.EStepResult | None = None) -> _EState:
+    def _ensure_e_step(self, scored: Scored | None = None) -> _EState:
         """The E-step on the current parameters (computed once per parameter set, unless
-        ``result`` is that E-step already)."""
+        ``scored`` is that E-step already); DensityUnderflowError changes nothing."""
         if self._e_state is not None:
             return self._e_state
         theta, i = self._theta, self._iteration
-        if result is None:
-            result = self._scored(theta)
-        objective = self._objective(theta, result.log_likelihood)
+        if scored is None:
+            scored = self._em.e_step(theta, with_labels=True)
         previous = self._values[i - 1] if i > 0 else math.nan
         converged = (
             not math.isnan(previous)
             and not self._events[i]
-            and abs(objective - previous) / self._X.shape[0] < self.tol
+            and self._em.converged(
+                self._em.lower_bound(scored.objective), self._em.lower_bound(previous)
+            )
         )
-        self._values[i] = objective
+        self._values[i] = scored.objective
+        result = scored.result
         self._e_state = _EState(
-            result, objective, _shared(result.labels), _shared(result.confidence), converged
+            scored, _shared(result.labels), _shared(result.confidence), converged
         )
         return self._e_state
 
     def _advance(self, state: _EState) -> None:
         """M-step from ``state`` (the E-step on theta_i): theta_{i+1} becomes current."""
-        theta, events = self._next_theta(state.result.stats)
+        parameters = self._em.m_step(state.scored.result.stats)
+        theta, events = self._sanitise(*parameters, check_weights=True)
         self._iteration += 1
         self._set_current(theta, events)
-
-    def _next_theta(self, stats: gaussian.SufficientStats) -> tuple[_Theta, tuple[str, ...]]:
-        """The M-step and the collapse policy: the next parameters and their events."""
-        weights, means, covariances = gaussian.m_step(
-            stats, self.covariance_type, self.reg_covar, self.prior
-        )
-        return self._sanitise(weights, means, covariances, check_weights=True)
 
     def _publish(
         self,
@@ -764,7 +691,7 @@ class EMSession:
             weights=theta.weights.view(),
             means=theta.means.view(),
             covariances=theta.covariances.view(),
-            log_likelihood=None if state is None else state.objective,
+            log_likelihood=None if state is None else state.scored.objective,
             log_likelihood_iteration=None if state is None else scored,
             objective=self.objective,
             labels=None if state is None else state.labels.view(),
@@ -782,7 +709,9 @@ class EMSession:
         self, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray
     ) -> _Theta:
         """Valid parameters -> _Theta with read-only copies and precision Cholesky factors."""
-        precisions_cholesky = gaussian.compute_precision_cholesky(covariances, self.covariance_type)
+        precisions_cholesky = covariance.compute_precision_cholesky(
+            covariances, self.covariance_type
+        )
         return _Theta(
             _frozen(weights, np.float64),
             _frozen(means, np.float64),
@@ -885,7 +814,7 @@ class EMSession:
         else:
             mu, cov = self._data_moments_checked()
             w, mu, cov, covariance_type = np.ones(1), mu[None], cov[None], "full"
-        pc = gaussian.compute_precision_cholesky(cov, covariance_type)
+        pc = covariance.compute_precision_cholesky(cov, covariance_type)
         density = gaussian.e_step(
             self._X, w, mu, pc, covariance_type, with_density=True
         ).sample_log_density
