@@ -10,7 +10,7 @@ import importlib
 from typing import Any
 
 from em_engine._version import __version__
-from em_engine.errors import DataError, DensityUnderflowError, EMError, ModelFileError
+from em_engine.errors import DataError, DensityUnderflowError, EMError, ModelFileError, RowError
 
 _LAZY = {
     "GaussianMixture": "em_engine.mixture",
@@ -30,6 +30,7 @@ _LAZY = {
 __all__ = [
     "DataError",
     "DensityUnderflowError",
+    "RowError",
     "EMError",
     "ModelFileError",
     "__version__",

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from em_engine.covariance import compute_precision_cholesky, covariance_shape
-from em_engine.errors import DataError
+from em_engine.errors import DataError, RowError
 
 __all__ = ["ParameterError", "check_data", "check_magnitude", "check_parameters", "work_dtype"]
 
@@ -37,16 +37,19 @@ def work_dtype(X: np.ndarray, name: str = "X") -> np.dtype:
 
 
 def check_magnitude(X: np.ndarray) -> None:
-    """DataError if X (N, D) float32/float64 has a value whose square, summed over many rows,
-    would overflow: no covariance of such data is a float (fitting needs one; scoring does not).
+    """RowError (a DataError) if X (N, D) float32/float64 has a value whose square, summed over
+    many rows, would overflow: no covariance of such data is a float (fitting needs one; scoring
+    does not).
     """
     if X.size == 0:
         return
-    largest = np.unravel_index(np.argmax(np.abs(X)), X.shape)
-    if abs(X[largest]) > _MAX_ABS[X.dtype.type]:
-        raise DataError(
-            f"X has a value too large for the arithmetic ({X[largest]:.3g} at row {largest[0]}, "
-            f"column {largest[1]}; squares would overflow {X.dtype}): rescale the data"
+    row, column = np.unravel_index(np.argmax(np.abs(X)), X.shape)
+    if abs(X[row, column]) > _MAX_ABS[X.dtype.type]:
+        raise RowError(
+            f"{X[row, column]:.3g} is too large for the arithmetic (squares would overflow "
+            f"{X.dtype}): rescale the data",
+            int(row),
+            int(column),
         )
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from em_engine._version import __version__
 from em_engine.covariance import COVARIANCE_TYPES
-from em_engine.errors import DataError, DensityUnderflowError, EMError
+from em_engine.errors import DataError, EMError, RowError
 from em_engine.init import INIT_METHODS
 
 if TYPE_CHECKING:
@@ -352,12 +352,16 @@ def _load_data(args: argparse.Namespace, columns: Sequence[str] | None = None) -
 
 @contextmanager
 def _naming_rows(dataset: Dataset) -> Iterator[None]:
-    """A row the model cannot score is named as the file's row (line), not X's index."""
+    """A row the engine refuses (one it cannot score, a value too large to fit) is named as the
+    file's row (its line) and column name, not X's indices."""
     try:
         yield
-    except DensityUnderflowError as exc:
+    except RowError as exc:
         line = exc.row + 1 if dataset.lines is None else dataset.lines[exc.row]
-        raise CliError(f"{dataset.source}: row {line}: {exc.reason}; nothing written") from None
+        column = "" if exc.column is None else f", column {dataset.feature_names[exc.column]!r}"
+        raise CliError(
+            f"{dataset.source}: row {line}{column}: {exc.reason}; nothing written"
+        ) from None
 
 
 def _check_output(path: str | None, inputs: Sequence[str]) -> None:

@@ -33,6 +33,7 @@ from em_engine.errors import DataError
 __all__ = [
     "CsvPreview",
     "Dataset",
+    "cell_problem",
     "delimiter_name",
     "format_names",
     "read_csv",
@@ -68,6 +69,7 @@ class CsvPreview:
     column_names: tuple[str, ...]
     preview_rows: tuple[tuple[str, ...], ...]
     has_row_names: bool
+    preview_lines: tuple[int, ...] = ()  # the file line (from 1) each preview row starts on
 
 
 @dataclass(frozen=True)
@@ -154,10 +156,12 @@ def _lines(text: str) -> Iterator[str]:
         start = end.end()
 
 
-def _head_lines(text: str, count: int = _SNIFF_LINES) -> list[str]:
-    """The first ``count`` lines of ``text`` that hold something (endings kept), however many
-    blank lines, or lines of delimiters and quotes only, come before or between them."""
-    return list(itertools.islice((line for line in _lines(text) if _has_content(line)), count))
+def _head_lines(text: str, count: int = _SNIFF_LINES) -> list[tuple[int, str]]:
+    """The first ``count`` lines of ``text`` that hold something, as (line number from 1, line
+    with its ending), however many blank lines, or lines of delimiters and quotes only, come
+    before or between them."""
+    numbered = enumerate(_lines(text), 1)
+    return list(itertools.islice(((n, line) for n, line in numbered if _has_content(line)), count))
 
 
 def _has_content(line: str) -> bool:
@@ -276,24 +280,35 @@ def _layout(rows: list[list[str]], path: Path, delimiter: str, header: bool | No
 
 def _read_head(
     text: str, path: Path, delimiter: str | None, header: bool | None
-) -> tuple[_Layout, list[list[str]]]:
+) -> tuple[_Layout, list[list[str]], list[int]]:
     """Sniff the delimiter, parse the first non-blank rows and work out the layout.
 
-    Returns the layout and the first data rows (the header left out), split into fields. Blank
-    lines, and rows of empty fields only, are skipped wherever they are (as ``read_csv`` does).
+    Returns the layout, the first data rows (the header left out) split into fields, and the
+    file line each of them starts on. Blank lines, and rows of empty fields only, are skipped
+    wherever they are (as ``read_csv`` does).
     """
-    lines = _head_lines(text)
-    if not lines:
+    numbered = _head_lines(text)
+    if not numbered:
         raise DataError(f"{path}: the file is empty")
+    lines = [line for _, line in numbered]
     delim = _sniff_delimiter(lines) if delimiter is None else delimiter
+    rows: list[list[str]] = []
+    starts: list[int] = []
     try:
-        rows = [f for f in csv.reader(lines, delimiter=delim) if any(c.strip() for c in f)]
+        reader = csv.reader(lines, delimiter=delim)
+        consumed = 0  # lines read so far: a quoted line break makes one row of several lines
+        for fields in reader:
+            if any(c.strip() for c in fields):
+                rows.append(fields)
+                starts.append(numbered[consumed][0])
+            consumed = reader.line_num
     except (csv.Error, TypeError) as exc:
         raise DataError(f"{path}: cannot split rows with delimiter {delim!r}: {exc}") from None
     if not rows:
         raise DataError(f"{path}: the file has no data (only empty fields)")
     layout = _layout(rows, path, delim, header)
-    return layout, rows[1:] if layout.has_header else rows
+    first = 1 if layout.has_header else 0
+    return layout, rows[first:], starts[first:]
 
 
 def sniff_csv(
@@ -322,7 +337,7 @@ def sniff_csv(
         If the file cannot be read or is empty.
     """
     path = Path(path)
-    layout, data = _read_head(_read_head_text(path), path, delimiter, header)
+    layout, data, lines = _read_head(_read_head_text(path), path, delimiter, header)
     skip = layout.first_field
     preview = tuple(tuple(r[skip:]) for r in data[:n_preview])
     return CsvPreview(
@@ -332,6 +347,7 @@ def sniff_csv(
         column_names=layout.names,
         preview_rows=preview,
         has_row_names=layout.has_row_names,
+        preview_lines=tuple(lines[:n_preview]),
     )
 
 
@@ -416,7 +432,7 @@ def _fast_read(text: str, layout: _Layout, cols: list[int]) -> tuple[np.ndarray,
     return np.ascontiguousarray(X), range(skip_lines + 1, n_lines + 1)
 
 
-def _cell_problem(cell: str, name: str) -> str | None:
+def cell_problem(cell: str, name: str) -> str | None:
     """Why a cell is not a usable number (None if it is one)."""
     value = cell.strip()
     if not value:
@@ -466,7 +482,7 @@ def _careful_read(
                     continue
                 except ValueError:
                     cells = zip(fields, names, strict=True)
-                    reason = next(r for r in (_cell_problem(row[f], n) for f, n in cells) if r)
+                    reason = next(r for r in (cell_problem(row[f], n) for f, n in cells) if r)
             if end > start or any("\n" in cell or "\r" in cell for cell in row):
                 # a quoted field ran over a line end: most likely a missing closing quote
                 reason = f"a quote opened on this row is still open on row {end} ({reason})"
@@ -531,7 +547,7 @@ def read_csv(
     """
     path = Path(path)
     text = _read_text(path)[0]
-    layout, data_head = _read_head(text, path, delimiter, header)
+    layout, data_head, _ = _read_head(text, path, delimiter, header)
     if not data_head:
         raise DataError(f"{path}: the file has a header but no data rows")
     cols = _choose_columns(columns, layout, data_head, path)

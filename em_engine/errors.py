@@ -15,12 +15,20 @@ class ModelFileError(EMError, ValueError):
     """A model JSON file that cannot be loaded. The message names the file and the field."""
 
 
-class DensityUnderflowError(DataError):
-    """A row that a model cannot score in float64: its density is below the float range under
-        every component, or its responsibilities are lost to rounding. ``row`` is its 0-based index,
-    ``reason`` the message without it (for a caller that names the row its own way)."""
+class RowError(DataError):
+    """A problem with one row of the data (and one column, where it is about a value). ``row``
+    and ``column`` are 0-based indices into X (``column`` None when the whole row is meant),
+    ``reason`` the message without them: a caller that knows the file names them its own way
+    (its line, the column's name)."""
 
-    def __init__(self, reason: str, row: int) -> None:
-        super().__init__(f"X row {row}: {reason}")
+    def __init__(self, reason: str, row: int, column: int | None = None) -> None:
+        where = f"data row {row + 1}" + ("" if column is None else f", column {column + 1}")
+        super().__init__(f"{where}: {reason}")
         self.reason = reason
         self.row = row
+        self.column = column
+
+
+class DensityUnderflowError(RowError):
+    """A row that a model cannot score in float64: its density is below the float range under
+    every component, or its responsibilities are lost to rounding."""

@@ -288,7 +288,13 @@ class EMSession:
         self._history_budget = _check_int("history_budget", history_budget, 0)
         self._X = check_data(X, fitting=True, copy=True)  # the session's own, read-only copy
         _check_spread(self._X)
-        self.n_components = _check_int("n_components", n_components, 1, self._X.shape[0])
+        n_samples = self._X.shape[0]
+        if isinstance(n_components, int | np.integer) and n_components > n_samples >= 1:
+            raise ValueError(
+                f"{n_components} components need at least {n_components} data points; "
+                f"the data has {n_samples}"
+            )
+        self.n_components = _check_int("n_components", n_components, 1, n_samples)
         if covariance_type not in covariance.COVARIANCE_TYPES:
             raise ValueError(
                 f"covariance_type must be one of {covariance.COVARIANCE_TYPES}, "

@@ -2,7 +2,8 @@
 
 Each class says how the worker's queue treats it:
 
-- ``label``: its name in messages ("step failed: ...", "Internal error in step; ...");
+- ``label``: its name in internal-error messages ("Internal error in step; ...");
+- ``failure``: how a person is told it could not be done ("Cannot start the fit: <reason>");
 - ``new_generation``: it replaces what is shown, so it gets a new generation number when posted
   and older frames are dropped;
 - ``fresh_start``: it starts the fit again (reset, reseed, new settings or data), so the moves
@@ -48,6 +49,7 @@ class Command:
     """Base of the worker's commands (see the module docstring)."""
 
     label: ClassVar[str] = "command"
+    failure: ClassVar[str] = "Cannot carry out the command"
     new_generation: ClassVar[bool] = False
     fresh_start: ClassVar[bool] = False
     moot_before_fresh_start: ClassVar[bool] = False
@@ -58,6 +60,7 @@ class Run(Command):
     """Iterate until converged, paused or max_iter."""
 
     label: ClassVar[str] = "run"
+    failure: ClassVar[str] = "Cannot run"
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class Pause(Command):
     """Stop iterating after the current half-step."""
 
     label: ClassVar[str] = "pause"
+    failure: ClassVar[str] = "Cannot pause"
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ class Step(Command):
     """One full iteration (E-step then M-step)."""
 
     label: ClassVar[str] = "step"
+    failure: ClassVar[str] = "Cannot take a step"
     moot_before_fresh_start: ClassVar[bool] = True
 
 
@@ -80,6 +85,7 @@ class EStep(Command):
     """Responsibilities from the current parameters."""
 
     label: ClassVar[str] = "e-step"
+    failure: ClassVar[str] = "Cannot take an E-step"
     moot_before_fresh_start: ClassVar[bool] = True
 
 
@@ -88,6 +94,7 @@ class MStep(Command):
     """Parameters from the latest responsibilities."""
 
     label: ClassVar[str] = "m-step"
+    failure: ClassVar[str] = "Cannot take an M-step"
     moot_before_fresh_start: ClassVar[bool] = True
 
 
@@ -96,6 +103,7 @@ class Reset(Command):
     """Back to the initial parameters of the current seed."""
 
     label: ClassVar[str] = "reset"
+    failure: ClassVar[str] = "Cannot reset"
     new_generation: ClassVar[bool] = True
     fresh_start: ClassVar[bool] = True
 
@@ -105,6 +113,7 @@ class Reseed(Command):
     """New seed (random if None) and new initial parameters."""
 
     label: ClassVar[str] = "reseed"
+    failure: ClassVar[str] = "Cannot reseed"
     new_generation: ClassVar[bool] = True
     fresh_start: ClassVar[bool] = True
     seed: int | None = None
@@ -116,6 +125,7 @@ class Restore(Command):
     is kept (the queue puts a Pause in its place)."""
 
     label: ClassVar[str] = "restore"
+    failure: ClassVar[str] = "Cannot show that iteration"
     new_generation: ClassVar[bool] = True
     moot_before_fresh_start: ClassVar[bool] = True
     iteration: int = 0
@@ -126,6 +136,7 @@ class MoveMean(Command):
     """Place a component's mean (D,) by hand."""
 
     label: ClassVar[str] = "move-mean"
+    failure: ClassVar[str] = "Cannot move the mean"
     new_generation: ClassVar[bool] = True
     component: int = 0
     mean: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -137,6 +148,7 @@ class Configure(Command):
     they are)."""
 
     label: ClassVar[str] = "configure"
+    failure: ClassVar[str] = "Cannot start the fit"
     new_generation: ClassVar[bool] = True
     fresh_start: ClassVar[bool] = True
     data: FitData | None = None
@@ -147,9 +159,13 @@ class Configure(Command):
 
 @dataclass(frozen=True)
 class SetMaxIter(Command):
-    """Change where runs stop, keeping the session and its history."""
+    """Change where runs stop, keeping the session and its history. A new generation all the
+    same: a frame from before it carries the old max_iter, which the controls must not show
+    again (the fit itself is kept, and the worker sends it again at once)."""
 
     label: ClassVar[str] = "max-iter"
+    failure: ClassVar[str] = "Cannot change Max iterations"
+    new_generation: ClassVar[bool] = True
     max_iter: int = 100
 
 
@@ -158,6 +174,7 @@ class ExportModel(Command):
     """Write the newest state as model JSON (scored on the data)."""
 
     label: ClassVar[str] = "export model"
+    failure: ClassVar[str] = "Cannot export the model"
     path: Path = Path()
 
 
@@ -166,6 +183,7 @@ class ExportAssignments(Command):
     """Write label, confidence, log density and responsibilities per data row (CSV)."""
 
     label: ClassVar[str] = "export assignments"
+    failure: ClassVar[str] = "Cannot export the assignments"
     path: Path = Path()
 
 

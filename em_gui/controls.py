@@ -12,6 +12,8 @@ import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QApplication,
     QCheckBox,
     QComboBox,
     QFormLayout,
@@ -49,14 +51,18 @@ MAX_SEED = 2**31 - 1  # what a QSpinBox can hold
 
 
 class TypingKeys(QObject):
-    """Event filter for the number fields: Space goes to the window's shortcuts (Run/Pause) instead
-    of into the field (where it blanked it), and Enter hands the keyboard to ``focus_plot``."""
+    """Event filter for the controls: Space goes to the window's shortcuts (Run/Pause) instead of
+    into a number field (where it blanked it), Enter hands the keyboard to ``focus_plot``, and the
+    mouse wheel over a control without the keyboard focus scrolls the panel instead of changing
+    the control's value (it changed Max iterations while a person scrolled)."""
 
     def __init__(self, parent: QObject, focus_plot: Callable[[], object]) -> None:
         super().__init__(parent)
         self._focus_plot = focus_plot
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Wheel and isinstance(watched, QWidget):
+            return self._wheel(watched, event)
         if event.type() not in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress):
             return False
         if event.key() == Qt.Key.Key_Space and not event.modifiers():
@@ -69,6 +75,18 @@ class TypingKeys(QObject):
         ):
             QTimer.singleShot(0, self._focus_plot)  # after the edit
         return False
+
+    @staticmethod
+    def _wheel(control: QWidget, event: QEvent) -> bool:
+        """A wheel turn over an unfocused control goes to the scroll area around it."""
+        if control.hasFocus() or (control.focusProxy() and control.focusProxy().hasFocus()):
+            return False
+        area = control.parentWidget()
+        while area is not None and not isinstance(area, QAbstractScrollArea):
+            area = area.parentWidget()
+        if area is not None:
+            QApplication.sendEvent(area.verticalScrollBar(), event.clone())
+        return True
 
 
 def _tool_button(action: QAction) -> QToolButton:
@@ -132,6 +150,20 @@ class ControlsPanel(QWidget):
             field.installEventFilter(typing_keys)
             if isinstance(field, QSpinBox):
                 field.lineEdit().installEventFilter(typing_keys)
+                # a typed number counts on Enter or when the field is left, not per keystroke
+                # (typing "50" in K no longer fits K=5 on the way)
+                field.setKeyboardTracking(False)
+                field.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # a wheel turn takes no focus
+        for control in (
+            self.combo_covariance,
+            self.combo_init,
+            self.combo_preset,
+            self.combo_view_x,
+            self.combo_view_y,
+            self.slider_speed,
+        ):
+            control.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # a wheel turn takes no focus
+            control.installEventFilter(typing_keys)
 
     # ------------------------------------------------------------------ construction
     def _build_em_group(self, actions: Mapping[str, QAction]) -> QGroupBox:
@@ -197,14 +229,14 @@ class ControlsPanel(QWidget):
         self.edit_tol = _number_edit(
             "edit_tol",
             "Tolerance",
-            "1e-3",
+            f"{FitSettings.tol:g}",
             "Converged when the per-sample objective changes by less than this",
         )
         form.addRow("Tolerance", self.edit_tol)
         self.edit_reg_covar = _number_edit(
             "edit_reg_covar",
             "reg_covar",
-            "1e-6",
+            f"{FitSettings.reg_covar:g}",
             "Added to covariance diagonals (keeps them invertible)",
         )
         form.addRow("reg_covar", self.edit_reg_covar)
@@ -307,6 +339,7 @@ class ControlsPanel(QWidget):
             self.notice.emit(f"{edit.property('label')}: needs a number >= 0")
         else:
             edit.setProperty("last_good", edit.text())
+            self.notice.emit("")  # a notice about a bad number no longer holds
         self._on_settings_edited()
 
     def _on_settings_edited(self, *_args: Any) -> None:
@@ -435,7 +468,11 @@ class ControlsPanel(QWidget):
         self.combo_view_y.setCurrentIndex(y)
 
     def fill_view_columns(self, names: Sequence[str]) -> None:
-        """New data: its column names in View x / View y (columns 0 and 1 shown)."""
+        """New data: its column names in View x / View y (columns 0 and 1 shown). Data with the
+        same columns (a point added, the same file again) keeps the columns viewed."""
+        shown = [self.combo_view_x.itemText(i) for i in range(self.combo_view_x.count())]
+        if len(names) > 1 and shown == list(names):
+            return
         combos = (self.combo_view_x, self.combo_view_y)
         for combo in combos:
             combo.blockSignals(True)

@@ -9,6 +9,7 @@ from PySide6 import QtCore, QtWidgets
 from em_engine.data import (
     CsvPreview,
     Dataset,
+    cell_problem,
     delimiter_name,
     is_number,  # the reader's own test of a numeric cell
     read_csv,
@@ -100,7 +101,12 @@ class CsvImportDialog(QtWidgets.QDialog):
         layout.addWidget(self.detected_label)
         layout.addWidget(QtWidgets.QLabel("Columns to fit:"))
         layout.addWidget(self.columns_list)
-        layout.addWidget(QtWidgets.QLabel(f"Preview (first {PREVIEW_ROWS} data rows):"))
+        layout.addWidget(
+            QtWidgets.QLabel(
+                f"Preview (first {PREVIEW_ROWS} data rows, numbered by their row in the file, "
+                "as messages number them):"
+            )
+        )
         layout.addWidget(self.table, 1)
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
@@ -179,6 +185,23 @@ class CsvImportDialog(QtWidgets.QDialog):
         self.detected_label.setText("Reading as: " + ", ".join(detected) + ".")
         self._fill_table(preview)
         self._fill_columns(preview)
+        if not self.selected_columns():
+            self._show_message(self._why_nothing_to_fit(preview), error=True)
+
+    @staticmethod
+    def _why_nothing_to_fit(preview: CsvPreview) -> str:
+        """Why no column is ticked: no data rows, or the first cell that is not a number."""
+        if not preview.preview_rows:
+            return "The file has a header but no data rows."
+        for line, row in zip(preview.preview_lines, preview.preview_rows, strict=True):
+            for name, cell in zip(preview.column_names, row, strict=False):
+                problem = cell_problem(cell, name)
+                if problem is not None:
+                    return (
+                        f"No column holds numbers in the rows shown: row {line}: {problem}. "
+                        "Tick a column to fit it anyway; its bad rows are then named."
+                    )
+        return "Choose at least one column to fit."
 
     def _fill_table(self, preview: CsvPreview) -> None:
         n_cols = len(preview.column_names)
@@ -186,6 +209,7 @@ class CsvImportDialog(QtWidgets.QDialog):
         self.table.setColumnCount(n_cols)
         self.table.setRowCount(len(preview.preview_rows))
         self.table.setHorizontalHeaderLabels(list(preview.column_names))
+        self.table.setVerticalHeaderLabels([str(line) for line in preview.preview_lines])
         for r, row in enumerate(preview.preview_rows):
             for c, cell in enumerate(row[:n_cols]):
                 self.table.setItem(r, c, QtWidgets.QTableWidgetItem(cell))

@@ -194,7 +194,16 @@ class FileActions(QObject):
             },
         )
         self._settings.remember_file(path)
-        self._status.show_message(f"model imported from {path}", 5000)
+        ours, theirs = tuple(frame.data.feature_names), tuple(model.feature_names_)
+        if ours != theirs:  # the same count, other names: say which column stands for which
+            pairs = ", ".join(f"{t} as {o}" for t, o in zip(theirs, ours, strict=True))
+            self._status.show_message(
+                f"model imported from {Path(path).name}; its features are read as the data's "
+                f"columns ({pairs})",
+                12000,
+            )
+        else:
+            self._status.show_message(f"model imported from {path}", 5000)
         return True
 
     # ------------------------------------------------------------------ exports

@@ -368,7 +368,7 @@ class MainWindow(QMainWindow):
         )
         dropped = getattr(dataset, "n_dropped", 0)
         if dropped:
-            self._show_notice(f"{dropped} invalid rows dropped")
+            self._show_notice(f"{dropped} invalid row{'s' * (dropped != 1)} dropped")
 
     def _on_point_clicked(self, x: float, y: float) -> None:
         """Add a data point at (x, y) in the viewed columns (other columns: their mean) and go on

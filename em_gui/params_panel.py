@@ -13,6 +13,9 @@ from em_gui import palette
 
 #: Significant digits of every number shown.
 DIGITS = 4
+#: Entries below this fraction of their scale are rounding noise (far below the digits shown,
+#: far above float64's 2e-16).
+NOISE = 1e-9
 #: Spaces between columns.
 GAP = 2
 
@@ -33,17 +36,15 @@ def entry_scale(matrix: np.ndarray) -> np.ndarray:
 
 
 def drop_noise(values: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """``values`` with entries that round to 0 at DIGITS significant digits of ``scale`` set to 0.
+    """``values`` with rounding noise set to 0: entries below NOISE times their ``scale``.
 
-    E.g. 7.55e-15 next to values of order 1 (rounding noise) shows as 0; a small value of a
-    feature in small units stays. ``scale`` broadcasts to ``values``' shape; where it is 0 or not
-    finite nothing is dropped.
+    E.g. 7.55e-15 next to values of order 1 shows as 0; a small but real value stays, such as
+    a mean of 2.2 in a component whose spread is 1e4, or a feature in small units. ``scale``
+    broadcasts to ``values``' shape; where it is 0 or not finite nothing is dropped.
     """
     scale = np.abs(np.broadcast_to(np.asarray(scale, dtype=np.float64), values.shape))
-    ok = np.isfinite(scale) & (scale > 0)
-    unit = np.zeros_like(scale)
-    unit[ok] = 10.0 ** (np.floor(np.log10(scale[ok])) - DIGITS + 1)
-    return np.where(np.abs(values) < 0.5 * unit, 0.0, values)
+    noise = np.isfinite(scale) & (np.abs(values) < NOISE * scale)
+    return np.where(noise, 0.0, values)
 
 
 def cells(matrix: np.ndarray, scale: np.ndarray | None = None) -> list[list[str]]:

@@ -17,7 +17,8 @@ Outgoing signals (queued to the GUI thread; the worker never touches a widget):
 - ``state_changed(str)``: ``"running"``, ``"paused"`` or ``"converged"``; sent before the frame
   that shows the new state, so a receiver that has a resting frame also has its state.
 - ``error(str)``: a command failed; the previous session and its fit are kept. Bad input (EMError,
-  ValueError) reads "<command> failed: <reason>"; anything else is a programming error, logged
+  ValueError) reads "<the command's failure phrase>: <reason>" (e.g. "Cannot start the fit: ...");
+  anything else is a programming error, logged
   with its traceback (em_gui.errorlog) and reported as "Internal error in <command>; details in
   <log file>".
 - ``export_done(str)`` / ``export_failed(str, str)``: an export was written to the path / could
@@ -285,7 +286,7 @@ class EMWorker(QObject):
                 if posted is None:
                     break
                 if posted is _ADVANCE:
-                    self._guarded("iteration", self._advance)
+                    self._guarded("iteration", "Cannot take the next iteration", self._advance)
                 else:
                     self._execute(posted)
         finally:
@@ -321,25 +322,30 @@ class EMWorker(QObject):
             self._generation = posted.generation
         command = posted.command
         handler = self._handlers[type(command)]
-        ok = self._guarded(command.label, handler, command, quiet=stale)
+        ok = self._guarded(command.label, command.failure, handler, command, quiet=stale)
         if not ok and posted.generation is not None:
             self._publish(force=True)  # the window re-syncs with what is really in use
 
     def _guarded(
-        self, what: str, handler: Callable[..., None], *args: Any, quiet: bool = False
+        self,
+        what: str,
+        failure: str,
+        handler: Callable[..., None],
+        *args: Any,
+        quiet: bool = False,
     ) -> bool:
         """Run a handler; a failure is reported and the worker and its session live on.
 
-        Bad input (EMError, ValueError) reads "<what> failed: <reason>" (nothing when ``quiet``:
-        a stale command); any other exception is a programming error: its traceback is logged
-        and the message names the log file.
+        Bad input (EMError, ValueError) reads "<failure>: <reason>" (nothing when ``quiet``: a
+        stale command); any other exception is a programming error: its traceback is logged and
+        the message names the log file and ``what`` was being done.
         """
         try:
             handler(*args)
         except (EMError, ValueError) as exc:
             self._stop_after_failure()
             if not quiet:
-                self.error.emit(f"{what} failed: {exc}")
+                self.error.emit(f"{failure}: {exc}")
             return False
         except Exception as exc:
             self._stop_after_failure()

@@ -646,3 +646,16 @@ def test_non_utf8_file_name_on_a_strict_stdout(tmp_path: Path) -> None:
         cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env,
     )  # fmt: skip
     assert result.returncode == 2 and result.stderr == "error: no\\xff.csv: no such file\n"
+
+
+@pytest.mark.parametrize("value", ["9.7e300", "-2e200", "1e160"])
+def test_fit_a_value_too_large_names_the_file_line_and_column(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, value: str
+) -> None:
+    rows = [f"{i * 0.1},{(i * 7) % 5}" for i in range(40)]
+    rows[25] = f"3.0,{value}"  # line 28 of the file: a header and a blank line come first
+    data = tmp_path / "big.csv"
+    data.write_text("a,b\n\n" + "\n".join(rows) + "\n")
+    status, out, err = run(capsys, "fit", data, "-k", "2", "--out", tmp_path / "m.json")
+    assert_one_error_line(status, out, err, f"{data}: row 28, column 'b'", "too large")
+    assert not (tmp_path / "m.json").exists()

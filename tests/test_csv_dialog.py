@@ -125,3 +125,37 @@ def test_empty_file_shows_error_and_disables_import(qtbot, tmp_path):
     dialog = open_dialog(qtbot, path)
     assert "empty" in dialog.error_text()
     assert not dialog.ok_button.isEnabled()
+
+
+def test_preview_rows_are_numbered_as_the_files_rows(qtbot, tmp_path):
+    path = tmp_path / "gaps.csv"
+    path.write_text('x,y\n\n1,2\n3,4\n\n\n5,"6"\n7,8\n', encoding="utf-8")
+
+    def numbers(dialog: CsvImportDialog) -> list[str]:
+        header = dialog.table.verticalHeaderItem
+        return [header(r).text() for r in range(dialog.table.rowCount())]
+
+    assert numbers(open_dialog(qtbot, path)) == ["3", "4", "7", "8"]
+    bad = tmp_path / "bad.csv"  # the same numbering as the message that names a bad row
+    bad.write_text("x,y\n1,2\n\n3,z\n", encoding="utf-8")
+    dialog = open_dialog(qtbot, bad)
+    assert numbers(dialog) == ["2", "4"]
+    dialog.ok_button.click()
+    assert "row 4" in dialog.message.text()
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("x,y\n", "header but no data rows"),
+        ("name,town\nann,york\nbob,leeds\n", "row 2: column 'name' is 'ann', not a number"),
+        ("x;y\n0,5;1,5\n", "decimal commas are not supported"),
+    ],
+)
+def test_a_file_with_nothing_to_fit_says_why(qtbot, tmp_path, text, reason):
+    path = tmp_path / "nothing.csv"
+    path.write_text(text, encoding="utf-8")
+    dialog = open_dialog(qtbot, path)
+    if dialog.selected_columns():  # decimal commas look like numbers: the read names them
+        dialog.ok_button.click()
+    assert reason in dialog.message.text()

@@ -43,15 +43,17 @@ def panel(qtbot):
     return widget
 
 
-def test_means_are_zero_at_the_precision_of_their_spread(panel):
-    means = np.array([[5.0, 7.55e-15], [1e-5, 3e-6]])
-    covs = np.array([np.eye(2), np.diag([1e-10, 1e-12])])
-    panel.show_parameters(np.array([0.5, 0.5]), means, covs, ["x", "y"])
+def test_means_are_zero_only_when_they_are_rounding_noise(panel):
+    means = np.array([[5.0, 7.55e-15], [1e-5, 3e-6], [2.2, 0.7]])
+    covs = np.array([np.eye(2), np.diag([1e-10, 1e-12]), np.eye(2) * 1e8])
+    panel.show_parameters(np.full(3, 1 / 3), means, covs, ["x", "y"])
     text = panel.plain_text()
     assert "e-15" not in text
     blocks = text.split("Component ")
     assert blocks[1].splitlines()[3].split() == ["5", "0"]  # mean row of component 1
     assert blocks[2].splitlines()[3].split() == ["1e-5", "3e-6"]
+    # a real mean is shown however wide its component (reg_covar 1e8 showed it as 0 0)
+    assert blocks[3].splitlines()[3].split() == ["2.2", "0.7"]
 
 
 def line_width(text: str, panel: ParameterPanel) -> int:

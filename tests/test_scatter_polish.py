@@ -59,14 +59,13 @@ def colour_pixels(image: QtGui.QImage, rgb: tuple[int, int, int], tol: int = 40)
 
 
 def image_rect(view: ScatterView) -> QtCore.QRectF:
-    item = view._density.item
-    return item.mapRectToParent(item.boundingRect())
+    return view.density.rect
 
 
-def click_legend(view: ScatterView, entry: int, part: int = 1) -> None:
-    """Left click on legend entry ``entry`` (0-based): its sample (part 0) or text (part 1)."""
-    item = view._legend.items[entry][part]
-    pos = view.plot_widget.mapFromScene(item.sceneBoundingRect().center())
+def click_legend(view: ScatterView, entry: int, sample: bool = False) -> None:
+    """Left click on legend entry ``entry`` (0-based): its text, or with ``sample`` its sample."""
+    rect = view.legend.entry_scene_rect(entry, sample=sample)
+    pos = view.plot_widget.mapFromScene(rect.center())
     QTest.mouseClick(view.plot_widget.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=pos)
 
 
@@ -93,16 +92,14 @@ def test_zoom_rebins_density_for_the_visible_range(scatter, qtbot, big):
     full = image_rect(scatter)
     assert full.width() == pytest.approx(np.ptp(X[:, 0]))
     full_image = grab(scatter, "polish_density_full.png")
-    calls = []
-    bin_ = scatter._density.bin
-    scatter._density.bin = lambda *a: (calls.append(a), bin_(*a))
+    binned = scatter.density.bin_count
     view_box = scatter.plot_item.getViewBox()
     for half in (3.0, 2.5, 2.0, 1.5, 1.0):  # a zoom in several steps: one re-bin at the end
         view_box.setRange(xRange=(-4 - half, -4 + half), yRange=(-half, half), padding=0)
     assert image_rect(scatter) == full  # debounced: nothing re-binned yet
-    qtbot.waitUntil(lambda: len(calls) > 0, timeout=2000)
+    qtbot.waitUntil(lambda: scatter.density.bin_count > binned, timeout=2000)
     qtbot.wait(2 * 120)
-    assert len(calls) == 1
+    assert scatter.density.bin_count == binned + 1
     rect = image_rect(scatter)
     (x0, x1), (y0, y1) = view_box.viewRange()
     # the image covers the visible range with a margin, no more than the margin beyond it
@@ -111,7 +108,7 @@ def test_zoom_rebins_density_for_the_visible_range(scatter, qtbot, big):
     # bins shrank: many more bins across the visible range than before the zoom
     assert rect.width() / DENSITY_BINS < full.width() / DENSITY_BINS / 5
     # the new bins are coloured with the state on screen: component 0 (blue) at x ~ -4
-    rgba = scatter._density.item.image
+    rgba = scatter.density.image
     blue = np.array(palette.component_rgb(1)[0]) * 255
     occupied = rgba[..., 3] > 0
     assert occupied.sum() > 20_000  # thousands of small bins in view, not a few big blocks
@@ -121,11 +118,11 @@ def test_zoom_rebins_density_for_the_visible_range(scatter, qtbot, big):
     # a small pan inside the margin keeps the bins
     view_box.setRange(xRange=(x0 + 0.05, x1 + 0.05), yRange=(y0, y1), padding=0)
     qtbot.wait(3 * 120)
-    assert len(calls) == 1
+    assert scatter.density.bin_count == binned + 1
     # reset view returns to the whole extent at once
     scatter.reset_view()
     assert image_rect(scatter) == full
-    assert len(calls) == 2
+    assert scatter.density.bin_count == binned + 2
 
 
 def test_new_labels_after_zoom_use_the_new_bins(scatter, qtbot, big):
@@ -136,7 +133,7 @@ def test_new_labels_after_zoom_use_the_new_bins(scatter, qtbot, big):
     view_box.setRange(xRange=(2.0, 6.0), yRange=(-1.0, 3.0), padding=0)
     qtbot.waitUntil(lambda: image_rect(scatter).width() < 6.0, timeout=2000)
     scatter.show_state(1 - labels, None, MEANS, COVS, WEIGHTS)  # x ~ 4 now blue
-    rgba = scatter._density.item.image
+    rgba = scatter.density.image
     blue = np.array(palette.component_rgb(1)[0]) * 255
     occupied = rgba[..., 3] > 0
     assert np.mean(np.all(np.abs(rgba[occupied][:, :3] - blue) < 3, axis=1)) > 0.9
@@ -156,17 +153,17 @@ def test_legend_click_hides_and_shows_a_component(scatter, qtbot, n):
     # no orange points, rings or marker left (the legend sample became an eye icon)
     assert colour_pixels(hidden, ORANGE_RGB) < 20
     assert not scatter.marker_items()[1].isVisible() and scatter.marker_items()[0].isVisible()
-    sample, label = scatter._legend.items[1]
-    assert label.opts["color"] == (170, 170, 170) and not sample.item.isVisible()
+    legend = scatter.legend
+    assert legend.entry_text_color(1) == (170, 170, 170) and not legend.entry_sample_shown(1)
     # hidden state survives a new snapshot with the same K
     scatter.show_state(labels, np.full(n, 0.9), MEANS + 0.1, COVS, WEIGHTS)
     assert scatter.is_hidden(1)
     assert colour_pixels(grab(scatter), ORANGE_RGB) < 20
-    click_legend(scatter, 1, part=0)  # the sample (an eye icon now) shows it again
+    click_legend(scatter, 1, sample=True)  # the sample (an eye icon now) shows it again
     qtbot.waitUntil(lambda: not scatter.is_hidden(1), timeout=1000)
     assert colour_pixels(grab(scatter), ORANGE_RGB) > before / 2
-    assert scatter._legend.items[1][1].opts["color"] == (30, 30, 30)
-    assert scatter._legend.items[1][0].item.isVisible()  # the sample drawn as a dot again
+    assert legend.entry_text_color(1) == (30, 30, 30)
+    assert legend.entry_sample_shown(1)  # the sample drawn as a dot again
 
 
 def test_hidden_components_reset_when_k_changes(scatter, qtbot):
@@ -196,9 +193,9 @@ def test_hidden_component_leaves_the_density_image(scatter, big):
     X, labels = big
     scatter.set_points(X, "x", "y")
     scatter.show_state(labels, None, MEANS, COVS, WEIGHTS)
-    alpha = scatter._density.item.image[..., 3].copy()
+    alpha = scatter.density.image[..., 3].copy()
     scatter.toggle_component(0)  # the blue blob on the left
-    hidden = scatter._density.item.image[..., 3]
+    hidden = scatter.density.image[..., 3]
     left = np.zeros_like(alpha, dtype=bool)
     left[:, : DENSITY_BINS // 3] = True  # x < -1.5 or so: only component 0
     assert (alpha[left] > 0).sum() > 1000 and (hidden[left] > 0).sum() < 0.02 * (
@@ -222,18 +219,18 @@ def test_one_d_points_get_a_deterministic_jitter(scatter):
     xy, _ = one_d(3000)
     scatter.set_points(xy, "x", "")
     assert scatter.is_one_d
-    y = scatter._points._y.copy()
+    y = scatter.points.y.copy()
     assert np.abs(y).max() <= JITTER and y.std() > JITTER / 2.5
-    np.testing.assert_array_equal(scatter._points._x, xy[:, 0])
+    np.testing.assert_array_equal(scatter.points.x, xy[:, 0])
     scatter.set_points(xy, "x", "")
-    np.testing.assert_array_equal(scatter._points._y, y)  # same jitter every time
+    np.testing.assert_array_equal(scatter.points.y, y)  # same jitter every time
     assert not scatter.plot_item.getAxis("left").style["showValues"]
     (_, _), (y0, y1) = scatter.plot_item.getViewBox().viewRange()
     assert y0 < -BOX_HALF_HEIGHTS[-1] and y1 > BOX_HALF_HEIGHTS[-1] and y1 - y0 < 2.0
     X, _ = two_blobs(300)
     scatter.set_points(X, "x", "y")  # 2-D again: no jitter, numbers on the y axis
     assert not scatter.is_one_d
-    np.testing.assert_array_equal(scatter._points._y, X[:, 1])
+    np.testing.assert_array_equal(scatter.points.y, X[:, 1])
     assert scatter.plot_item.getAxis("left").style["showValues"]
 
 
@@ -268,7 +265,7 @@ def test_one_d_large_data_density_strip(scatter):
     scatter.set_points(xy, "x", "")
     assert scatter.is_one_d and scatter.uses_density_image
     scatter.show_state(labels, None, np.zeros((2, 2)), np.ones((2, 2, 2)), WEIGHTS)
-    rgba = scatter._density.item.image
+    rgba = scatter.density.image
     # the jitter spreads the points over the rows of the image
     assert np.count_nonzero((rgba[..., 3] > 0).any(axis=1)) > DENSITY_BINS * 0.9
 
