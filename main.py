@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import sys
 
-CLI_COMMANDS = {"fit", "score", "select", "--version", "-V", "-h", "--help"}
-
 
 def main(argv: list[str] | None = None) -> int:
     """Dispatch to the command line or the GUI; return the process exit status."""
-    args = sys.argv[1:] if argv is None else argv
-    if args and args[0] in CLI_COMMANDS:
-        from em_engine.cli import main as cli_main
+    from em_engine.cli import COMMAND_WORDS
+    from em_engine.cli import main as cli_main
 
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] in COMMAND_WORDS:
         return cli_main(args)
     from em_gui.app import run_app
 

@@ -32,7 +32,7 @@ from _peak import PEAK_RSS_SOURCE
 from sklearn.mixture import GaussianMixture as SklearnGM
 from sklearn.mixture._gaussian_mixture import _compute_precision_cholesky
 
-from em_engine import gaussian
+from em_engine import covariance, gaussian
 
 N_COMPONENTS = 5
 
@@ -59,10 +59,10 @@ def covariances_of_type(cov: np.ndarray, covariance_type: str) -> np.ndarray:
 
 
 def ours_iteration(X, weights, means, covariances, covariance_type, reg_covar=1e-6):
-    pc = gaussian.compute_precision_cholesky(covariances, covariance_type)
+    pc = covariance.compute_precision_cholesky(covariances, covariance_type)
     result = gaussian.e_step(X, weights, means, pc, covariance_type)
     w, m, c = gaussian.m_step(result.stats, covariance_type, reg_covar)
-    gaussian.compute_precision_cholesky(c, covariance_type)  # as scikit-learn's _m_step does
+    covariance.compute_precision_cholesky(c, covariance_type)  # as scikit-learn's _m_step does
     return w, m, c
 
 
@@ -169,8 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--types",
         nargs="+",
-        default=list(gaussian.COVARIANCE_TYPES),
-        choices=gaussian.COVARIANCE_TYPES,
+        default=list(covariance.COVARIANCE_TYPES),
+        choices=covariance.COVARIANCE_TYPES,
     )
     parser.add_argument("--dtypes", nargs="+", default=["float64", "float32"])
     parser.add_argument("--repeats", type=int, default=5, help="median of this many runs")

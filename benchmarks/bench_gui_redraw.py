@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from em_engine.gaussian import compute_precision_cholesky, estimate_log_prob_resp
+from em_engine.covariance import compute_precision_cholesky
+from em_engine.gaussian import estimate_log_prob_resp
 from em_gui.convergence import ConvergenceView
 from em_gui.scatter import SPRITE_LIMIT, ScatterView
 

@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 import numpy as np
 
 from em_engine._version import __version__
+from em_engine.covariance import COVARIANCE_TYPES
 from em_engine.errors import DataError, EMError, RowError
-from em_engine.gaussian import COVARIANCE_TYPES
 from em_engine.init import INIT_METHODS
 
 if TYPE_CHECKING:
     from em_engine.data import Dataset
 
-__all__ = ["main"]
+__all__ = ["COMMAND_WORDS", "main"]
 
 EXIT_ERROR = 2
 EXIT_TERMINATED = 128 + signal.SIGTERM
@@ -410,7 +410,7 @@ def _describe(dataset: Dataset) -> str:
 
 def _cmd_fit(args: argparse.Namespace) -> int:
     from em_engine.mixture import build_mixture
-    from em_engine.modelio import save_model
+    from em_engine.modelio import save_model, scores_details
 
     _check_output(args.out, [args.data])
     dataset = _load_data(args)
@@ -428,10 +428,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         **_fit_params(args),
     )
     with _naming_rows(dataset):
-        model.fit(X)
-        n = X.shape[0]
-        log_likelihood = float(model.score(X)) * n
-        bic, aic = float(model.bic(X)), float(model.aic(X))
+        scores = model.fit(X).scores(X)
+    n, log_likelihood = scores.n_samples, scores.log_likelihood
     lines = [
         f"data: {_describe(dataset)}",
         f"model: {args.components} component{'s' if args.components > 1 else ''}, "
@@ -439,18 +437,18 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         f"{'MAP (conjugate prior)' if args.prior else 'maximum likelihood'}, "
         f"init {args.init}, seed {args.seed}",
         f"log-likelihood: {log_likelihood:.6f} (per row {log_likelihood / n:.6f})",
-        f"BIC: {bic:.6f}",
-        f"AIC: {aic:.6f}",
+        f"BIC: {scores.bic:.6f}",
+        f"AIC: {scores.aic:.6f}",
         f"iterations: {model.n_iter_}",
         f"converged: {'yes' if model.converged_ else 'no (try a larger --max-iter or --tol)'}",
     ]
     if args.out is not None:
         # The scores just computed, rather than X (which would score the data again).
-        scores = {"log_likelihood": log_likelihood, "bic": bic, "aic": aic, "n_samples": n}
+        details = scores_details(scores)
         _write(
             args.out,
             lambda: save_model(
-                model, args.out, feature_names=dataset.feature_names, details=scores
+                model, args.out, feature_names=dataset.feature_names, details=details
             ),
         )
         lines.append(f"model file: {args.out}")
@@ -541,6 +539,8 @@ def _write(path: str, write: Callable[[], object]) -> None:
 
 
 _COMMANDS = {"fit": _cmd_fit, "score": _cmd_score, "select": _cmd_select}
+#: First arguments that mean the command line (main.py starts the window for anything else).
+COMMAND_WORDS = frozenset({*_COMMANDS, "--version", "-V", "-h", "--help"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -29,12 +29,10 @@ from pathlib import Path
 import numpy as np
 
 from em_engine.errors import DataError
-from em_engine.gaussian import work_dtype
 
 __all__ = [
     "CsvPreview",
     "Dataset",
-    "as_data_matrix",
     "cell_problem",
     "delimiter_name",
     "format_names",
@@ -574,47 +572,6 @@ def read_csv(
         drop_reasons=tuple(problems),
         lines=lines,
     )
-
-
-def as_data_matrix(X: object, name: str = "X") -> np.ndarray:
-    """Check an array of samples: 2-D (a 1-D array is one feature), non-empty, finite, floating.
-
-    Parameters
-    ----------
-    X : array-like of shape (N, D) or (N,)
-    name : str
-        How to call it in error messages.
-
-    Returns
-    -------
-    ndarray of shape (N, D)
-        float32 stays float32; anything else becomes float64.
-
-    Raises
-    ------
-    DataError
-        If it is not numeric, has the wrong number of dimensions, is empty or holds NaN/inf.
-    """
-    try:
-        arr = np.asarray(X)
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"{name} is not a numeric array ({exc})") from None
-    dtype = work_dtype(arr, name)  # DataError for complex numbers
-    try:
-        arr = arr.astype(dtype, copy=False)
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"{name} is not a numeric array ({exc})") from None
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    if arr.ndim != 2:
-        raise DataError(f"{name} must be 2-D (samples x features), got {arr.ndim} dimensions")
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise DataError(f"{name} is empty (shape {arr.shape})")
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise DataError(f"{name} has a non-finite value {arr[row, col]} at row {row}, column {col}")
-    return arr
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:

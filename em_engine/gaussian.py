@@ -1,9 +1,10 @@
-"""Per-covariance-type Gaussian kernels: precisions, a blocked E-step, the M-step from statistics.
+"""Per-covariance-type Gaussian kernels: a blocked E-step, the maximum-likelihood M-step.
 
 The numbers follow scikit-learn's ``sklearn/mixture/_gaussian_mixture.py``: a log-domain E-step
-with logsumexp, Cholesky factors of the precisions (upper triangular, ``precision = U @ U.T``),
-log-determinants from their diagonals, ``reg_covar`` added to the covariance diagonal and
-``10 * eps`` to the component counts. Shapes: N samples, D features, K components.
+with logsumexp, the Cholesky factors of the precisions (em_engine.covariance),
+``reg_covar`` added to the covariance diagonal and ``10 * eps`` to the component counts.
+The kernels know nothing of a prior: the caller chooses this M-step or ``Prior.m_step``
+(em_engine.iteration). Shapes: N samples, D features, K components.
 ``covariances`` and ``precisions_cholesky`` have scikit-learn's shape for each type:
 full (K, D, D), tied (D, D), diag (K, D), spherical (K,).
 
@@ -31,18 +32,13 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from em_engine.errors import DataError, DensityUnderflowError, RowError
-
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-    from em_engine.prior import Prior
-
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+from em_engine.checks import check_data, work_dtype
+from em_engine.covariance import check_covariance_type, log_det_cholesky
+from em_engine.errors import DensityUnderflowError
 
 _LOG_2PI = math.log(2.0 * math.pi)
 _FLOAT64 = np.dtype(np.float64)
@@ -62,22 +58,15 @@ _N_THREADS = _DEFAULT_THREADS
 # thread pool that oversubscribes, and its busy-waiting threads stall badly on a loaded machine
 # (measured: 50x11 @ 11x2048 took 100x longer than four 50x11 @ 11x512). Pooled products are split.
 _SINGLE_THREAD_PRODUCT = 1 << 18
-# Triangular matrices up to this size are inverted by LAPACK's solve; larger ones by halves, with
-# matrix products (about D^3 / 2 flops instead of the 8/3 D^3 of an LU solve).
-_TRIANGULAR_BLOCK = 256
 # Scoring refuses a row whose responsibilities rounding could change by more than this factor:
 # the rounding error of a log density is about D eps |log density|, so rows below
 # _PRECISE_LOG_DENSITY (the largest over components) are checked for a second component near
 # enough to share them.
 _RESPONSIBILITY_ERROR = 1e-3
 _PRECISE_LOG_DENSITY = -1e9
-# Largest |x| whose square, summed over many rows, stays finite in the blocked arithmetic.
-_MAX_ABS = {t: float(np.sqrt(np.finfo(t).max / 1e8)) for t in (np.float32, np.float64)}
 # Block buffers up to this many bytes in all are kept per thread from one pass to the next.
 _KEPT_BYTES = 16 << 20
 _KEPT = threading.local()
-_TINY = float(np.finfo(np.float64).tiny)
-_HUGE = float(np.finfo(np.float64).max)
 
 
 def set_num_threads(n_threads: int | None) -> int:
@@ -90,239 +79,6 @@ def set_num_threads(n_threads: int | None) -> int:
         raise ValueError(f"n_threads must be a positive integer or None, got {n_threads!r}")
     _N_THREADS = _DEFAULT_THREADS if n_threads is None else int(n_threads)
     return _N_THREADS
-
-
-def check_covariance_type(covariance_type: str) -> str:
-    """Return ``covariance_type`` if it is one of COVARIANCE_TYPES, else raise ValueError."""
-    if covariance_type not in COVARIANCE_TYPES:
-        raise ValueError(
-            f"Invalid value for 'covariance_type': {covariance_type!r}; "
-            f"expected one of {', '.join(repr(t) for t in COVARIANCE_TYPES)}"
-        )
-    return covariance_type
-
-
-def _not_positive_definite(dtype: np.dtype) -> ValueError:
-    message = (
-        "Fitting the mixture model failed because some components have "
-        "ill-defined empirical covariance (for instance caused by singleton "
-        "or collapsed samples). Try to decrease the number of components, "
-        "increase reg_covar, or scale the input data."
-    )
-    if dtype == np.float32:
-        message += (
-            " The numerical accuracy can also be improved by passing float64"
-            " data instead of float32."
-        )
-    return ValueError(message)
-
-
-def _precision_overflow() -> ValueError:
-    return ValueError(
-        "A covariance is too close to singular for float64: its inverse (the precision) would "
-        "overflow (a variance below 2.2e-308). Rescale the data or increase reg_covar."
-    )
-
-
-def _not_finite() -> ValueError:
-    return ValueError(
-        "A covariance has an infinite or NaN entry (the data's spread overflows float64, or "
-        "reg_covar is too large). Rescale the data or decrease reg_covar."
-    )
-
-
-# --- precisions ----------------------------------------------------------------------------------
-
-
-def _inverse_triangular(matrix: np.ndarray, lower: bool) -> np.ndarray:
-    """Inverse of (..., D, D) triangular matrices: LAPACK's solve up to _TRIANGULAR_BLOCK, else by
-    halves ([[A, 0], [C, B]]^-1 = [[A^-1, 0], [-B^-1 C A^-1, B^-1]]) with BLAS matrix products."""
-    n = matrix.shape[-1]
-    if n <= _TRIANGULAR_BLOCK:
-        eye = np.broadcast_to(np.eye(n, dtype=matrix.dtype), matrix.shape)
-        return np.linalg.solve(matrix, eye)
-    h = n // 2
-    first = _inverse_triangular(matrix[..., :h, :h], lower)
-    second = _inverse_triangular(matrix[..., h:, h:], lower)
-    out = np.zeros_like(matrix)
-    out[..., :h, :h] = first
-    out[..., h:, h:] = second
-    if lower:
-        out[..., h:, :h] = -(second @ (matrix[..., h:, :h] @ first))
-    else:
-        out[..., :h, h:] = -(first @ (matrix[..., :h, h:] @ second))
-    return out
-
-
-def _inverse_lower_transposed(cov: np.ndarray) -> np.ndarray:
-    """(..., D, D) SPD matrices -> upper-triangular U with U @ U.T = inverse (as scikit-learn)."""
-    if not np.all(np.isfinite(cov)):
-        raise _not_finite()
-    try:
-        chol = np.linalg.cholesky(cov)
-    except np.linalg.LinAlgError:
-        raise _not_positive_definite(cov.dtype) from None
-    factor = np.swapaxes(_inverse_triangular(chol, lower=True), -1, -2)
-    largest = max(float(np.max(factor)), -float(np.min(factor)))  # NaN if any entry is NaN
-    if not largest * largest * cov.shape[-1] < _HUGE:  # precision entries sum D products
-        raise _precision_overflow()
-    return factor
-
-
-def _precision_cholesky_vector(cov: np.ndarray) -> np.ndarray:
-    if not np.all(np.isfinite(cov)):
-        raise _not_finite()
-    if np.any(cov <= 0.0):
-        raise _not_positive_definite(cov.dtype)
-    if np.any(cov < _TINY):
-        raise _precision_overflow()
-    return 1.0 / np.sqrt(cov)
-
-
-_PRECISION_CHOLESKY = {
-    "full": _inverse_lower_transposed,
-    "tied": _inverse_lower_transposed,
-    "diag": _precision_cholesky_vector,
-    "spherical": _precision_cholesky_vector,
-}
-
-
-def compute_precision_cholesky(covariances: np.ndarray, covariance_type: str) -> np.ndarray:
-    """Cholesky factors of the precisions, as scikit-learn's ``_compute_precision_cholesky``.
-
-    Parameters
-    ----------
-    covariances : full (K, D, D), tied (D, D), diag (K, D), spherical (K,)
-    covariance_type : one of COVARIANCE_TYPES
-
-    Returns
-    -------
-    precisions_cholesky : same shape; upper-triangular U with ``U @ U.T == inv(covariance)``
-        for full/tied, ``1 / sqrt(covariance)`` for diag/spherical.
-
-    Raises
-    ------
-    ValueError
-        scikit-learn's message naming reg_covar when a covariance is not positive definite; a
-        message of its own when a covariance is not finite, or so close to singular that its
-        precision would overflow float64.
-    """
-    covariances = np.asarray(covariances)
-    return _PRECISION_CHOLESKY[check_covariance_type(covariance_type)](covariances)
-
-
-def _square_factor(factor: np.ndarray) -> np.ndarray:
-    """U -> U @ U.T for (..., D, D)."""
-    return factor @ np.swapaxes(factor, -1, -2)
-
-
-def covariances_from_precision_cholesky(
-    precisions_cholesky: np.ndarray, covariance_type: str
-) -> np.ndarray:
-    """Covariances (type shape) from Cholesky factors of the precisions (type shape)."""
-    pc = np.asarray(precisions_cholesky, dtype=np.float64)
-    if check_covariance_type(covariance_type) in ("full", "tied"):
-        inv = _inverse_triangular(pc, lower=False)  # U^{-1}; covariance = U^{-T} U^{-1}
-        return np.swapaxes(inv, -1, -2) @ inv
-    return 1.0 / (pc * pc)
-
-
-def precisions_from_precision_cholesky(
-    precisions_cholesky: np.ndarray, covariance_type: str
-) -> np.ndarray:
-    """Precision matrices/vectors (type shape) from their Cholesky factors (type shape)."""
-    pc = np.asarray(precisions_cholesky)
-    if check_covariance_type(covariance_type) in ("full", "tied"):
-        return _square_factor(pc)
-    return pc * pc
-
-
-def precision_cholesky_from_precisions(precisions: np.ndarray, covariance_type: str) -> np.ndarray:
-    """Upper-triangular U with ``U @ U.T == precision`` (scikit-learn's flipped Cholesky).
-
-    Parameters
-    ----------
-    precisions : full (K, D, D), tied (D, D), diag (K, D), spherical (K,); positive definite.
-    """
-    precisions = np.asarray(precisions)
-    if check_covariance_type(covariance_type) in ("full", "tied"):
-        flipped = np.flip(precisions, axis=(-2, -1))
-        try:
-            return np.flip(np.linalg.cholesky(flipped), axis=(-2, -1))
-        except np.linalg.LinAlgError:
-            raise ValueError(
-                f"'{covariance_type} precision' should be symmetric, positive-definite"
-            ) from None
-    return np.sqrt(precisions)
-
-
-def log_det_cholesky(
-    precisions_cholesky: np.ndarray, covariance_type: str, n_features: int
-) -> np.ndarray | float:
-    """log det of the Cholesky factors: (K,) for full/diag/spherical, a float for tied."""
-    pc = np.asarray(precisions_cholesky)
-    if covariance_type == "full":
-        return np.sum(np.log(np.diagonal(pc, axis1=1, axis2=2)), axis=1)
-    if covariance_type == "tied":
-        return float(np.sum(np.log(np.diagonal(pc))))
-    if covariance_type == "diag":
-        return np.sum(np.log(pc), axis=1)
-    return n_features * np.log(pc)
-
-
-def full_covariances(
-    covariances: np.ndarray,
-    covariance_type: str,
-    n_features: int,
-    n_components: int | None = None,
-) -> np.ndarray:
-    """Expand covariances of any type to full matrices.
-
-    Parameters
-    ----------
-    covariances : full (K, D, D), tied (D, D), diag (K, D), spherical (K,)
-    covariance_type : one of COVARIANCE_TYPES
-    n_features : D
-    n_components : K, needed only for tied (the shared matrix is repeated K times; 1 if None)
-
-    Returns
-    -------
-    (K, D, D) float64, a fresh array.
-    """
-    cov = np.asarray(covariances, dtype=np.float64)
-    covariance_type = check_covariance_type(covariance_type)
-    if covariance_type == "full":
-        return cov.copy()
-    if covariance_type == "tied":
-        return np.repeat(cov[None], 1 if n_components is None else n_components, axis=0)
-    if covariance_type == "diag":
-        out = np.zeros((cov.shape[0], n_features, n_features))
-        idx = np.arange(n_features)
-        out[:, idx, idx] = cov
-        return out
-    return cov[:, None, None] * np.eye(n_features)
-
-
-def covariance_shape(covariance_type: str, n_components: int, n_features: int) -> tuple[int, ...]:
-    """Shape of the covariances (and precision factors) of one type: full (K, D, D), tied (D, D),
-    diag (K, D), spherical (K,)."""
-    return {
-        "full": (n_components, n_features, n_features),
-        "tied": (n_features, n_features),
-        "diag": (n_components, n_features),
-        "spherical": (n_components,),
-    }[check_covariance_type(covariance_type)]
-
-
-def n_parameters(n_components: int, n_features: int, covariance_type: str) -> int:
-    """Number of free parameters: weights (K - 1) + means (K D) + covariances (by type)."""
-    cov_params = {
-        "full": n_components * n_features * (n_features + 1) // 2,
-        "tied": n_features * (n_features + 1) // 2,
-        "diag": n_components * n_features,
-        "spherical": n_components,
-    }[check_covariance_type(covariance_type)]
-    return int(cov_params + n_features * n_components + n_components - 1)
 
 
 # --- sufficient statistics -----------------------------------------------------------------------
@@ -346,44 +102,6 @@ class SufficientStats:
     means: np.ndarray
     scatter: np.ndarray
     n_samples: int
-
-
-def work_dtype(X: np.ndarray, name: str = "X") -> np.dtype:
-    """The dtype EM works in on X: float32 stays float32, any other real number becomes float64.
-
-    Raises DataError (naming the array ``name``) for complex numbers: as scikit-learn, they are
-    refused rather than cut to their real part.
-    """
-    if np.iscomplexobj(X):
-        raise DataError(f"{name} holds complex numbers; only real numbers can be fitted")
-    return np.dtype(np.float32) if X.dtype == np.float32 else np.dtype(np.float64)
-
-
-def check_magnitude(X: np.ndarray) -> None:
-    """DataError if X (N, D) float32/float64 has a value whose square, summed over many rows,
-    would overflow: no covariance of such data is a float (fitting needs one; scoring does not).
-    """
-    if X.size == 0:
-        return
-    row, column = np.unravel_index(np.argmax(np.abs(X)), X.shape)
-    if abs(X[row, column]) > _MAX_ABS[X.dtype.type]:
-        raise RowError(
-            f"{X[row, column]:.3g} is too large for the arithmetic (squares would overflow "
-            f"{X.dtype}): rescale the data",
-            int(row),
-            int(column),
-        )
-
-
-def _as_data(X: np.ndarray) -> np.ndarray:
-    X = np.asarray(X)
-    X = X.astype(work_dtype(X), copy=False)
-    if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
-        raise ValueError(
-            f"Expected a 2-D array of shape (n_samples, n_features) with at least one row and "
-            f"column, got shape {X.shape}"
-        )
-    return X
 
 
 def _matmul_columns(a: np.ndarray, b: np.ndarray, out: np.ndarray, split: bool) -> np.ndarray:
@@ -571,7 +289,7 @@ def stats_from_resp(X: np.ndarray, resp: np.ndarray, covariance_type: str) -> Su
     -------
     SufficientStats
     """
-    X = _as_data(X)
+    X = check_data(X, scan=False)  # the callers have checked the values
     covariance_type = check_covariance_type(covariance_type)
     resp = np.asarray(resp)
     n_samples, n_features = X.shape
@@ -784,7 +502,7 @@ def e_step(
     DensityUnderflowError
         For a row these parameters cannot score in float64 (see the module docstring).
     """
-    X = _as_data(X)
+    X = check_data(X, scan=False)  # the callers have checked the values
     p = _Pass(X, weights, means, precisions_cholesky, covariance_type)
     n_samples = X.shape[0]
     labels = np.empty(n_samples, dtype=np.intp) if with_labels else None
@@ -828,7 +546,7 @@ def estimate_log_prob_resp(
     Raises DensityUnderflowError for a row these parameters cannot score in float64 (including
     one whose responsibilities rounding would decide).
     """
-    X = _as_data(X)
+    X = check_data(X, scan=False)  # the callers have checked the values
     p = _Pass(X, weights, means, precisions_cholesky, covariance_type)
     log_prob_norm = np.empty(X.shape[0], dtype=p.dtype)
     log_resp = np.empty((X.shape[0], p.n_components), dtype=p.dtype)
@@ -883,72 +601,20 @@ def m_step(
     stats: SufficientStats,
     covariance_type: str,
     reg_covar: float,
-    prior: Prior | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Parameters from sufficient statistics: maximum likelihood, or MAP with a ``prior``.
+    """Maximum-likelihood parameters from sufficient statistics (MAP: ``Prior.m_step``).
 
     Maximum likelihood (scikit-learn's ``_estimate_gaussian_parameters``), from the scatter about
     the weighted means S_k: weights = nk / sum(nk); means = the weighted means;
     full: S_k / nk_k + reg_covar I; tied: sum_k S_k / sum(nk) + reg_covar I;
     diag: S_k / nk_k + reg_covar; spherical: the mean over features of diag.
-    The MAP update is documented in :meth:`em_engine.prior.Prior.m_step`.
 
     Returns
     -------
     weights (K,), means (K, D), covariances (type shape); float64.
     """
     covariance_type = check_covariance_type(covariance_type)
-    if prior is not None:
-        return prior.m_step(stats, covariance_type, reg_covar)
     weights = stats.nk / stats.nk.sum()
     with np.errstate(over="ignore"):  # an infinite covariance is refused, and named, by
         covariances = _MLE_COVARIANCES[covariance_type](stats, reg_covar)  # its precision
     return weights, stats.means.copy(), covariances
-
-
-def marginal(
-    means: np.ndarray,
-    covariances: np.ndarray,
-    covariance_type: str,
-    columns: Sequence[int],
-) -> tuple[np.ndarray, np.ndarray]:
-    """The components' marginal Gaussians on ``columns`` (e.g. the two columns a plot shows).
-
-    A Gaussian's marginal on some columns keeps those entries of its mean and those rows and
-    columns of its covariance; nothing else is computed (no (K, D, D) expansion of wide data).
-
-    Parameters
-    ----------
-    means : (K, D)
-    covariances : full (K, D, D), tied (D, D), diag (K, D), spherical (K,)
-    covariance_type : one of COVARIANCE_TYPES
-    columns : C indices into 0..D-1 (repeats allowed)
-
-    Returns
-    -------
-    means (K, C) and covariances (K, C, C), float64, fresh arrays.
-    """
-    means = np.asarray(means, dtype=np.float64)
-    cov = np.asarray(covariances, dtype=np.float64)
-    idx = np.asarray(columns, dtype=np.intp)
-    n_components = means.shape[0]
-    covariance_type = check_covariance_type(covariance_type)
-    if covariance_type == "full":
-        picked = cov[:, idx][:, :, idx]
-    elif covariance_type == "tied":
-        picked = np.repeat(cov[idx][:, idx][None], n_components, axis=0)
-    else:
-        diagonal = cov[:, idx] if covariance_type == "diag" else cov[:, None] * np.ones(len(idx))
-        same = idx[:, None] == idx[None, :]  # a repeated column is the same variable
-        picked = np.where(same, diagonal[:, :, None], 0.0)
-    return means[:, idx].copy(), np.ascontiguousarray(picked)
-
-
-def precision_or_none(covariance: np.ndarray) -> np.ndarray | None:
-    """The precision (inverse) of one (D, D) covariance, for display; None when it is not
-    positive definite."""
-    try:
-        factor = compute_precision_cholesky(np.asarray(covariance)[None], "full")
-    except ValueError:
-        return None
-    return precisions_from_precision_cholesky(factor, "full")[0]

@@ -27,6 +27,7 @@ from typing import TypeAlias
 import numpy as np
 
 from em_engine import gaussian
+from em_engine.checks import work_dtype
 
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data", "random_means")
 
@@ -290,7 +291,7 @@ def initial_responsibilities(
             f"n_components={n_components} must be between 1 and the number of samples ({n_samples})"
         )
     random = check_random_state(rng)
-    resp = np.zeros((n_samples, n_components), dtype=gaussian.work_dtype(X))
+    resp = np.zeros((n_samples, n_components), dtype=work_dtype(X))
     if method == "kmeans":
         labels = kmeans(X, n_components, random)[1]
         resp[np.arange(n_samples), labels] = 1
@@ -323,7 +324,7 @@ def nearest_mean_responsibilities(X: np.ndarray, means: np.ndarray) -> np.ndarra
     centre = X.mean(axis=0, dtype=np.float64)
     block = _block_rows(n_samples, max(means.shape[0], X.shape[1], 8))
     labels = _assign(X, centre, means - centre, block)[0]
-    resp = np.zeros((n_samples, means.shape[0]), dtype=gaussian.work_dtype(X))
+    resp = np.zeros((n_samples, means.shape[0]), dtype=work_dtype(X))
     resp[np.arange(n_samples), labels] = 1
     return resp
 
@@ -371,7 +372,7 @@ def _random_means(
             f"n_components={n_components} must be between 1 and the number of samples ({n_samples})"
         )
     indices = check_random_state(rng).choice(n_samples, size=n_components, replace=False)
-    whole = np.ones((n_samples, 1), dtype=gaussian.work_dtype(X))
+    whole = np.ones((n_samples, 1), dtype=work_dtype(X))
     stats = gaussian.stats_from_resp(X, whole, covariance_type)
     covariance = gaussian.m_step(stats, covariance_type, reg_covar)[2]
     if covariance_type != "tied":  # (1, ...) -> (K, ...)

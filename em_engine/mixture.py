@@ -16,12 +16,14 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 
-from em_engine import gaussian
+from em_engine import covariance, gaussian
+from em_engine.checks import ParameterError, check_data, check_parameters
 from em_engine.errors import DataError
 from em_engine.init import (
     INIT_METHODS,
@@ -29,7 +31,8 @@ from em_engine.init import (
     initial_parameters,
     initial_responsibilities,
 )
-from em_engine.prior import Prior, log_prior
+from em_engine.iteration import EMIteration, Theta
+from em_engine.prior import Prior
 
 _PARAM_NAMES = (
     "n_components",
@@ -84,84 +87,32 @@ def _check_option(value: Any, name: str, options: tuple[str, ...]) -> None:
         )
 
 
-def _check_shape(param: np.ndarray, shape: tuple[int, ...], name: str) -> None:
-    if param.shape != shape:
-        raise ValueError(
-            f"The parameter '{name}' should have the shape of {shape}, but got {param.shape}"
-        )
-
-
-def _as_float_array(values: Any, name: str) -> np.ndarray:
+def _checked(
+    covariance_type: str,
+    n_components: int | None = None,
+    n_features: int | None = None,
+    **arrays: Any,
+) -> dict[str, np.ndarray]:
+    """check_parameters, its error as the estimator's: "The parameter 'weights' is invalid: ..."."""
     try:
-        array = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"The parameter '{name}' should be an array of numbers") from None
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"The parameter '{name}' contains NaN or infinity")
-    return array
+        return check_parameters(covariance_type, n_components, n_features, **arrays)
+    except ParameterError as exc:
+        raise ValueError(f"The parameter {exc.field!r} is invalid: {exc.problem}") from None
 
 
-def _check_weights(weights: Any, n_components: int) -> np.ndarray:
-    atol = 1e-6 if getattr(weights, "dtype", None) == np.float32 else 1e-8
-    weights = _as_float_array(weights, "weights")
-    _check_shape(weights, (n_components,), "weights")
-    if np.any(weights < 0.0) or np.any(weights > 1.0):
-        raise ValueError(
-            "The parameter 'weights' should be in the range [0, 1], but got max value "
-            f"{weights.max():.5f}, min value {weights.min():.5f}"
-        )
-    if not abs(1.0 - weights.sum()) <= atol:
-        raise ValueError(
-            "The parameter 'weights' should be normalized, "
-            f"but got sum(weights) = {weights.sum():.5f}"
-        )
-    return weights
+@dataclass(frozen=True)
+class Scores:
+    """A model's scores on X (N, D), from one pass over X.
 
+    log_likelihood : sum_n log p(x_n); bic, aic : lower is better; n_samples : N;
+    sample_log_density : (N,) log p(x_n).
+    """
 
-def _check_precisions(
-    precisions: Any, covariance_type: str, n_components: int, n_features: int
-) -> np.ndarray:
-    name = f"{covariance_type} precision"
-    precisions = _as_float_array(precisions, name)
-    shape = gaussian.covariance_shape(covariance_type, n_components, n_features)
-    _check_shape(precisions, shape, name)
-    if covariance_type in ("full", "tied"):
-        matrices = precisions.reshape(-1, n_features, n_features)
-        symmetric = np.allclose(matrices, np.swapaxes(matrices, 1, 2))
-        if not symmetric or np.any(np.linalg.eigvalsh(matrices) <= 0.0):
-            raise ValueError(f"'{name}' should be symmetric, positive-definite")
-    elif np.any(precisions <= 0.0):
-        raise ValueError(f"'{name}' should be positive")
-    return precisions
-
-
-def _validate_data(X: Any, min_samples: int = 1) -> np.ndarray:
-    """X as a 2-D float32/float64 array (other dtypes become float64), finite; DataError if not."""
-    try:
-        X = np.asarray(X)
-    except (TypeError, ValueError):
-        raise DataError("X should be an array of numbers") from None
-    dtype = gaussian.work_dtype(X)  # DataError for complex numbers (scikit-learn refuses them)
-    try:
-        X = X.astype(dtype, copy=False)
-    except (TypeError, ValueError):
-        raise DataError("X should be an array of numbers") from None
-    if X.ndim != 2:
-        raise DataError(
-            f"Expected 2D array, got {X.ndim}D array instead; reshape your data with "
-            "X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single sample."
-        )
-    if X.shape[1] < 1:
-        raise DataError(f"Found array with 0 feature(s) (shape={X.shape}); at least 1 is required")
-    if X.shape[0] < min_samples:
-        raise DataError(
-            f"Found array with {X.shape[0]} sample(s) (shape={X.shape}) while a minimum of "
-            f"{min_samples} is required by GaussianMixture."
-        )
-    if not np.isfinite(X).all():
-        what = "NaN" if np.isnan(X).any() else f"infinity or a value too large for {X.dtype!r}"
-        raise DataError(f"Input X contains {what}.")
-    return X
+    log_likelihood: float
+    bic: float
+    aic: float
+    n_samples: int
+    sample_log_density: np.ndarray
 
 
 class GaussianMixture:
@@ -263,7 +214,7 @@ class GaussianMixture:
 
     def _check_parameters(self) -> None:
         _check_interval(self.n_components, "n_components", Integral, 1)
-        _check_option(self.covariance_type, "covariance_type", gaussian.COVARIANCE_TYPES)
+        _check_option(self.covariance_type, "covariance_type", covariance.COVARIANCE_TYPES)
         _check_interval(self.tol, "tol", Real, 0.0)
         _check_interval(self.reg_covar, "reg_covar", Real, 0.0, finite=True)
         _check_interval(self.max_iter, "max_iter", Integral, 0)
@@ -286,19 +237,15 @@ class GaussianMixture:
                 f"Got {self.progress!r} instead."
             )
 
-    def _check_inits(
-        self, n_features: int
-    ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
-        k, ct = self.n_components, self.covariance_type
-        weights = None if self.weights_init is None else _check_weights(self.weights_init, k)
-        means = None
-        if self.means_init is not None:
-            means = _as_float_array(self.means_init, "means")
-            _check_shape(means, (k, n_features), "means")
-        precisions = None
-        if self.precisions_init is not None:
-            precisions = _check_precisions(self.precisions_init, ct, k, n_features)
-        return weights, means, precisions
+    def _check_inits(self, n_features: int) -> dict[str, np.ndarray]:
+        """weights_init, means_init and precisions_init (those given), checked, by name."""
+        given = {
+            "weights": self.weights_init,
+            "means": self.means_init,
+            "precisions": self.precisions_init,
+        }
+        arrays = {name: value for name, value in given.items() if value is not None}
+        return _checked(self.covariance_type, self.n_components, n_features, **arrays)
 
     def _resolve_prior(self, X: np.ndarray) -> Prior | None:
         if self.prior is None or self.prior is False:
@@ -317,7 +264,7 @@ class GaussianMixture:
 
     def _check_X(self, X: Any) -> np.ndarray:
         self._check_is_fitted()
-        X = _validate_data(X)
+        X = check_data(X)
         self._check_n_features(X.shape[1])
         return X
 
@@ -330,31 +277,24 @@ class GaussianMixture:
 
     # --- parameters ------------------------------------------------------------------------------
 
-    def _set_parameters(
-        self,
-        weights: np.ndarray,
-        means: np.ndarray,
-        covariances: np.ndarray,
-        precisions_cholesky: np.ndarray,
-    ) -> None:
-        self.weights_ = weights
-        self.means_ = means
-        self.covariances_ = covariances
-        self.precisions_cholesky_ = precisions_cholesky
-        self.precisions_ = gaussian.precisions_from_precision_cholesky(
-            precisions_cholesky, self.covariance_type
+    def _set_parameters(self, theta: Theta) -> None:
+        self.weights_ = theta.weights
+        self.means_ = theta.means
+        self.covariances_ = theta.covariances
+        self.precisions_cholesky_ = theta.precisions_cholesky
+        self.precisions_ = covariance.precisions_from_precision_cholesky(
+            theta.precisions_cholesky, self.covariance_type
         )
 
     def _initial_parameters(
-        self, X: np.ndarray, random_state: Any, inits: tuple
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(weights, means, covariances, precisions_cholesky), as scikit-learn's
-        ``_initialize_parameters``: an M-step from initial responsibilities, then the user's
-        weights_init / means_init / precisions_init in their place."""
-        weights_init, means_init, precisions_init = inits
+        self, X: np.ndarray, random_state: Any, inits: dict[str, np.ndarray]
+    ) -> Theta:
+        """The starting parameters, as scikit-learn's ``_initialize_parameters``: an M-step from
+        initial responsibilities, then the user's weights_init / means_init / precisions_init in
+        their place."""
         ct = self.covariance_type
         weights = means = covariances = None
-        if weights_init is None or means_init is None or precisions_init is None:
+        if len(inits) < 3:
             if self.init_params == "random_means":  # parameters without responsibilities
                 weights, means, covariances = initial_parameters(
                     X, self.n_components, ct, self.init_params, random_state, self.reg_covar
@@ -365,12 +305,12 @@ class GaussianMixture:
                 stats = gaussian.stats_from_resp(X, resp, ct)
                 _, means, covariances = gaussian.m_step(stats, ct, self.reg_covar)
                 weights = stats.nk / X.shape[0]
-        weights = weights if weights_init is None else weights_init
-        means = means if means_init is None else means_init
-        if precisions_init is None:
-            return weights, means, covariances, gaussian.compute_precision_cholesky(covariances, ct)
-        pc = gaussian.precision_cholesky_from_precisions(precisions_init, ct)
-        return weights, means, gaussian.covariances_from_precision_cholesky(pc, ct), pc
+        weights = inits.get("weights", weights)
+        means = inits.get("means", means)
+        if "precisions" not in inits:
+            return Theta.of(weights, means, covariances, ct)
+        pc = covariance.precision_cholesky_from_precisions(inits["precisions"], ct)
+        return Theta(weights, means, covariance.covariances_from_precision_cholesky(pc, ct), pc)
 
     # --- fitting ---------------------------------------------------------------------------------
 
@@ -387,8 +327,7 @@ class GaussianMixture:
         final lower bound is kept. A ConvergenceWarning is issued if it did not converge.
         """
         self._check_parameters()
-        X = _validate_data(X, min_samples=2)
-        gaussian.check_magnitude(X)
+        X = check_data(X, min_samples=2, fitting=True)
         n_samples, n_features = X.shape
         if n_samples < self.n_components:
             raise ValueError(
@@ -399,8 +338,7 @@ class GaussianMixture:
         if not do_init:
             self._check_n_features(n_features)
         inits = self._check_inits(n_features)
-        prior = self._resolve_prior(X)
-        ct = self.covariance_type
+        em = EMIteration(X, self.covariance_type, self.reg_covar, self._resolve_prior(X), self.tol)
         n_init = self.n_init if do_init else 1
         random_state = check_random_state(self.random_state)
         max_lower_bound = -math.inf
@@ -408,36 +346,31 @@ class GaussianMixture:
         converged_best = False
         for _ in range(n_init):
             if do_init:
-                weights, means, covariances, pc = self._initial_parameters(X, random_state, inits)
+                theta = self._initial_parameters(X, random_state, inits)
                 lower_bound = -math.inf
             else:
-                weights, means = self.weights_, self.means_
-                covariances, pc = self.covariances_, self.precisions_cholesky_
+                theta = Theta(
+                    self.weights_, self.means_, self.covariances_, self.precisions_cholesky_
+                )
                 lower_bound = self.lower_bound_
             lower_bounds: list[float] = []
             converged = False
             n_iter = 0
             for n_iter in range(1, self.max_iter + 1):
                 previous = lower_bound
-                result = gaussian.e_step(X, weights, means, pc, ct)
-                objective = result.log_likelihood
-                if prior is not None:
-                    objective += log_prior(weights, means, covariances, ct, prior)
-                weights, means, covariances = gaussian.m_step(
-                    result.stats, ct, self.reg_covar, prior
-                )
-                del result, pc  # wide data: K x D x D each, not needed for the next ones
-                pc = gaussian.compute_precision_cholesky(covariances, ct)
-                lower_bound = objective / n_samples
+                objective, parameters = em.step(theta)
+                del theta  # wide data: the old precision factors go before the new ones come
+                theta = Theta.of(*parameters, self.covariance_type)
+                lower_bound = em.lower_bound(objective)
                 lower_bounds.append(lower_bound)
                 if self.progress is not None:
                     self.progress(n_iter, lower_bound)
-                if abs(lower_bound - previous) < self.tol:
+                if em.converged(lower_bound, previous):
                     converged = True
                     break
             if lower_bound > max_lower_bound or max_lower_bound == -math.inf:
                 max_lower_bound = lower_bound
-                best = (weights, means, covariances, pc, n_iter, lower_bounds)
+                best = (theta, n_iter, lower_bounds)
                 converged_best = converged
         self.converged_ = converged_best
         if not converged_best and self.max_iter > 0:
@@ -447,10 +380,10 @@ class GaussianMixture:
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        weights, means, covariances, pc, n_iter, lower_bounds = best
-        self._set_parameters(weights, means, covariances, pc)
+        theta, n_iter, lower_bounds = best
+        self._set_parameters(theta)
         self.n_features_in_ = n_features
-        self.prior_ = prior
+        self.prior_ = em.prior
         self.n_iter_ = n_iter
         self.lower_bound_ = max_lower_bound
         self.lower_bounds_ = lower_bounds
@@ -505,7 +438,7 @@ class GaussianMixture:
         rng = check_random_state(self.random_state)
         counts = rng.multinomial(n_samples, self.weights_)
         if self.covariance_type in ("full", "tied"):
-            covs = gaussian.full_covariances(
+            covs = covariance.full_covariances(
                 self.covariances_, self.covariance_type, n_features, self.n_components
             )
             parts = [
@@ -523,16 +456,32 @@ class GaussianMixture:
         return np.vstack(parts).astype(np.float64), labels
 
     def _n_parameters(self) -> int:
-        return gaussian.n_parameters(self.n_components, self.means_.shape[1], self.covariance_type)
+        return covariance.n_parameters(
+            self.n_components, self.means_.shape[1], self.covariance_type
+        )
+
+    def scores(self, X: Any) -> Scores:
+        """Log-likelihood, BIC and AIC of X (N, D) and the log density of each row, from one
+        pass over X (the same numbers as ``score``, ``bic`` and ``aic``, which make one each)."""
+        density = self.score_samples(X)
+        n_samples = density.shape[0]
+        per_sample = float(np.mean(density, dtype=np.float64))
+        n_parameters = self._n_parameters()
+        return Scores(
+            log_likelihood=per_sample * n_samples,
+            bic=-2.0 * per_sample * n_samples + n_parameters * math.log(n_samples),
+            aic=-2.0 * per_sample * n_samples + 2.0 * n_parameters,
+            n_samples=n_samples,
+            sample_log_density=density,
+        )
 
     def bic(self, X: Any) -> float:
         """Bayesian information criterion on X (lower is better)."""
-        n_samples = np.shape(X)[0]
-        return -2.0 * self.score(X) * n_samples + self._n_parameters() * math.log(n_samples)
+        return self.scores(X).bic
 
     def aic(self, X: Any) -> float:
         """Akaike information criterion on X (lower is better)."""
-        return -2.0 * self.score(X) * np.shape(X)[0] + 2.0 * self._n_parameters()
+        return self.scores(X).aic
 
     @classmethod
     def from_parameters(
@@ -555,22 +504,13 @@ class GaussianMixture:
 
         converged_ is True, n_iter_ 0, lower_bound_ NaN and lower_bounds_ empty.
         """
-        weights = _as_float_array(weights, "weights")
-        if weights.ndim != 1 or weights.size < 1:
-            raise ValueError(f"The parameter 'weights' should be 1-D, but got {weights.shape}")
+        weights = _checked(covariance_type, weights=weights)["weights"]
         model = cls(n_components=weights.size, covariance_type=covariance_type, **params)
         model._check_parameters()
-        weights = _check_weights(weights, weights.size)
-        means = _as_float_array(means, "means")
-        if means.ndim != 2:
-            raise ValueError(f"The parameter 'means' should be 2-D, but got {means.shape}")
+        checked = _checked(covariance_type, weights.size, means=means, covariances=covariances)
+        means, covariances = checked["means"], checked["covariances"]
+        model._set_parameters(Theta.of(weights, means, covariances, covariance_type))
         n_features = means.shape[1]
-        _check_shape(means, (weights.size, n_features), "means")
-        covariances = _as_float_array(covariances, "covariances")
-        shape = gaussian.covariance_shape(covariance_type, weights.size, n_features)
-        _check_shape(covariances, shape, "covariances")
-        pc = gaussian.compute_precision_cholesky(covariances, covariance_type)
-        model._set_parameters(weights, means, covariances.copy(), pc)
         model.n_features_in_ = n_features
         model.prior_ = model.prior if isinstance(model.prior, Prior) else None
         model.converged_ = True

@@ -28,13 +28,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from em_engine._version import __version__
-from em_engine.data import as_data_matrix, write_csv, write_text_atomic
+from em_engine.checks import ParameterError, check_data, check_parameters
+from em_engine.covariance import COVARIANCE_TYPES, covariance_shape
+from em_engine.data import write_csv, write_text_atomic
 from em_engine.errors import ModelFileError
-from em_engine.gaussian import COVARIANCE_TYPES, compute_precision_cholesky, covariance_shape
 from em_engine.init import INIT_METHODS
 
 if TYPE_CHECKING:
-    from em_engine.mixture import GaussianMixture
+    from em_engine.mixture import GaussianMixture, Scores
 
 __all__ = [
     "FIT_FIELDS",
@@ -43,6 +44,7 @@ __all__ = [
     "load_model",
     "model_document",
     "save_model",
+    "scores_details",
     "write_assignments",
 ]
 
@@ -75,13 +77,10 @@ _TOP_FIELDS = (
     "created",
     "app_version",
 )
-_WEIGHT_SUM_TOL = 1e-6
-_SYMMETRY_TOL = 1e-8
 _MAX_DIGITS = 4000  # below Python's int-from-text limit (4300 digits), which raises ValueError
 _MAX_INT = 2**63 - 1  # counts, iterations, versions: anything larger is not a real value
 _MAX_FLOAT = float(np.finfo(np.float64).max)
 _MAX_SEED = 2**32 - 1  # numpy's RandomState seeds
-_MIN_VARIANCE = float(np.finfo(np.float64).tiny)  # below it the precision 1 / variance overflows
 
 
 # --- writing -------------------------------------------------------------------------------------
@@ -130,12 +129,18 @@ def _fit_details(model: Any, X: np.ndarray | None) -> dict[str, Any]:
     if isinstance(loaded, Mapping):
         details.update({key: loaded[key] for key in FIT_FIELDS if key in loaded})
     if X is not None:
-        X = as_data_matrix(X)
-        details["log_likelihood"] = float(model.score(X)) * X.shape[0]
-        details["bic"] = float(model.bic(X))
-        details["aic"] = float(model.aic(X))
-        details["n_samples"] = X.shape[0]
+        details.update(scores_details(model.scores(check_data(X, column=True))))
     return details
+
+
+def scores_details(scores: Scores) -> dict[str, Any]:
+    """The "fit" fields that a model's scores on its data fill in."""
+    return {
+        "log_likelihood": scores.log_likelihood,
+        "bic": scores.bic,
+        "aic": scores.aic,
+        "n_samples": scores.n_samples,
+    }
 
 
 def model_document(
@@ -333,37 +338,6 @@ def _show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _check_covariances(check: _Checker, cov: np.ndarray, covariance_type: str) -> None:
-    """Symmetric positive definite matrices / positive variances, else ModelFileError."""
-    if covariance_type in ("diag", "spherical"):
-        bad = np.argwhere(cov < _MIN_VARIANCE)
-        if bad.size:
-            index = "".join(f"[{i}]" for i in bad[0])
-            value = cov[tuple(bad[0])]
-            if value <= 0:
-                problem = "a variance must be > 0"
-            else:
-                problem = "a variance must be at least 2.2e-308 (its inverse must be a float64)"
-            raise check.fail(f"covariances{index}", f"{problem}, got {value}")
-        return
-    matrices = cov[None] if covariance_type == "tied" else cov
-    for k, matrix in enumerate(matrices):
-        field = "covariances" if covariance_type == "tied" else f"covariances[{k}]"
-        scale = max(float(np.max(np.abs(matrix))), np.finfo(np.float64).tiny)
-        if np.max(np.abs(matrix - matrix.T)) > _SYMMETRY_TOL * scale:
-            raise check.fail(field, "the matrix is not symmetric")
-        try:
-            np.linalg.cholesky(matrix)
-        except np.linalg.LinAlgError:
-            raise check.fail(field, "the matrix is not positive definite") from None
-        try:
-            compute_precision_cholesky(matrix, "tied")
-        except ValueError:
-            raise check.fail(
-                field, "the matrix is so close to singular that its inverse overflows float64"
-            ) from None
-
-
 def _check_fit(check: _Checker, fit: Any) -> dict[str, Any]:
     if not isinstance(fit, dict):
         raise check.fail("fit", f"expected an object, got {_show(fit)}")
@@ -502,14 +476,12 @@ def load_model(path: str | os.PathLike[str]) -> GaussianMixture:
     if len(set(names)) != len(names):
         raise check.fail("feature_names", "the names must differ from each other")
     weights = check.array(doc["weights"], "weights", (k,))
-    if (weights < 0).any():
-        i = int(np.argmax(weights < 0))
-        raise check.fail(f"weights[{i}]", f"must not be negative, got {weights[i]}")
-    if abs(weights.sum() - 1.0) > _WEIGHT_SUM_TOL:
-        raise check.fail("weights", f"must sum to 1, they sum to {float(weights.sum()):.10g}")
     means = check.array(doc["means"], "means", (k, d))
     covariances = check.array(doc["covariances"], "covariances", covariance_shape(cov_type, k, d))
-    _check_covariances(check, covariances, cov_type)
+    try:
+        check_parameters(cov_type, k, d, weights=weights, means=means, covariances=covariances)
+    except ParameterError as exc:
+        raise check.fail(exc.field, exc.problem) from None
     fit = _check_fit(check, doc["fit"])
     created = doc["created"]
     try:

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from em_engine.gaussian import SufficientStats, check_covariance_type, m_step
+from em_engine.covariance import check_covariance_type
+from em_engine.gaussian import SufficientStats, m_step
 
 _LOG_2PI = math.log(2.0 * math.pi)
 

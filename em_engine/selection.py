@@ -15,9 +15,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from em_engine.data import as_data_matrix
+from em_engine.checks import check_data
+from em_engine.covariance import check_covariance_type
 from em_engine.errors import DataError
-from em_engine.gaussian import check_covariance_type
 
 __all__ = ["SelectionResult", "SelectionRow", "check_components", "select_model"]
 
@@ -134,7 +134,7 @@ def select_model(
     """
     from em_engine.mixture import GaussianMixture
 
-    X = as_data_matrix(X)
+    X = check_data(X, column=True)
     types = [check_covariance_type(t) for t in covariance_types]
     if isinstance(components, range) and len(components) > 0:  # refused before it is expanded
         check_components(max(components), len(components), len(types), X.shape[0])
@@ -162,17 +162,15 @@ def select_model(
             )
             try:
                 with np.errstate(all="ignore"):
-                    model.fit(X)
-                    log_likelihood = float(model.score(X)) * X.shape[0]
-                    bic, aic = float(model.bic(X)), float(model.aic(X))
-                if not all(math.isfinite(v) for v in (log_likelihood, bic, aic)):
+                    scores = model.fit(X).scores(X)
+                if not math.isfinite(scores.bic):
                     raise ValueError("the fit gave a non-finite log-likelihood")
                 row = SelectionRow(
                     int(k),
                     cov_type,
-                    bic,
-                    aic,
-                    log_likelihood,
+                    scores.bic,
+                    scores.aic,
+                    scores.log_likelihood,
                     bool(model.converged_),
                     int(model.n_iter_),
                 )

@@ -20,33 +20,10 @@ E-step, M-step, collapse policy and edits, which give the same arrays bit for bi
 depend on the engine's thread count), so memory is bounded at any length and every iteration can
 still be shown exactly.
 
-Collapse policy
----------------
-After every M-step, a component is *collapsed* when
-
-- its weight is below 1/N, i.e. it holds less than one sample's worth of responsibility (a relative
-  allowance of 1e-6 absorbs rounding, so K == N components on one point each are not collapsed), or
-- its covariance is not positive definite (the Cholesky factor of its precision cannot be computed,
-  e.g. with ``reg_covar=0`` on duplicated or collinear points) or numerically singular (a variance,
-  i.e. an eigenvalue, below 100 eps x the data's mean variance, where it is rounding noise), or
-  its parameters are not finite.
-
-A collapsed component is re-initialised: its mean moves to the worst-explained row (the lowest
-log density log p(x_n) under the mixture of the healthy components; several collapsed components
-take distinct rows, and distinct values where the data allow), its covariance becomes the data's
-overall covariance (+ reg_covar; for diag its diagonal, for spherical the mean variance) and its
-weight 1/K, after which the weights are renormalised. With the tied type, an unusable tied
-covariance is replaced by the data covariance. Each re-initialisation is reported as an event,
-e.g. "component 3 collapsed (weight 2.1e-09) and was re-initialised at data point 18". Event texts
-are for people and count components and data points from 1 (as the window's legend does); labels
-and array indices count from 0. Initial parameters are checked the same way,
-except for the weight test (a small starting weight is the user's choice). So a session never
-raises and never produces NaN on awkward data: duplicates, collinear points, constant columns,
-K == N.
-
-The objective may drop at an iteration with such an event. Otherwise EM never lowers it, up to
-rounding when reg_covar = 0; reg_covar > 0 makes each M-step a slightly perturbed maximiser, so
-tiny drops of the order of N x reg_covar / variance are possible (as in scikit-learn).
+Awkward data (duplicates, collinear points, constant columns, K == N) never make a session raise
+or produce NaN: every M-step's parameters, and the initial ones, go through the collapse policy
+(em_engine.collapse), which re-initialises a collapsed component and reports an event. The
+objective may drop at an iteration with such an event.
 
 ``GaussianMixture`` keeps scikit-learn's behaviour instead (a ValueError naming reg_covar).
 """
@@ -63,32 +40,26 @@ from typing import Any, overload
 
 import numpy as np
 
-from em_engine import gaussian
+from em_engine import covariance, gaussian
+from em_engine.checks import ParameterError, check_data, check_parameters
+from em_engine.collapse import CollapsePolicy, frozen
 from em_engine.errors import DataError
 from em_engine.init import (
     INIT_METHODS,
     initial_parameters,
     nearest_mean_responsibilities,
 )
-from em_engine.prior import Prior, log_prior
+from em_engine.iteration import EMIteration, Scored
+from em_engine.iteration import Theta as _Theta
+from em_engine.prior import Prior
 
 INITIAL_PARAM_KEYS = ("weights", "means", "covariances")
 #: Bytes of parameter sets the history keeps by default (the others are replayed when shown).
 HISTORY_BUDGET = 64 << 20
 
-_WEIGHT_ALLOWANCE = 1e-6  # relative allowance below 1/N before a weight counts as collapsed
 _MAX_SEED = 2**32 - 1
 # The smallest non-zero spread (max - min) of the data whose square is still a normal number.
 _MIN_SPREAD = {t: float(np.sqrt(np.finfo(t).tiny) * 1e4) for t in (np.float32, np.float64)}
-# Data variances below this are treated as 0 (their squares are subnormal).
-_ZERO_VARIANCE = 1e-250
-
-
-def _frozen(array: np.ndarray, dtype: Any = None) -> np.ndarray:
-    """A read-only view of a private copy of ``array`` (the view cannot be made writeable)."""
-    base = np.array(array, dtype=dtype, copy=True)
-    base.flags.writeable = False
-    return base.view()
 
 
 def _shared(array: np.ndarray) -> np.ndarray:
@@ -237,44 +208,17 @@ class Snapshot:
 
 
 @dataclass(frozen=True, eq=False)
-class _Theta:
-    """Valid parameters (finite, positive definite) with their precision Cholesky factors."""
-
-    weights: np.ndarray
-    means: np.ndarray
-    covariances: np.ndarray
-    precisions_cholesky: np.ndarray
-
-
-@dataclass(frozen=True, eq=False)
 class _EState:
     """An E-step on the current parameters."""
 
-    result: gaussian.EStepResult
-    objective: float
+    scored: Scored
     labels: np.ndarray
     confidence: np.ndarray
     converged: bool
 
 
-def _check_data(X: Any) -> np.ndarray:
-    try:
-        X = np.asarray(X)
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"X cannot be read as a numeric array: {exc}") from None
-    if X.ndim != 2:
-        raise DataError(f"X must be a 2-D array (n_samples, n_features), got shape {X.shape}")
-    if X.shape[0] < 1 or X.shape[1] < 1:
-        raise DataError(f"X must have at least one row and one column, got shape {X.shape}")
-    if X.dtype.kind not in "biuf":
-        raise DataError(f"X must be numeric, got dtype {X.dtype}")
-    # the session's own, read-only copy
-    X = np.array(X, dtype=gaussian.work_dtype(X), order="C", copy=True)
-    bad = ~np.isfinite(X)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise DataError(f"X contains {X[row, col]} at row {row}, column {col}")
-    gaussian.check_magnitude(X)
+def _check_spread(X: np.ndarray) -> None:
+    """DataError when X's values differ too little for the collapse policy's arithmetic."""
     spread = X.max(axis=0) - X.min(axis=0)
     widest = int(np.argmax(spread))
     if 0.0 < spread[widest] < _MIN_SPREAD[X.dtype.type]:
@@ -282,8 +226,6 @@ def _check_data(X: Any) -> np.ndarray:
             f"X's values differ by at most {spread[widest]:.3g} (column {widest}): too little "
             f"for the arithmetic in {X.dtype}; rescale the data"
         )
-    X.flags.writeable = False
-    return X
 
 
 def _check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
@@ -301,14 +243,6 @@ def _check_float(name: str, value: Any) -> float:
     if not (math.isfinite(value) and value >= 0):
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     return float(value)
-
-
-def _is_positive_definite(covariances: np.ndarray, covariance_type: str) -> bool:
-    try:
-        gaussian.compute_precision_cholesky(covariances, covariance_type)
-    except ValueError:
-        return False
-    return True
 
 
 class EMSession:
@@ -352,7 +286,8 @@ class EMSession:
     ) -> None:
         started = time.perf_counter()
         self._history_budget = _check_int("history_budget", history_budget, 0)
-        self._X = _check_data(X)
+        self._X = check_data(X, fitting=True, copy=True)  # the session's own, read-only copy
+        _check_spread(self._X)
         n_samples = self._X.shape[0]
         if isinstance(n_components, int | np.integer) and n_components > n_samples >= 1:
             raise ValueError(
@@ -360,9 +295,9 @@ class EMSession:
                 f"the data has {n_samples}"
             )
         self.n_components = _check_int("n_components", n_components, 1, n_samples)
-        if covariance_type not in gaussian.COVARIANCE_TYPES:
+        if covariance_type not in covariance.COVARIANCE_TYPES:
             raise ValueError(
-                f"covariance_type must be one of {gaussian.COVARIANCE_TYPES}, "
+                f"covariance_type must be one of {covariance.COVARIANCE_TYPES}, "
                 f"got {covariance_type!r}"
             )
         self.covariance_type = covariance_type
@@ -374,8 +309,9 @@ class EMSession:
         self.max_iter = _check_int("max_iter", max_iter, 1)
         self.prior = self._check_prior(prior)
         self.objective = "log-likelihood" if self.prior is None else "log posterior"
+        self._em = EMIteration(self._X, covariance_type, self.reg_covar, self.prior, self.tol)
         self._initial_params = self._check_initial_params(initial_params)
-        self._data_moments: tuple[np.ndarray, np.ndarray] | None = None
+        self._policy = CollapsePolicy(self._X, self.n_components, covariance_type, self.reg_covar)
         self.seed = _check_int("seed", seed, 0, _MAX_SEED)
         self._start(started)
 
@@ -481,14 +417,15 @@ class EMSession:
             raise ValueError(f"mean must be {n_features} numbers, got {mean!r}") from None
         if mean.shape != (n_features,) or not np.all(np.isfinite(mean)):
             raise ValueError(f"mean must be {n_features} finite numbers, got {mean.tolist()!r}")
-        edit = (k, _frozen(mean))
+        edit = (k, frozen(mean))
         theta = _edited(self._theta, (edit,))
-        result = self._scored(theta)  # before any change: a mean too far to score is refused
+        # before any change: a mean too far to score is refused
+        scored = self._em.e_step(theta, with_labels=True)
         coords = ", ".join(f"{v:.6g}" for v in mean)
         events = (f"component {k + 1} mean moved to ({coords})",)
         self._truncate()
         self._set_current(theta, events, (*self._edits.get(self._iteration, ()), edit))
-        state = self._ensure_e_step(result)
+        state = self._ensure_e_step(scored)
         return self._publish("edit", started, state, self._iteration, events, converged=False)
 
     # --- construction ----------------------------------------------------------------------------
@@ -516,40 +453,14 @@ class EMSession:
             raise ValueError(
                 f"initial_params has unknown key(s) {unknown}; expected any of {INITIAL_PARAM_KEYS}"
             )
-        n_features = self._X.shape[1]
-        shapes = {
-            "weights": (self.n_components,),
-            "means": (self.n_components, n_features),
-            "covariances": gaussian.covariance_shape(
-                self.covariance_type, self.n_components, n_features
-            ),
-        }
-        checked = {}
-        for key, value in params.items():
-            name = f"initial_params[{key!r}]"
-            try:
-                array = np.array(value, dtype=np.float64)
-            except (TypeError, ValueError):
-                raise ValueError(f"{name} must be numbers, got {value!r}") from None
-            if array.shape != shapes[key]:
-                raise ValueError(f"{name} must have shape {shapes[key]}, got {array.shape}")
-            if not np.all(np.isfinite(array)):
-                raise ValueError(f"{name} contains NaN or infinity")
-            checked[key] = array
-        weights = checked.get("weights")
-        if weights is not None:
-            if np.any(weights < 0) or abs(weights.sum() - 1.0) > 1e-6:
-                raise ValueError(
-                    "initial_params['weights'] must be >= 0 and sum to 1, "
-                    f"got sum {weights.sum()!r}"
-                )
-            checked["weights"] = weights / weights.sum()
-        covariances = checked.get("covariances")
-        if covariances is not None and not _is_positive_definite(covariances, self.covariance_type):
-            raise ValueError(
-                f"initial_params['covariances'] are not all positive definite "
-                f"({self.covariance_type} covariances)"
+        try:
+            checked = check_parameters(
+                self.covariance_type, self.n_components, self._X.shape[1], **params
             )
+        except ParameterError as exc:
+            raise ValueError(f"initial_params[{exc.name!r}]{exc.index}: {exc.problem}") from None
+        if "weights" in checked:
+            checked["weights"] = checked["weights"] / checked["weights"].sum()
         return checked
 
     def _initial_theta(self) -> tuple[_Theta, tuple[str, ...]]:
@@ -570,7 +481,7 @@ class EMSession:
         weights = given.get("weights", weights)
         means = given.get("means", means)
         covariances = given.get("covariances", covariances)
-        return self._sanitise(weights, means, covariances, check_weights=False)
+        return self._policy.sanitise(weights, means, covariances, check_weights=False)
 
     def _from_given_means(self, means: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Weights and covariances from assigning every row to its nearest given mean.
@@ -583,12 +494,12 @@ class EMSession:
         weights, _, covariances = gaussian.m_step(stats, self.covariance_type, self.reg_covar)
         empty = stats.nk < 1.0
         if self.covariance_type == "tied":
-            if self._covariance_problem(covariances) is not None:
-                covariances = self._data_covariance()
+            if self._policy.covariance_problem(covariances) is not None:
+                covariances = self._policy.data_covariance()
         else:
             for k in range(self.n_components):
-                if empty[k] or self._covariance_problem(covariances[k]) is not None:
-                    covariances[k] = self._data_covariance()
+                if empty[k] or self._policy.covariance_problem(covariances[k]) is not None:
+                    covariances[k] = self._policy.data_covariance()
         if empty.any():
             weights[empty] = 1.0 / self.n_components
             weights /= weights.sum()
@@ -685,10 +596,8 @@ class EMSession:
         if start < self._iteration <= iteration:
             start, theta = self._iteration, self._theta
         for i in range(start + 1, iteration + 1):
-            result = gaussian.e_step(
-                self._X, theta.weights, theta.means, theta.precisions_cholesky, self.covariance_type
-            )
-            theta = self._next_theta(result.stats)[0]
+            parameters = self._em.step(theta)[1]
+            theta = self._policy.sanitise(*parameters, check_weights=True)[0]
             theta = _edited(theta, self._edits.get(i, ()))
         return theta
 
@@ -701,57 +610,35 @@ class EMSession:
             )
         return self._theta_at(iteration)
 
-    def _objective(self, theta: _Theta, log_likelihood: float) -> float:
-        if self.prior is None:
-            return log_likelihood
-        return log_likelihood + log_prior(
-            theta.weights, theta.means, theta.covariances, self.covariance_type, self.prior
-        )
-
-    def _scored(self, theta: _Theta) -> gaussian.EStepResult:
-        """The E-step (with labels) on theta; DensityUnderflowError changes nothing."""
-        return gaussian.e_step(
-            self._X,
-            theta.weights,
-            theta.means,
-            theta.precisions_cholesky,
-            self.covariance_type,
-            with_labels=True,
-        )
-
-    def _ensure_e_step(self, result: gaussian.EStepResult | None = None) -> _EState:
+    def _ensure_e_step(self, scored: Scored | None = None) -> _EState:
         """The E-step on the current parameters (computed once per parameter set, unless
-        ``result`` is that E-step already)."""
+        ``scored`` is that E-step already); DensityUnderflowError changes nothing."""
         if self._e_state is not None:
             return self._e_state
         theta, i = self._theta, self._iteration
-        if result is None:
-            result = self._scored(theta)
-        objective = self._objective(theta, result.log_likelihood)
+        if scored is None:
+            scored = self._em.e_step(theta, with_labels=True)
         previous = self._values[i - 1] if i > 0 else math.nan
         converged = (
             not math.isnan(previous)
             and not self._events[i]
-            and abs(objective - previous) / self._X.shape[0] < self.tol
+            and self._em.converged(
+                self._em.lower_bound(scored.objective), self._em.lower_bound(previous)
+            )
         )
-        self._values[i] = objective
+        self._values[i] = scored.objective
+        result = scored.result
         self._e_state = _EState(
-            result, objective, _shared(result.labels), _shared(result.confidence), converged
+            scored, _shared(result.labels), _shared(result.confidence), converged
         )
         return self._e_state
 
     def _advance(self, state: _EState) -> None:
         """M-step from ``state`` (the E-step on theta_i): theta_{i+1} becomes current."""
-        theta, events = self._next_theta(state.result.stats)
+        parameters = self._em.m_step(state.scored.result.stats)
+        theta, events = self._policy.sanitise(*parameters, check_weights=True)
         self._iteration += 1
         self._set_current(theta, events)
-
-    def _next_theta(self, stats: gaussian.SufficientStats) -> tuple[_Theta, tuple[str, ...]]:
-        """The M-step and the collapse policy: the next parameters and their events."""
-        weights, means, covariances = gaussian.m_step(
-            stats, self.covariance_type, self.reg_covar, self.prior
-        )
-        return self._sanitise(weights, means, covariances, check_weights=True)
 
     def _publish(
         self,
@@ -770,7 +657,7 @@ class EMSession:
             weights=theta.weights.view(),
             means=theta.means.view(),
             covariances=theta.covariances.view(),
-            log_likelihood=None if state is None else state.objective,
+            log_likelihood=None if state is None else state.scored.objective,
             log_likelihood_iteration=None if state is None else scored,
             objective=self.objective,
             labels=None if state is None else state.labels.view(),
@@ -781,159 +668,3 @@ class EMSession:
             elapsed=time.perf_counter() - started,
         )
         return self.snapshot
-
-    # --- collapse policy -------------------------------------------------------------------------
-
-    def _make_theta(
-        self, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray
-    ) -> _Theta:
-        """Valid parameters -> _Theta with read-only copies and precision Cholesky factors."""
-        precisions_cholesky = gaussian.compute_precision_cholesky(covariances, self.covariance_type)
-        return _Theta(
-            _frozen(weights, np.float64),
-            _frozen(means, np.float64),
-            _frozen(covariances, np.float64),
-            _frozen(precisions_cholesky),
-        )
-
-    def _sanitise(
-        self,
-        weights: np.ndarray,
-        means: np.ndarray,
-        covariances: np.ndarray,
-        *,
-        check_weights: bool,
-    ) -> tuple[_Theta, tuple[str, ...]]:
-        """Apply the collapse policy (module docstring); returns valid parameters and events."""
-        n_samples = self._X.shape[0]
-        weights = np.array(weights, dtype=np.float64)
-        means = np.array(means, dtype=np.float64)
-        covariances = np.array(covariances, dtype=np.float64)
-        reasons: dict[int, str] = {}
-        for k in range(self.n_components):
-            if not (np.isfinite(weights[k]) and np.all(np.isfinite(means[k]))):
-                reasons[k] = "non-finite parameters"
-            elif check_weights and weights[k] < (1.0 - _WEIGHT_ALLOWANCE) / n_samples:
-                reasons[k] = f"weight {weights[k]:.2g}"
-        events = []
-        if self.covariance_type == "tied":
-            problem = self._covariance_problem(covariances)
-            if problem is not None:
-                covariances = self._data_covariance()
-                events.append(
-                    f"the tied covariance was unusable ({problem}) and was reset to the data "
-                    "covariance"
-                )
-        else:
-            for k in range(self.n_components):
-                problem = self._covariance_problem(covariances[k])
-                if k not in reasons and problem is not None:
-                    reasons[k] = problem
-        if not reasons:
-            return self._make_theta(weights, means, covariances), tuple(events)
-        collapsed = np.array(sorted(reasons))
-        rows = self._worst_rows(weights, means, covariances, collapsed)
-        data_cov = self._data_covariance()
-        for k, row in zip(collapsed, rows, strict=True):
-            means[k] = self._X[row]
-            if self.covariance_type != "tied":
-                covariances[k] = data_cov
-            weights[k] = 1.0 / self.n_components
-            events.append(
-                f"component {k + 1} collapsed ({reasons[k]}) and was re-initialised at "
-                f"data point {row + 1}"
-            )
-        weights /= weights.sum()
-        return self._make_theta(weights, means, covariances), tuple(events)
-
-    def _covariance_problem(self, covariance: np.ndarray) -> str | None:
-        """Why one component's covariance is unusable, or None.
-
-        ``covariance`` is a (D, D) matrix (full, tied), D variances (diag) or one (spherical).
-        Unusable: not finite, not positive definite, or a variance (eigenvalue) below
-        100 eps x the data's mean variance, where rounding noise dominates (a singleton component
-        with reg_covar=0 gets such a variance instead of exactly 0).
-        """
-        if not np.all(np.isfinite(covariance)):
-            return "non-finite covariance"
-        matrix = covariance.ndim == 2
-        smallest = float(np.linalg.eigvalsh(covariance)[0] if matrix else np.min(covariance))
-        if smallest <= 0.0 or (matrix and not _is_positive_definite(covariance, "tied")):
-            return "covariance not positive definite"
-        if smallest < self._singular_variance():
-            return f"covariance singular, smallest variance {smallest:.2g}"
-        return None
-
-    def _singular_variance(self) -> float:
-        """Variances below this are rounding noise: 100 eps(X's dtype) x mean data variance."""
-        cov = self._data_moments_checked()[1]
-        return 100.0 * float(np.finfo(self._X.dtype).eps) * float(np.mean(np.diag(cov)))
-
-    def _worst_rows(
-        self,
-        weights: np.ndarray,
-        means: np.ndarray,
-        covariances: np.ndarray,
-        collapsed: np.ndarray,
-    ) -> np.ndarray:
-        """Rows with the lowest log density under the healthy components, one per collapsed one.
-
-        Distinct rows, with distinct values where possible. With no healthy component, the
-        density of one Gaussian with the data's mean and covariance is used.
-        """
-        healthy = np.ones(self.n_components, dtype=bool)
-        healthy[collapsed] = False
-        if healthy.any():
-            w = weights[healthy] / weights[healthy].sum()
-            mu = means[healthy]
-            cov = covariances if self.covariance_type == "tied" else covariances[healthy]
-            covariance_type = self.covariance_type
-        else:
-            mu, cov = self._data_moments_checked()
-            w, mu, cov, covariance_type = np.ones(1), mu[None], cov[None], "full"
-        pc = gaussian.compute_precision_cholesky(cov, covariance_type)
-        density = gaussian.e_step(
-            self._X, w, mu, pc, covariance_type, with_density=True
-        ).sample_log_density
-        n_samples, count = self._X.shape[0], len(collapsed)
-        n_candidates = min(n_samples, 4 * count + 16)
-        candidates = np.argpartition(density, n_candidates - 1)[:n_candidates]
-        candidates = candidates[np.argsort(density[candidates], kind="stable")]
-        _, first = np.unique(self._X[candidates], axis=0, return_index=True)
-        distinct = candidates[np.sort(first)]
-        rest = candidates[~np.isin(candidates, distinct)]
-        return np.concatenate([distinct, rest])[:count]
-
-    def _data_moments_checked(self) -> tuple[np.ndarray, np.ndarray]:
-        """Data mean (D,) and covariance (D, D) + reg_covar, made well conditioned if needed.
-
-        When the covariance is not positive definite or its condition number exceeds 1e12
-        (constant columns, identical or collinear rows without reg_covar), 1e-6 x its mean
-        variance (or 1e-6 if that is about 0) is added to the diagonal, growing tenfold until
-        it is well conditioned.
-        """
-        if self._data_moments is None:
-            n_samples = self._X.shape[0]
-            resp = np.ones((n_samples, 1), dtype=self._X.dtype)
-            stats = gaussian.stats_from_resp(self._X, resp, "full")
-            _, mean, cov = gaussian.m_step(stats, "full", self.reg_covar)
-            cov = cov[0]
-            scale = float(np.mean(np.diag(cov)))
-            jitter = 1e-6 * (scale if scale > _ZERO_VARIANCE else 1.0)
-            for _ in range(30):  # finite data (checked on entry): a few decades suffice
-                if _is_positive_definite(cov, "tied"):
-                    eigenvalues = np.linalg.eigvalsh(cov)
-                    if eigenvalues[0] >= 1e-12 * eigenvalues[-1]:
-                        break
-                cov = cov + jitter * np.eye(cov.shape[0])
-                jitter *= 10.0
-            self._data_moments = (mean[0], cov)
-        return self._data_moments
-
-    def _data_covariance(self) -> np.ndarray:
-        """The data covariance in the shape of one component (tied: the shared matrix)."""
-        cov = self._data_moments_checked()[1]
-        if self.covariance_type in ("full", "tied"):
-            return cov.copy()
-        diagonal = np.diag(cov).copy()
-        return diagonal if self.covariance_type == "diag" else np.float64(diagonal.mean())

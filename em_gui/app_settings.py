@@ -10,7 +10,7 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from em_engine.gaussian import COVARIANCE_TYPES
+from em_engine.covariance import COVARIANCE_TYPES
 from em_engine.init import INIT_METHODS
 from em_engine.synthetic import true_parameters
 from em_gui.frames import FitSettings

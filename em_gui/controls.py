@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from em_engine.gaussian import COVARIANCE_TYPES
+from em_engine.covariance import COVARIANCE_TYPES
 from em_engine.init import INIT_METHODS
 from em_engine.synthetic import PRESETS
 from em_gui.app_settings import (

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 from PySide6 import QtGui, QtWidgets
 
-from em_engine.gaussian import precision_or_none
+from em_engine.covariance import precision_or_none
 from em_gui import palette
 
 #: Significant digits of every number shown.
@@ -134,7 +134,7 @@ class ParameterPanel(QtWidgets.QWidget):
         ----------
         weights : (K,)
         means : (K, D)
-        covariances : (K, D, D) full matrices (em_engine.gaussian.full_covariances converts others)
+        covariances : (K, D, D) full matrices (covariance.full_covariances converts others)
         feature_names : D names
         """
         weights = np.asarray(weights, dtype=np.float64)

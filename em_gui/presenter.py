@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from em_engine.gaussian import full_covariances, marginal
+from em_engine.covariance import full_covariances, marginal
 from em_gui.controls import ControlsPanel
 from em_gui.convergence import ConvergenceView
 from em_gui.frames import FitData, Frame, History

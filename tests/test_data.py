@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from em_engine import data as data_module
-from em_engine.data import as_data_matrix, read_csv, sniff_csv, write_csv, write_text_atomic
+from em_engine.checks import check_data
+from em_engine.data import read_csv, sniff_csv, write_csv, write_text_atomic
 from em_engine.errors import DataError
 
 
@@ -275,20 +276,32 @@ def test_rows_longer_than_the_sniffed_start(tmp_path: Path) -> None:
 # --- arrays and writing --------------------------------------------------------------------------
 
 
-def test_as_data_matrix() -> None:
-    assert as_data_matrix([1, 2, 3]).shape == (3, 1)
-    assert as_data_matrix(np.ones((2, 2), np.float32)).dtype == np.float32
-    assert as_data_matrix([[1, 2]]).dtype == np.float64
+def test_check_data() -> None:
+    assert check_data([1, 2, 3], column=True).shape == (3, 1)
+    assert check_data(np.ones((2, 2), np.float32)).dtype == np.float32
+    assert check_data([[1, 2]]).dtype == np.float64
     X = np.ones((3, 2))
-    assert as_data_matrix(X) is X  # a valid float64 array is checked, not copied
+    assert check_data(X) is X  # a valid float64 array is checked, not copied
+    copied = check_data(X, copy=True)
+    assert copied is not X and not copied.flags.writeable and copied.flags.c_contiguous
     with pytest.raises(DataError, match=r"X has a non-finite value nan at row 1, column 0"):
-        as_data_matrix([[1.0, 2.0], [np.nan, 1.0]])
-    with pytest.raises(DataError, match="must be 2-D"):
-        as_data_matrix(np.ones((2, 2, 2)))
-    with pytest.raises(DataError, match="is empty"):
-        as_data_matrix(np.ones((0, 2)))
-    with pytest.raises(DataError, match="not a numeric array"):
-        as_data_matrix([["a", "b"]])
+        check_data([[1.0, 2.0], [np.nan, 1.0]])
+    with pytest.raises(DataError, match=r"Y has a non-finite value inf at row 0, column 1"):
+        check_data([[1.0, np.inf]], name="Y")
+    with pytest.raises(DataError, match=r"must be a 2-D array \(samples x features\), got shape"):
+        check_data(np.ones((2, 2, 2)))
+    with pytest.raises(DataError, match=r"got shape \(3,\); a single feature is X.reshape"):
+        check_data([1.0, 2.0, 3.0])
+    with pytest.raises(DataError, match=r"at least one row and one column, got shape \(0, 2\)"):
+        check_data(np.ones((0, 2)))
+    with pytest.raises(DataError, match=r"has 1 sample\(s\) .* a minimum of 2 is required"):
+        check_data(np.ones((1, 2)), min_samples=2)
+    with pytest.raises(DataError, match=r"not a numeric array \(it holds <U1 values\)"):
+        check_data([["a", "b"]])
+    with pytest.raises(DataError, match=r"data row 1, column 1: 1e\+300 is too large for the"):
+        check_data([[1e300]], fitting=True)
+    assert check_data([[1e300]]).shape == (1, 1)  # scoring such a value is fine
+    assert check_data([[np.nan]], scan=False).shape == (1, 1)  # the kernels' own, cheap check
 
 
 def test_write_text_atomic_replaces_and_cleans_up(tmp_path: Path) -> None:

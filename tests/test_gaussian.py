@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from sklearn.mixture import _gaussian_mixture as skgm
 
-from em_engine import gaussian
-from em_engine.gaussian import COVARIANCE_TYPES
+from em_engine import covariance, gaussian
+from em_engine.covariance import COVARIANCE_TYPES
 
 RTOL = 1e-10
 
@@ -50,15 +50,15 @@ def _sklearn_log_prob_resp(X, weights, means, pc, covariance_type):
 def test_precision_cholesky_matches_sklearn(covariance_type):
     rng = np.random.default_rng(1)
     cov = _random_covariances(rng, covariance_type, 3, 4)
-    pc = gaussian.compute_precision_cholesky(cov, covariance_type)
+    pc = covariance.compute_precision_cholesky(cov, covariance_type)
     np.testing.assert_allclose(
         pc, skgm._compute_precision_cholesky(cov, covariance_type), rtol=RTOL, atol=1e-14
     )
     np.testing.assert_allclose(
-        gaussian.covariances_from_precision_cholesky(pc, covariance_type), cov, rtol=1e-12
+        covariance.covariances_from_precision_cholesky(pc, covariance_type), cov, rtol=1e-12
     )
-    precisions = gaussian.precisions_from_precision_cholesky(pc, covariance_type)
-    back = gaussian.precision_cholesky_from_precisions(precisions, covariance_type)
+    precisions = covariance.precisions_from_precision_cholesky(pc, covariance_type)
+    back = covariance.precision_cholesky_from_precisions(precisions, covariance_type)
     np.testing.assert_allclose(back, pc, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(
         back,
@@ -81,7 +81,7 @@ def test_not_positive_definite_raises_sklearn_message(covariance_type, bad):
     with pytest.raises(ValueError) as reference:
         skgm._compute_precision_cholesky(bad, covariance_type)
     with pytest.raises(ValueError, match="increase reg_covar") as ours:
-        gaussian.compute_precision_cholesky(bad, covariance_type)
+        covariance.compute_precision_cholesky(bad, covariance_type)
     assert str(ours.value) == str(reference.value)
 
 
@@ -100,12 +100,12 @@ def test_not_positive_definite_raises_sklearn_message(covariance_type, bad):
 )
 def test_covariances_that_overflow_are_named(covariance_type, bad, message):
     with pytest.raises(ValueError, match=message):
-        gaussian.compute_precision_cholesky(np.array(bad), covariance_type)
+        covariance.compute_precision_cholesky(np.array(bad), covariance_type)
 
 
 def test_float32_message_suggests_float64():
     with pytest.raises(ValueError, match="passing float64"):
-        gaussian.compute_precision_cholesky(np.array([0.0], dtype=np.float32), "spherical")
+        covariance.compute_precision_cholesky(np.array([0.0], dtype=np.float32), "spherical")
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
@@ -217,7 +217,7 @@ def test_zero_weight_component_gives_no_nan():
 def test_full_covariances_and_parameter_count(covariance_type):
     rng = np.random.default_rng(4)
     cov = _random_covariances(rng, covariance_type, 3, 2)
-    full = gaussian.full_covariances(cov, covariance_type, 2, n_components=3)
+    full = covariance.full_covariances(cov, covariance_type, 2, n_components=3)
     assert full.shape == (3, 2, 2)
     x = rng.normal(size=(2,))
     expected = {
@@ -231,16 +231,16 @@ def test_full_covariances_and_parameter_count(covariance_type):
 
     model = skgm.GaussianMixture(n_components=3, covariance_type=covariance_type)
     model.means_ = np.zeros((3, 7))
-    assert gaussian.n_parameters(3, 7, covariance_type) == model._n_parameters()
+    assert covariance.n_parameters(3, 7, covariance_type) == model._n_parameters()
 
 
 def test_bad_covariance_type():
     with pytest.raises(ValueError, match="'bogus'"):
-        gaussian.compute_precision_cholesky(np.ones(2), "bogus")
+        covariance.compute_precision_cholesky(np.ones(2), "bogus")
 
 
 def test_empty_data_is_a_clear_error():
-    with pytest.raises(ValueError, match=r"at least one row and column, got shape \(0, 2\)"):
+    with pytest.raises(ValueError, match=r"at least one row and one column, got shape \(0, 2\)"):
         gaussian.e_step(np.empty((0, 2)), [1.0], [[0.0, 0.0]], np.eye(2)[None], "full")
 
 
@@ -282,8 +282,8 @@ def test_marginal_is_direct_slicing_of_the_full_covariances(covariance_type, col
         "diag": np.diagonal(full, axis1=1, axis2=2).copy(),
         "spherical": full[:, 0, 0].copy(),
     }[covariance_type]
-    expanded = gaussian.full_covariances(given, covariance_type, d, k)
-    m2, c2 = gaussian.marginal(means, given, covariance_type, columns)
+    expanded = covariance.full_covariances(given, covariance_type, d, k)
+    m2, c2 = covariance.marginal(means, given, covariance_type, columns)
     idx = list(columns)
     np.testing.assert_array_equal(m2, means[:, idx])
     np.testing.assert_array_equal(c2, expanded[:, idx][:, :, idx])
@@ -292,6 +292,6 @@ def test_marginal_is_direct_slicing_of_the_full_covariances(covariance_type, col
 
 def test_precision_or_none_inverts_and_refuses_what_is_not_positive_definite():
     cov = np.array([[2.0, 0.5], [0.5, 1.0]])
-    np.testing.assert_allclose(gaussian.precision_or_none(cov), np.linalg.inv(cov), rtol=1e-12)
-    assert gaussian.precision_or_none(np.zeros((2, 2))) is None
-    assert gaussian.precision_or_none(np.array([[1.0, 2.0], [2.0, 1.0]])) is None
+    np.testing.assert_allclose(covariance.precision_or_none(cov), np.linalg.inv(cov), rtol=1e-12)
+    assert covariance.precision_or_none(np.zeros((2, 2))) is None
+    assert covariance.precision_or_none(np.array([[1.0, 2.0], [2.0, 1.0]])) is None

@@ -10,7 +10,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
-from em_engine.gaussian import COVARIANCE_TYPES
+from em_engine.covariance import COVARIANCE_TYPES
 from em_engine.init import (
     INIT_METHODS,
     check_random_state,

@@ -10,8 +10,8 @@ from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
 from sklearn.mixture import GaussianMixture as SklearnGM
 
 from em_engine import GaussianMixture
+from em_engine.covariance import COVARIANCE_TYPES
 from em_engine.errors import DataError
-from em_engine.gaussian import COVARIANCE_TYPES
 from em_engine.mixture import ConvergenceWarning, NotFittedError
 from em_engine.prior import Prior, log_prior
 
@@ -174,12 +174,15 @@ def test_sample_matches_sklearn():
         ({"n_init": 0}, "'n_init'.*Got 0 instead"),
         ({"init_params": "median"}, "'init_params'.*Got 'median' instead"),
         ({"verbose_interval": 0}, "'verbose_interval'.*Got 0 instead"),
-        ({"weights_init": [0.5, 0.5]}, r"'weights' should have the shape of \(3,\)"),
-        ({"weights_init": [0.5, 0.3, 0.1]}, r"normalized, but got sum\(weights\) = 0.90000"),
-        ({"weights_init": [1.5, -0.25, -0.25]}, r"range \[0, 1\]"),
-        ({"means_init": np.zeros((3, 3))}, r"'means' should have the shape of \(3, 2\)"),
-        ({"precisions_init": np.ones((3, 2, 2))}, "'full precision' should be symmetric"),
-        ({"precisions_init": np.ones((2, 2))}, r"'full precision' should have the shape"),
+        ({"weights_init": [0.5, 0.5]}, r"'weights' is invalid: must have shape \(3,\), got \(2,\)"),
+        ({"weights_init": [0.5, 0.3, 0.1]}, "'weights' is invalid: must sum to 1, they sum to 0.9"),
+        ({"weights_init": [1.5, -0.25, -0.25]}, r"'weights\[1\]' is invalid: must not be negative"),
+        ({"means_init": np.zeros((3, 3))}, r"'means' is invalid: must have shape \(3, 2\), got"),
+        ({"precisions_init": np.ones((3, 2, 2))}, r"'precisions\[0\]' is invalid: .* not positive"),
+        (
+            {"precisions_init": np.ones((2, 2))},
+            r"'precisions' is invalid: must have shape \(3, 2, 2",
+        ),
     ],
 )
 def test_bad_parameters_like_sklearn(params, match):
@@ -193,9 +196,13 @@ def test_bad_parameters_like_sklearn(params, match):
 @pytest.mark.parametrize(
     ("covariance_type", "bad", "match"),
     [
-        ("tied", -np.eye(2), "'tied precision' should be symmetric, positive-definite"),
-        ("diag", np.zeros((3, 2)), "'diag precision' should be positive"),
-        ("spherical", np.array([1.0, -1.0, 1.0]), "'spherical precision' should be positive"),
+        ("tied", -np.eye(2), "'precisions' is invalid: the matrix is not positive definite"),
+        ("diag", np.zeros((3, 2)), r"'precisions\[0\]\[0\]' is invalid: a precision must be > 0"),
+        (
+            "spherical",
+            np.array([1.0, -1.0, 1.0]),
+            r"'precisions\[1\]' is invalid: .* > 0, got -1.0",
+        ),
     ],
 )
 def test_bad_precisions_init(covariance_type, bad, match):
@@ -238,9 +245,11 @@ def test_degenerate_data_clear_errors():
         GaussianMixture(1).fit(X[:1])
     with pytest.raises(ValueError, match="increase reg_covar"):
         GaussianMixture(2, reg_covar=0.0, random_state=0).fit(X)
-    with pytest.raises(DataError, match="Input X contains NaN"):
+    with pytest.raises(DataError, match="X has a non-finite value nan at row 0, column 1"):
         GaussianMixture(1).fit([[1.0, np.nan], [2.0, 3.0]])
-    with pytest.raises(DataError, match="Expected 2D array, got 1D"):
+    with pytest.raises(
+        DataError, match=r"got shape \(3,\); a single feature is X.reshape\(-1, 1\)"
+    ):
         GaussianMixture(1).fit([1.0, 2.0, 3.0])
 
 
@@ -313,11 +322,13 @@ def test_from_parameters_is_a_fitted_model(covariance_type):
         rebuilt.precisions_cholesky_, ref.precisions_cholesky_, rtol=1e-9, atol=1e-12
     )
     np.testing.assert_allclose(rebuilt.bic(X), ref.bic(X), rtol=1e-10)
-    with pytest.raises(ValueError, match="should be normalized"):
+    with pytest.raises(ValueError, match=r"'weights' is invalid: must sum to 1, they sum to 1\.1"):
         GaussianMixture.from_parameters([0.5, 0.6], ref.means_[:2], ref.covariances_[:2])
-    with pytest.raises(ValueError, match="increase reg_covar"):
+    with pytest.raises(
+        ValueError, match=r"'covariances\[0\]' is invalid: .* not positive definite"
+    ):
         GaussianMixture.from_parameters([1.0], [[0.0, 0.0]], -np.eye(2)[None])
-    with pytest.raises(ValueError, match="'covariances' should have the shape"):
+    with pytest.raises(ValueError, match=r"'covariances' is invalid: must have shape \(1, 2, 2\)"):
         GaussianMixture.from_parameters([1.0], [[0.0, 0.0]], np.eye(3)[None])
 
 
@@ -420,7 +431,7 @@ def test_moments_do_not_depend_on_where_the_origin_is(covariance_type):
     ],
 )
 def test_complex_data_is_refused_everywhere(make):
-    from em_engine.data import as_data_matrix
+    from em_engine.checks import check_data
     from em_engine.selection import select_model
     from em_engine.session import EMSession
 
@@ -433,7 +444,7 @@ def test_complex_data_is_refused_everywhere(make):
         with pytest.raises(DataError, match="complex"):
             method(bad)
     with pytest.raises(DataError, match="complex"):
-        as_data_matrix(bad)
+        check_data(bad)
     with pytest.raises(DataError, match="complex"):
         select_model(bad, [1, 2], ["full"])
     with pytest.raises(DataError):
@@ -476,7 +487,9 @@ def test_far_rows_are_scored_right_or_refused_never_nan(covariance_type, scale):
 
 
 def test_a_tiny_variance_from_python_is_refused_at_construction():
-    with pytest.raises(ValueError, match="would overflow"):
+    with pytest.raises(
+        ValueError, match=r"'covariances\[0\]\[1\]' .* at least 2.2e-308 \(its inverse"
+    ):
         GaussianMixture.from_parameters([1.0], [[0.0, 0.0]], [[1.0, 1e-320]], "diag")
 
 

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
-from em_engine import gaussian
-from em_engine.gaussian import COVARIANCE_TYPES
+from em_engine import covariance, gaussian
+from em_engine.covariance import COVARIANCE_TYPES
 from em_engine.prior import Prior, log_prior
 
 
@@ -85,7 +85,7 @@ def test_dict_round_trip_and_feature_check():
         Prior.from_dict({k: v for k, v in prior.to_dict().items() if k != "dof"})
     X, resp, *_ = _parameters(0, "full")
     with pytest.raises(ValueError, match="Prior is for 3 features, but the data have 2"):
-        gaussian.m_step(gaussian.stats_from_resp(X, resp, "full"), "full", 0.0, prior=prior)
+        prior.m_step(gaussian.stats_from_resp(X, resp, "full"), "full", 0.0)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
@@ -95,7 +95,7 @@ def test_log_prior_matches_scipy(covariance_type):
     alpha, kappa, nu = prior.weight_concentration, prior.mean_precision, prior.dof
     m0, psi = prior.mean_prior, prior.scale
     expected = sps.dirichlet(np.full(3, alpha)).logpdf(weights)
-    full = gaussian.full_covariances(cov, covariance_type, 2, 3)
+    full = covariance.full_covariances(cov, covariance_type, 2, 3)
     for k in range(3):
         expected += sps.multivariate_normal(m0, full[k] / kappa).logpdf(means[k])
     if covariance_type == "full":
@@ -113,7 +113,7 @@ def test_log_prior_matches_scipy(covariance_type):
 
 def _expected_complete_log_posterior(X, resp, weights, means, cov, covariance_type, prior):
     """Q(theta) = sum_nk r_nk log(w_k N(x_n | theta_k)) + log prior(theta)."""
-    pc = gaussian.compute_precision_cholesky(cov, covariance_type)
+    pc = covariance.compute_precision_cholesky(cov, covariance_type)
     norm, log_resp = gaussian.estimate_log_prob_resp(X, weights, means, pc, covariance_type)
     return float(np.sum(resp * (log_resp + norm[:, None]))) + log_prior(
         weights, means, cov, covariance_type, prior
@@ -126,7 +126,7 @@ def test_map_step_maximises_expected_log_posterior(covariance_type):
     prior = _prior(2)
     X, resp, *_ = _parameters(2, covariance_type)
     stats = gaussian.stats_from_resp(X, resp, covariance_type)
-    best = gaussian.m_step(stats, covariance_type, 0.0, prior=prior)
+    best = prior.m_step(stats, covariance_type, 0.0)
     q_best = _expected_complete_log_posterior(X, resp, *best, covariance_type, prior)
     rng = np.random.default_rng(0)
     for _ in range(40):
@@ -151,7 +151,7 @@ def test_empty_component_is_pulled_to_the_prior():
     resp = np.zeros((len(X), 2))
     resp[:, 0] = 1.0
     stats = gaussian.stats_from_resp(X, resp, "full")
-    weights, means, cov = gaussian.m_step(stats, "full", 0.0, prior=prior)
+    weights, means, cov = prior.m_step(stats, "full", 0.0)
     np.testing.assert_allclose(means[1], prior.mean_prior, atol=1e-12)
     np.testing.assert_allclose(cov[1], prior.scale / (prior.dof + 2 + 2), rtol=1e-12)
     assert weights[1] == pytest.approx(0.7 / (len(X) + 1.4))
@@ -180,16 +180,14 @@ def test_map_em_never_decreases_log_posterior(
     base = Prior.default(X, n_components, covariance_type)
     prior = Prior(**(base.to_dict() | {"weight_concentration": alpha}))
     resp = rng.dirichlet(np.ones(n_components), size=n_samples)
-    params = gaussian.m_step(
-        gaussian.stats_from_resp(X, resp, covariance_type), covariance_type, 0.0, prior=prior
-    )
+    params = prior.m_step(gaussian.stats_from_resp(X, resp, covariance_type), covariance_type, 0.0)
     previous = -math.inf
     for _ in range(15):
         weights, means, cov = params
-        pc = gaussian.compute_precision_cholesky(cov, covariance_type)
+        pc = covariance.compute_precision_cholesky(cov, covariance_type)
         result = gaussian.e_step(X, weights, means, pc, covariance_type)
         objective = result.log_likelihood + log_prior(weights, means, cov, covariance_type, prior)
         assert np.isfinite(objective)
         assert objective >= previous - 1e-9 * (1.0 + abs(objective))
         previous = objective
-        params = gaussian.m_step(result.stats, covariance_type, 0.0, prior=prior)
+        params = prior.m_step(result.stats, covariance_type, 0.0)

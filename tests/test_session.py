@@ -14,14 +14,14 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
-from em_engine import gaussian
+from em_engine import covariance
 from em_engine.errors import DataError
 from em_engine.init import initial_parameters
 from em_engine.mixture import GaussianMixture
 from em_engine.prior import Prior, log_prior
 from em_engine.session import EMSession, HistoryEntry, Snapshot
 
-TYPES = gaussian.COVARIANCE_TYPES
+TYPES = covariance.COVARIANCE_TYPES
 
 
 def blobs(n_per: int = 60, seed: int = 0, d: int = 2) -> np.ndarray:
@@ -40,7 +40,7 @@ def sk_log_likelihood(X, covariance_type, weights, means, covariances) -> float:
     """Total log-likelihood computed by scikit-learn (an independent reference)."""
     ref = SkGaussianMixture(len(weights), covariance_type=covariance_type)
     ref.weights_, ref.means_, ref.covariances_ = weights, means, covariances
-    ref.precisions_cholesky_ = gaussian.compute_precision_cholesky(covariances, covariance_type)
+    ref.precisions_cholesky_ = covariance.compute_precision_cholesky(covariances, covariance_type)
     return float(ref.score_samples(X).sum())
 
 
@@ -425,12 +425,21 @@ def test_integer_data_is_converted():
             "prior is for 3 features, but X has 2",
         ),
         ({"initial_params": {"mean": 1}}, r"unknown key\(s\) \['mean'\]"),
-        ({"initial_params": {"means": np.zeros((3, 2))}}, r"\['means'\] must have shape \(2, 2\)"),
-        ({"initial_params": {"weights": [0.5, 0.6]}}, r"\['weights'\] must be >= 0 and sum to 1"),
-        ({"initial_params": {"means": [[0, np.nan], [1, 1]]}}, r"\['means'\] contains NaN"),
+        (
+            {"initial_params": {"means": np.zeros((3, 2))}},
+            r"\['means'\]: must have shape \(2, 2\), got \(3, 2\)",
+        ),
+        (
+            {"initial_params": {"weights": [0.5, 0.6]}},
+            r"\['weights'\]: must sum to 1, they sum to 1.1",
+        ),
+        (
+            {"initial_params": {"means": [[0, np.nan], [1, 1]]}},
+            r"\['means'\]: must not contain NaN or infinity",
+        ),
         (
             {"initial_params": {"covariances": -np.ones((2, 2, 2))}},
-            r"\['covariances'\] are not all positive definite",
+            r"\['covariances'\]\[0\]: the matrix is not positive definite",
         ),
     ],
 )
@@ -446,8 +455,8 @@ def test_bad_arguments_name_argument_and_value(kwargs, message):
     [
         (np.arange(4.0), r"X must be a 2-D array .* got shape \(4,\)"),
         (np.zeros((0, 2)), r"X must have at least one row and one column, got shape \(0, 2\)"),
-        (np.array([[1.0, 2.0], [3.0, np.inf]]), "X contains inf at row 1, column 1"),
-        (np.array([["a", "b"]]), "X must be numeric"),
+        (np.array([[1.0, 2.0], [3.0, np.inf]]), "X has a non-finite value inf at row 1, column 1"),
+        (np.array([["a", "b"]]), r"X is not a numeric array \(it holds <U1 values\)"),
         (
             np.array([[1.0, 2e160]]),
             r"data row 1, column 2: 2e\+160 is too large for the arithmetic",

@@ -1,0 +1,257 @@
+"""The one check of data and the one check of parameters that every entry point uses.
+
+``check_data`` turns what a caller gives as X into the (N, D) float32/float64 array the kernels
+work on, or raises a ``DataError`` naming the problem (and the row and column of a bad value).
+``check_parameters`` checks mixture parameters (weights, means, covariances or precisions) and
+raises a ``ParameterError`` naming the field (``weights[2]``, ``covariances[1]``) and the problem;
+the estimator, the session and model files put their own context around it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from em_engine.covariance import compute_precision_cholesky, covariance_shape
+from em_engine.errors import DataError, RowError
+
+__all__ = ["ParameterError", "check_data", "check_magnitude", "check_parameters", "work_dtype"]
+
+# Largest |x| whose square, summed over many rows, stays finite in the blocked arithmetic.
+_MAX_ABS = {t: float(np.sqrt(np.finfo(t).max / 1e8)) for t in (np.float32, np.float64)}
+_WEIGHT_SUM_TOL = 1e-6
+_SYMMETRY_TOL = 1e-8
+_MIN_VARIANCE = float(np.finfo(np.float64).tiny)  # below it the inverse 1 / variance overflows
+
+
+def work_dtype(X: np.ndarray, name: str = "X") -> np.dtype:
+    """The dtype EM works in on X: float32 stays float32, any other real number becomes float64.
+
+    Raises DataError (naming the array ``name``) for complex numbers: as scikit-learn, they are
+    refused rather than cut to their real part.
+    """
+    if np.iscomplexobj(X):
+        raise DataError(f"{name} holds complex numbers; only real numbers can be fitted")
+    return np.dtype(np.float32) if X.dtype == np.float32 else np.dtype(np.float64)
+
+
+def check_magnitude(X: np.ndarray) -> None:
+    """RowError (a DataError) if X (N, D) float32/float64 has a value whose square, summed over
+    many rows, would overflow: no covariance of such data is a float (fitting needs one; scoring
+    does not).
+    """
+    if X.size == 0:
+        return
+    row, column = np.unravel_index(np.argmax(np.abs(X)), X.shape)
+    if abs(X[row, column]) > _MAX_ABS[X.dtype.type]:
+        raise RowError(
+            f"{X[row, column]:.3g} is too large for the arithmetic (squares would overflow "
+            f"{X.dtype}): rescale the data",
+            int(row),
+            int(column),
+        )
+
+
+def check_data(
+    X: Any,
+    *,
+    name: str = "X",
+    min_samples: int = 1,
+    column: bool = False,
+    scan: bool = True,
+    fitting: bool = False,
+    copy: bool = False,
+) -> np.ndarray:
+    """X as the (N, D) array EM works on: float32 stays float32, other real numbers float64.
+
+    Parameters
+    ----------
+    X : array-like (N, D); with ``column``, a 1-D (N,) array is one feature
+    name : what messages call it
+    min_samples : rows needed (a fit needs 2)
+    scan : refuse NaN and infinity (False only for the kernels, whose callers have checked X)
+    fitting : also refuse values whose squares would overflow (``check_magnitude``)
+    copy : return a private C-ordered, read-only copy (the session's own data)
+
+    Returns
+    -------
+    (N, D) float32/float64; X itself when it is such an array already and ``copy`` is False.
+
+    Raises
+    ------
+    DataError
+        Not numbers (or complex ones), not 2-D, empty, too few rows, or a NaN/inf (naming its row
+        and column, from 0).
+    """
+    try:
+        array = np.asarray(X)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{name} is not a numeric array ({exc})") from None
+    dtype = work_dtype(array, name)  # DataError for complex numbers
+    if array.dtype.kind not in "biufO":
+        raise DataError(f"{name} is not a numeric array (it holds {array.dtype} values)")
+    try:
+        array = array.astype(dtype, copy=False)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{name} is not a numeric array ({exc})") from None
+    if column and array.ndim == 1:
+        array = array[:, None]
+    if array.ndim != 2:
+        hint = "; a single feature is X.reshape(-1, 1)" if array.ndim == 1 else ""
+        raise DataError(
+            f"{name} must be a 2-D array (samples x features), got shape {array.shape}{hint}"
+        )
+    if array.shape[0] < 1 or array.shape[1] < 1:
+        raise DataError(
+            f"{name} must have at least one row and one column, got shape {array.shape}"
+        )
+    if array.shape[0] < min_samples:
+        raise DataError(
+            f"{name} has {array.shape[0]} sample(s) (shape {array.shape}) while a minimum of "
+            f"{min_samples} is required"
+        )
+    if scan:
+        bad = ~np.isfinite(array)
+        if bad.any():
+            row, col = np.argwhere(bad)[0]
+            raise DataError(
+                f"{name} has a non-finite value {array[row, col]} at row {row}, column {col}"
+            )
+    if fitting:
+        check_magnitude(array)
+    if copy:
+        array = np.array(array, order="C", copy=True)
+        array.flags.writeable = False
+    return array
+
+
+class ParameterError(ValueError):
+    """A mixture parameter that is not valid.
+
+    Attributes: ``name`` (weights, means, covariances or precisions), ``index`` (e.g. ``[2]``,
+    ``[1][0]`` or empty), ``field`` (name + index) and ``problem`` (what is wrong).
+    """
+
+    def __init__(self, name: str, problem: str, index: str = "") -> None:
+        super().__init__(f"{name}{index}: {problem}")
+        self.name, self.index, self.problem = name, index, problem
+        self.field = name + index
+
+
+def _float_array(value: Any, name: str) -> np.ndarray:
+    try:
+        array = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ParameterError(name, "must be an array of numbers") from None
+    if not np.all(np.isfinite(array)):
+        raise ParameterError(name, "must not contain NaN or infinity")
+    return array
+
+
+def _check_shape(array: np.ndarray, shape: tuple[int, ...], name: str) -> None:
+    if array.shape != shape:
+        raise ParameterError(name, f"must have shape {shape}, got {array.shape}")
+
+
+def _check_weights(weights: np.ndarray) -> None:
+    negative = np.flatnonzero(weights < 0)
+    if negative.size:
+        i = int(negative[0])
+        raise ParameterError("weights", f"must not be negative, got {weights[i]}", f"[{i}]")
+    if abs(weights.sum() - 1.0) > _WEIGHT_SUM_TOL:
+        raise ParameterError("weights", f"must sum to 1, they sum to {float(weights.sum()):.10g}")
+
+
+def _check_positive_definite(values: np.ndarray, covariance_type: str, name: str) -> None:
+    """Symmetric positive definite matrices (full, tied) or positive values (diag, spherical),
+    whose inverse is a float64."""
+    if covariance_type in ("diag", "spherical"):
+        bad = np.argwhere(values < _MIN_VARIANCE)
+        if bad.size:
+            index = "".join(f"[{i}]" for i in bad[0])
+            value = values[tuple(bad[0])]
+            noun = "a variance" if name == "covariances" else "a precision"
+            if value <= 0:
+                problem = f"{noun} must be > 0, got {value}"
+            else:
+                problem = f"{noun} must be at least 2.2e-308 (its inverse must be a float64)"
+            raise ParameterError(name, problem, index)
+        return
+    matrices = values[None] if covariance_type == "tied" else values
+    for k, matrix in enumerate(matrices):
+        index = "" if covariance_type == "tied" else f"[{k}]"
+        scale = max(float(np.max(np.abs(matrix))), _MIN_VARIANCE)
+        if np.max(np.abs(matrix - matrix.T)) > _SYMMETRY_TOL * scale:
+            raise ParameterError(name, "the matrix is not symmetric", index)
+        try:
+            np.linalg.cholesky(matrix)
+        except np.linalg.LinAlgError:
+            raise ParameterError(name, "the matrix is not positive definite", index) from None
+        try:
+            compute_precision_cholesky(matrix, "tied")
+        except ValueError:
+            raise ParameterError(
+                name, "the matrix is so close to singular that its inverse overflows float64", index
+            ) from None
+
+
+def check_parameters(
+    covariance_type: str,
+    n_components: int | None = None,
+    n_features: int | None = None,
+    *,
+    weights: Any = None,
+    means: Any = None,
+    covariances: Any = None,
+    precisions: Any = None,
+) -> dict[str, np.ndarray]:
+    """Check the given mixture parameters; return them as float64 arrays by name.
+
+    Parameters
+    ----------
+    covariance_type : one of COVARIANCE_TYPES
+    n_components, n_features : K and D; None takes K from ``weights`` and D from ``means``
+    weights : (K,), >= 0, summing to 1 (within 1e-6)
+    means : (K, D)
+    covariances, precisions : full (K, D, D), tied (D, D), diag (K, D), spherical (K,);
+        symmetric positive definite matrices or positive values, whose inverse is a float64
+
+    Raises
+    ------
+    ParameterError
+        The first problem, naming the field: not numbers, a wrong shape, NaN/inf, a negative
+        weight, weights not summing to 1, a matrix that is not symmetric positive definite.
+    """
+    given = {
+        "weights": weights,
+        "means": means,
+        "covariances": covariances,
+        "precisions": precisions,
+    }
+    checked = {
+        name: _float_array(value, name) for name, value in given.items() if value is not None
+    }
+    if "weights" in checked:
+        if n_components is None:
+            if checked["weights"].ndim != 1 or checked["weights"].size < 1:
+                raise ParameterError(
+                    "weights", f"must have shape (K,), K >= 1, got {checked['weights'].shape}"
+                )
+            n_components = checked["weights"].size
+        _check_shape(checked["weights"], (n_components,), "weights")
+        _check_weights(checked["weights"])
+    if "means" in checked:
+        if n_features is None:
+            if checked["means"].ndim != 2:
+                raise ParameterError(
+                    "means", f"must have shape (K, D), got {checked['means'].shape}"
+                )
+            n_features = checked["means"].shape[1]
+        _check_shape(checked["means"], (n_components, n_features), "means")
+    for name in ("covariances", "precisions"):
+        if name in checked:
+            shape = covariance_shape(covariance_type, n_components, n_features)
+            _check_shape(checked[name], shape, name)
+            _check_positive_definite(checked[name], covariance_type, name)
+    return checked
