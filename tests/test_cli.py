@@ -665,9 +665,12 @@ def test_score_numbers_rows_as_the_files_rows(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, model_file: Path
 ) -> None:
     rows = read_csv(BLOBS)
-    lines = ["x,y", ""] + [f"{a},{b}" for a, b in rows.X[:5]] + ["", ""] + [
-        f"{a},{b}" for a, b in rows.X[5:8]
-    ]
+    lines = (
+        ["x,y", ""]
+        + [f"{a},{b}" for a, b in rows.X[:5]]
+        + ["", ""]
+        + [f"{a},{b}" for a, b in rows.X[5:8]]
+    )
     data = tmp_path / "gaps.csv"
     data.write_text("\n".join(lines) + "\n")
     status, out, err = run(capsys, "score", model_file, data)
