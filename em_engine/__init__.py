@@ -1,6 +1,6 @@
 """EM Explorer's numeric core: Gaussian mixtures fitted by EM, in pure numpy.
 
-This package never imports Qt, pyqtgraph or em_gui (tests/test_architecture.py checks it).
+This package never imports Qt, pyqtgraph or em_gui (tests/packaging/test_architecture.py checks it).
 Names are imported lazily so that the command line starts fast and loads only what it uses.
 """
 

@@ -3,7 +3,7 @@ given and draws them from a coalescing single-shot QTimer, in three events so th
 timers run in between (see ``FrameScheduler._redraw``), and paces redraws by their cost.
 
 Invariant: a frame or history that arrives while a redraw is staged is never lost: the last
-stage schedules the next redraw when one is pending (tests/test_screen.py replays the
+stage schedules the next redraw when one is pending (tests/gui/test_screen.py replays the
 interleaving that once dropped a run's final frame).
 """
 

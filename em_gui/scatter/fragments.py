@@ -7,7 +7,7 @@ array. ``PixmapFragment`` is a plain struct of ten public ``qreal`` fields (Qt's
 ``FIELDS``), so an (M, 10) float64 numpy array *is* such an array, and
 ``shiboken6.wrapInstance`` (shiboken's public API) turns its address into that pointer: no Python
 object per fragment. This replaces pyqtgraph's ``Qt.internals.PrimitiveArray`` (not public API),
-which does the same for PySide. ``tests/test_fragments.py`` checks the layout and the call, so a
+which does the same for PySide. ``tests/gui/test_fragments.py`` checks the layout and the call, so a
 PySide6 or Qt change that breaks either fails there with a message naming this module.
 """
 

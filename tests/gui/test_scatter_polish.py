@@ -22,7 +22,7 @@ from em_gui.scatter import (
     ScatterView,
 )
 
-OUTPUT = Path(__file__).resolve().parents[1] / "test-output"
+OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
 MEANS = np.array([[-4.0, 0.0], [4.0, 1.0]])
 COVS = np.array([[[1.0, 0.6], [0.6, 0.8]], [[0.5, -0.2], [-0.2, 1.5]]])
 WEIGHTS = np.array([0.3, 0.7])
@@ -67,16 +67,6 @@ def click_legend(view: ScatterView, entry: int, sample: bool = False) -> None:
     rect = view.legend.entry_scene_rect(entry, sample=sample)
     pos = view.plot_widget.mapFromScene(rect.center())
     QTest.mouseClick(view.plot_widget.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=pos)
-
-
-@pytest.fixture
-def scatter(qtbot):
-    view = ScatterView()
-    qtbot.addWidget(view)
-    view.resize(700, 520)
-    view.show()
-    qtbot.waitExposed(view)
-    return view
 
 
 @pytest.fixture(scope="module")

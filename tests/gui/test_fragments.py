@@ -21,7 +21,7 @@ from PySide6 import QtGui
 
 from em_gui.scatter.fragments import FIELDS, FragmentBuffer
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BROKEN = (
     "PySide6 changed QPainter.PixmapFragment / drawPixmapFragments: see em_gui/scatter/fragments.py"
 )

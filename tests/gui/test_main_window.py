@@ -18,7 +18,6 @@ from PySide6.QtCore import (
     QMimeData,
     QObject,
     QPointF,
-    QSettings,
     Qt,
     QUrl,
 )
@@ -29,18 +28,13 @@ from em_engine.synthetic import make_preset
 from em_gui import MainWindow
 from em_gui.frames import RUNNING
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "test-output"
 ACTION_NAMES = (
     "action_run action_pause action_step action_e_step action_m_step action_reset action_reseed "
     "action_open_csv action_export_model action_import_model action_export_assignments "
     "action_export_figure"
 ).split()
-
-
-@pytest.fixture
-def settings(tmp_path) -> QSettings:
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
 
 
 @pytest.fixture

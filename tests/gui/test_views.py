@@ -17,9 +17,9 @@ from PySide6.QtTest import QTest
 from em_gui import palette
 from em_gui.convergence import SYMBOL_LIMIT, ConvergenceView
 from em_gui.params_panel import ParameterPanel, format_matrix
-from em_gui.scatter import DENSITY_THRESHOLD, SPRITE_LIMIT, ScatterView, ellipse_polylines
+from em_gui.scatter import DENSITY_THRESHOLD, SPRITE_LIMIT, ellipse_polylines
 
-OUTPUT = Path(__file__).resolve().parents[1] / "test-output"
+OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
 MEANS = np.array([[-4.0, 0.0], [4.0, 1.0]])
 COVS = np.array([[[1.0, 0.6], [0.6, 0.8]], [[0.5, -0.2], [-0.2, 1.5]]])
 WEIGHTS = np.array([0.3, 0.7])
@@ -50,16 +50,6 @@ def colour_pixels(image: QtGui.QImage, rgb: tuple[int, int, int], tol: int = 40)
     bgr = arr[:, :, :3].astype(int)
     target = np.array(rgb[::-1])
     return int(np.count_nonzero(np.all(np.abs(bgr - target) <= tol, axis=2)))
-
-
-@pytest.fixture
-def scatter(qtbot):
-    view = ScatterView()
-    qtbot.addWidget(view)
-    view.resize(700, 520)
-    view.show()
-    qtbot.waitExposed(view)
-    return view
 
 
 # -- palette --------------------------------------------------------------------------------

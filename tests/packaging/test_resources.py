@@ -10,7 +10,7 @@ import pytest
 
 from em_engine._resources import resource_path, resources_dir
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_checkout_resources_folder_is_the_repository_one() -> None:

@@ -13,7 +13,7 @@ from PySide6 import QtGui
 
 from em_gui.params_panel import ParameterPanel, format_matrix
 
-OUTPUT = Path(__file__).resolve().parents[1] / "test-output"
+OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
 
 
 def numbers(text: str) -> list[str]:

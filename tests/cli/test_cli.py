@@ -22,7 +22,7 @@ from em_engine.data import read_csv, write_csv
 from em_engine.errors import DensityUnderflowError
 from em_engine.modelio import load_model
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BLOBS = resource_path("samples", "blobs.csv")
 
 

@@ -13,7 +13,7 @@ from PySide6 import QtWidgets
 
 from em_gui.csv_dialog import CsvImportDialog
 
-OUTPUT = Path(__file__).resolve().parents[1] / "test-output"
+OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
 
 
 def open_dialog(qtbot, path: Path) -> CsvImportDialog:

@@ -14,7 +14,7 @@ from PySide6.QtGui import QImage
 
 from em_gui.tour import BAD_CSV_CELL, BAD_CSV_ROW, JOURNEYS, main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = sorted(p.stem for p in (ROOT / "resources" / "samples").glob("*.csv"))
 #: Pictures of a fit, where points take their component's colour.
 FITTED = ("e-step", "m-step", "converged", "samples", "one-d", "big", "history")

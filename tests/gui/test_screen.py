@@ -11,8 +11,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
-import pytest
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSettings, Qt
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt
 from PySide6.QtGui import QImage
 
 from em_engine.data import Dataset, read_csv
@@ -22,20 +21,7 @@ from em_gui.frames import CONVERGED
 from em_gui.palette import component_rgb
 from em_gui.scatter import JITTER, JITTER_SEED, ellipse_polylines
 
-SAMPLES = Path(__file__).resolve().parent.parent / "resources" / "samples"
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    errors: list[str] = []
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    w = MainWindow(settings=settings, error_sink=errors.append, load_default_data=False)
-    w.errors = errors
-    qtbot.addWidget(w)
-    w.resize(1100, 760)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
+SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 
 
 def rgb(image: QImage) -> np.ndarray:

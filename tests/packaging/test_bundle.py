@@ -23,7 +23,7 @@ from em_engine.modelio import load_model
 
 pytestmark = pytest.mark.bundle
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 BUILD_TIMEOUT_S = 1200
 RUN_TIMEOUT_S = 120
 SIZE_BUDGET_BYTES = 150 * 10**6  # issue 4, measured on Linux (benchmarks/bench_package.py)

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GUI_OR_QT = {"PySide6", "pyqtgraph", "em_gui", "PyQt5", "PyQt6", "PySide2", "shiboken6"}
 TEST_ONLY = {"sklearn", "scipy", "pytest", "hypothesis"}
 

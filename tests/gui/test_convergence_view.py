@@ -13,7 +13,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from em_gui.convergence import ConvergenceView, informative_range
 
-OUTPUT = Path(__file__).resolve().parents[1] / "test-output"
+OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
 # A random_from_data start (iteration 0 scores about -2e10), then an ordinary EM curve.
 OUTLIER_START = np.array(
     [-2.0859e10, -6943.11, -6895.23, -6815.24, -6700.5, -6612.0, -6590.3, -6589.9, -6589.85]
