@@ -21,7 +21,7 @@ memory stays O(N + block x K), never N x K x D.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TypeAlias
 
 import numpy as np
@@ -336,6 +336,7 @@ def initial_parameters(
     method: str = "kmeans",
     rng: RandomLike = None,
     reg_covar: float = 1e-6,
+    m_step: Callable[[gaussian.SufficientStats], tuple[np.ndarray, ...]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Initial mixture parameters: an M-step from ``initial_responsibilities``.
 
@@ -347,6 +348,9 @@ def initial_parameters(
     method : one of ``INIT_METHODS``
     rng : int, RandomState, Generator or None
     reg_covar : float >= 0, added to the covariance diagonals
+    m_step : the fit's own M-step (statistics -> weights, means, covariances), e.g. the MAP one
+        with a prior, so that the start is a point of the same objective; default: maximum
+        likelihood with ``reg_covar``
 
     Returns
     -------
@@ -358,6 +362,8 @@ def initial_parameters(
         return _random_means(X, n_components, covariance_type, rng, reg_covar)
     resp = initial_responsibilities(X, n_components, method, rng)
     stats = gaussian.stats_from_resp(X, resp, covariance_type)
+    if m_step is not None:
+        return m_step(stats)
     return gaussian.m_step(stats, covariance_type, reg_covar)
 
 

@@ -287,11 +287,12 @@ class GaussianMixture:
         )
 
     def _initial_parameters(
-        self, X: np.ndarray, random_state: Any, inits: dict[str, np.ndarray]
+        self, X: np.ndarray, random_state: Any, inits: dict[str, np.ndarray], em: EMIteration
     ) -> Theta:
         """The starting parameters, as scikit-learn's ``_initialize_parameters``: an M-step from
         initial responsibilities, then the user's weights_init / means_init / precisions_init in
-        their place."""
+        their place. With a prior the M-step is the MAP one (``em``'s): the start is then a
+        point of the objective the fit climbs (an ML start could lie above the first MAP step)."""
         ct = self.covariance_type
         weights = means = covariances = None
         if len(inits) < 3:
@@ -303,8 +304,11 @@ class GaussianMixture:
                 k, method = self.n_components, self.init_params
                 resp = initial_responsibilities(X, k, method, random_state)
                 stats = gaussian.stats_from_resp(X, resp, ct)
-                _, means, covariances = gaussian.m_step(stats, ct, self.reg_covar)
-                weights = stats.nk / X.shape[0]
+                if em.prior is None:  # scikit-learn's start, its unnormalised weights too
+                    _, means, covariances = gaussian.m_step(stats, ct, self.reg_covar)
+                    weights = stats.nk / X.shape[0]
+                else:
+                    weights, means, covariances = em.m_step(stats)
         weights = inits.get("weights", weights)
         means = inits.get("means", means)
         if "precisions" not in inits:
@@ -346,7 +350,7 @@ class GaussianMixture:
         converged_best = False
         for _ in range(n_init):
             if do_init:
-                theta = self._initial_parameters(X, random_state, inits)
+                theta = self._initial_parameters(X, random_state, inits, em)
                 lower_bound = -math.inf
             else:
                 theta = Theta(

@@ -477,6 +477,7 @@ class EMSession:
                 self.init,
                 self.seed,
                 self.reg_covar,
+                self._em.m_step,  # with a prior, the MAP M-step: a start of the same objective
             )
         weights = given.get("weights", weights)
         means = given.get("means", means)

@@ -650,3 +650,15 @@ def test_a_mean_moved_too_far_to_score_changes_nothing():
     assert s.snapshot is before and len(s.history) == 4 and s.iteration == 3
     after = s.step()  # the session goes on from where it was
     assert after.iteration == 4 and math.isfinite(after.log_likelihood)
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+@pytest.mark.parametrize("init", ["kmeans", "k-means++", "random", "random_from_data"])
+def test_a_map_start_is_a_point_of_the_map_objective(covariance_type, init):
+    """Found by Hypothesis: constant data, K=1, MAP. The start came from a maximum-likelihood
+    M-step (covariance reg_covar alone), above the first MAP step: the log posterior fell."""
+    session = EMSession(np.zeros((4, 1)), 1, covariance_type=covariance_type, init=init, prior=True)
+    for _ in range(3):
+        session.step()
+    _, values = session.objective_values()
+    assert np.all(np.diff(values) >= -1e-9 * np.abs(values[1:])), values
