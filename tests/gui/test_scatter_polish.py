@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtGui
 from PySide6.QtTest import QTest
+from two_blobs import COVS, MEANS, WEIGHTS, two_blobs
 
 from em_gui import palette
 from em_gui.scatter import (
@@ -23,20 +24,8 @@ from em_gui.scatter import (
 )
 
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
-MEANS = np.array([[-4.0, 0.0], [4.0, 1.0]])
-COVS = np.array([[[1.0, 0.6], [0.6, 0.8]], [[0.5, -0.2], [-0.2, 1.5]]])
-WEIGHTS = np.array([0.3, 0.7])
 ORANGE = palette.component_colors(2)[1]
 ORANGE_RGB = (ORANGE.red(), ORANGE.green(), ORANGE.blue())
-
-
-def two_blobs(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(n, 2) points from MEANS/COVS and their true labels (n,)."""
-    rng = np.random.default_rng(seed)
-    labels = (rng.random(n) < WEIGHTS[1]).astype(np.intp)
-    chol = np.linalg.cholesky(COVS)
-    X = MEANS[labels] + np.einsum("nij,nj->ni", chol[labels], rng.standard_normal((n, 2)))
-    return X, labels
 
 
 def grab(view: ScatterView, name: str | None = None) -> QtGui.QImage:
