@@ -43,13 +43,17 @@ def check_magnitude(X: np.ndarray) -> None:
     """
     if X.size == 0:
         return
-    row, column = np.unravel_index(np.argmax(np.abs(X)), X.shape)
-    if abs(X[row, column]) > _MAX_ABS[X.dtype.type]:
+    limit = _MAX_ABS[X.dtype.type]
+    if np.abs(X).max() > limit:  # name the first such row, and how many there are
+        too_large = np.abs(X) > limit
+        rows = np.flatnonzero(too_large.any(axis=1))
+        row, column = int(rows[0]), int(np.argmax(too_large[rows[0]]))
+        more = f"; {len(rows) - 1} more rows like it" if len(rows) > 1 else ""
         raise RowError(
             f"{X[row, column]:.3g} is too large for the arithmetic (squares would overflow "
-            f"{X.dtype}): rescale the data",
-            int(row),
-            int(column),
+            f"{X.dtype}): rescale the data{more}",
+            row,
+            column,
         )
 
 

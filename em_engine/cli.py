@@ -153,6 +153,12 @@ def _columns(text: str) -> list[str]:
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
+        "--drop-invalid",
+        action="store_true",
+        help="skip rows with a missing, non-numeric or infinite value (counted on stderr) "
+        "instead of stopping with an error",
+    )
+    parser.add_argument(
         "--columns",
         type=_columns,
         metavar="A,B",
@@ -207,12 +213,6 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--seed", type=_seed, default=0, metavar="S", help="random seed (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--drop-invalid",
-        action="store_true",
-        help="skip rows with a missing, non-numeric or infinite value (counted on stderr) "
-        "instead of stopping with an error",
     )
 
 
@@ -357,11 +357,8 @@ def _naming_rows(dataset: Dataset) -> Iterator[None]:
     try:
         yield
     except RowError as exc:
-        line = exc.row + 1 if dataset.lines is None else dataset.lines[exc.row]
-        column = "" if exc.column is None else f", column {dataset.feature_names[exc.column]!r}"
-        raise CliError(
-            f"{dataset.source}: row {line}{column}: {exc.reason}; nothing written"
-        ) from None
+        message = exc.located(dataset.source, dataset.lines, dataset.feature_names)
+        raise CliError(f"{message}; nothing written") from None
 
 
 def _check_output(path: str | None, inputs: Sequence[str]) -> None:
@@ -408,13 +405,25 @@ def _describe(dataset: Dataset) -> str:
 # --- commands ------------------------------------------------------------------------------------
 
 
+def _check_rows(X: np.ndarray, source: str) -> None:
+    """A fit needs at least 2 rows of data (scikit-learn's estimator's rule)."""
+    if X.shape[0] < 2:
+        raise CliError(f"{source} has {X.shape[0]} row of data; a fit needs at least 2")
+
+
 def _cmd_fit(args: argparse.Namespace) -> int:
     from em_engine.mixture import build_mixture
     from em_engine.modelio import save_model, scores_details
 
+    if args.out == "-":
+        raise CliError(
+            "--out -: the model is written to a file; give its name (the summary "
+            "goes to standard output)"
+        )
     _check_output(args.out, [args.data])
     dataset = _load_data(args)
     X = dataset.X
+    _check_rows(X, args.data)
     if args.components > X.shape[0]:
         raise CliError(
             f"{args.components} components need at least {args.components} rows; "
@@ -473,6 +482,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from em_engine.data import format_names, write_text_atomic
     from em_engine.modelio import load_model, write_assignments
 
+    if args.out == "-":  # the usual name of standard output
+        args.out = None
     _check_output(args.out, [args.model, args.data])
     model = load_model(args.model)
     dataset = _load_data(args, _score_columns(args, model))
@@ -503,6 +514,7 @@ def _cmd_select(args: argparse.Namespace) -> int:
     from em_engine.selection import check_components, select_model
 
     dataset = _load_data(args)
+    _check_rows(dataset.X, args.data)
     n_values = sum(last - first + 1 for first, last in args.components)
     try:
         check_components(args.components[-1][1], n_values, len(args.covariance), dataset.X.shape[0])
@@ -550,7 +562,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = _raise_on_sigterm()
     try:
         try:
-            args = build_parser().parse_args(args_list)
+            parser = build_parser()
+            args, extra = parser.parse_known_args(args_list)
+            if extra:  # named with the subcommand's own help, not the top level's
+                raise CliError(
+                    f"unrecognized arguments: {' '.join(extra)} "
+                    f"(see '{parser.prog} {args.command} --help')"
+                )
         except SystemExit as exc:  # --help and --version
             return exc.code if isinstance(exc.code, int) else 0
         args.notes = []

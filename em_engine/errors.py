@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class EMError(Exception):
     """Base class for errors a user can act on (shown as one line, never a traceback)."""
@@ -27,6 +29,21 @@ class RowError(DataError):
         self.reason = reason
         self.row = row
         self.column = column
+
+    def located(
+        self,
+        source: str | None,
+        lines: Sequence[int] | None = None,
+        names: Sequence[str] | None = None,
+    ) -> str:
+        """The message naming the file (``source``), the row as the file numbers it (``lines``,
+        (N,): each data row's row in the file) and the column by its name (``names``)."""
+        line = self.row + 1 if lines is None else int(lines[self.row])
+        where = f"{source}: row {line}" if source else f"data row {line}"
+        if self.column is not None:
+            name = f"{names[self.column]!r}" if names is not None else str(self.column + 1)
+            where += f", column {name}"
+        return f"{where}: {self.reason}"
 
 
 class DensityUnderflowError(RowError):

@@ -190,9 +190,12 @@ class CsvImportDialog(QtWidgets.QDialog):
 
     @staticmethod
     def _why_nothing_to_fit(preview: CsvPreview) -> str:
-        """Why no column is ticked: no data rows, or the first cell that is not a number."""
+        """Why no column can be ticked: no data rows, or the first cell that is not a number
+        (when no column holds numbers); else the person's own choice: choose one."""
         if not preview.preview_rows:
             return "The file has a header but no data rows."
+        if any(is_number(cell) for row in preview.preview_rows for cell in row):
+            return "Choose at least one column to fit."
         for line, row in zip(preview.preview_lines, preview.preview_rows, strict=True):
             for name, cell in zip(preview.column_names, row, strict=False):
                 problem = cell_problem(cell, name)
@@ -233,8 +236,11 @@ class CsvImportDialog(QtWidgets.QDialog):
             self.accept()
             return
         columns = self.selected_columns()
-        if not columns:
-            self._show_message("Choose at least one column to fit.", error=True)
+        if not columns:  # the reason nothing is ticked, if there is one, stays in view
+            reason = "Choose at least one column to fit."
+            if self._preview is not None:
+                reason = self._why_nothing_to_fit(self._preview)
+            self._show_message(reason, error=True)
             return
         try:
             data = read_csv(

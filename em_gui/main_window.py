@@ -191,6 +191,10 @@ class MainWindow(QMainWindow):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([640, 240])
+        splitter.setChildrenCollapsible(False)
+        # below these the scatter plot is a strip under its legend and the curve has no height
+        self.scatter.setMinimumHeight(260)
+        self.convergence.setMinimumHeight(140)
         self.setCentralWidget(splitter)
 
         scroll = QScrollArea()

@@ -75,6 +75,8 @@ class FramePresenter(QObject):
         snap, data = frame.snapshot, frame.data
         if data is not self._drawn_data:
             self._controls.fill_view_columns(data.feature_names)
+            if self._drawn_data is not None and self._status.message.message().startswith("Error"):
+                self._status.message.show_message("", 0)  # new data in use: that error is past
             self._drawn_data = data
             self._drawn_columns = None
             n, d = data.X.shape

@@ -45,7 +45,7 @@ import numpy as np
 from PySide6.QtCore import QMutex, QObject, QWaitCondition, Signal, Slot
 
 from em_engine import gaussian
-from em_engine.errors import EMError
+from em_engine.errors import DataError, EMError, RowError
 from em_gui import commands as cmd
 from em_gui import exports
 from em_gui.errorlog import log_unexpected
@@ -421,18 +421,26 @@ class EMWorker(QObject):
         settings = command.settings or self._settings
         seed = self._seed if command.seed is None else int(command.seed)
         initial_params = command.initial_params
-        session = self._factory(
-            data.X,
-            settings.n_components,
-            covariance_type=settings.covariance_type,
-            init=settings.init,
-            seed=seed,
-            tol=settings.tol,
-            reg_covar=settings.reg_covar,
-            max_iter=settings.max_iter,
-            prior=True if settings.prior else None,
-            initial_params=None if initial_params is None else dict(initial_params),
-        )
+        source = Path(data.source).name if data.source else None
+        try:
+            session = self._factory(
+                data.X,
+                settings.n_components,
+                covariance_type=settings.covariance_type,
+                init=settings.init,
+                seed=seed,
+                tol=settings.tol,
+                reg_covar=settings.reg_covar,
+                max_iter=settings.max_iter,
+                prior=True if settings.prior else None,
+                initial_params=None if initial_params is None else dict(initial_params),
+            )
+        except RowError as exc:  # named as the file names it: its row and the column's name
+            raise DataError(exc.located(source, data.lines, data.feature_names)) from None
+        except (EMError, ValueError) as exc:
+            if command.data is None or source is None:
+                raise
+            raise DataError(f"{source}: {exc}") from None  # new data: say which
         self._session, self._data, self._settings = session, data, settings
         self._seed = int(session.snapshot.seed)
         self._after_command()

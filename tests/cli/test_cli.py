@@ -677,3 +677,40 @@ def test_score_numbers_rows_as_the_files_rows(
     assert status == 0, err
     numbers = [int(line.split(",")[0]) for line in out.splitlines()[1:]]
     assert numbers == [3, 4, 5, 6, 7, 10, 11, 12]  # the file's rows: header 1, blanks 2, 8, 9
+
+
+def test_one_row_of_data_is_one_plain_error_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    data = tmp_path / "one.csv"
+    data.write_text("x,y\n1,2\n")
+    for command in (["fit", data, "-k", "1"], ["select", data, "--components", "1"]):
+        status, out, err = run(capsys, *command)
+        assert_one_error_line(status, out, err, f"{data} has 1 row of data", "at least 2")
+
+
+def test_out_dash_and_options_of_each_command(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, model_file: Path
+) -> None:
+    status, out, err = run(capsys, "score", model_file, BLOBS, "--out", "-")  # "-": stdout
+    assert status == 0 and out.startswith("row,label") and not Path("-").exists()
+    status, out, err = run(capsys, "fit", BLOBS, "-k", "2", "--out", "-")
+    assert_one_error_line(status, out, err, "--out -", "give its name")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y\n1,2\n3,abc\n5,6\n")
+    status, out, err = run(capsys, "score", model_file, bad, "--drop-invalid")
+    assert status == 0 and [line.split(",")[0] for line in out.splitlines()[1:]] == ["2", "4"]
+    assert "dropped 1 invalid row" in err
+    status, out, err = run(capsys, "score", model_file, BLOBS, "--bogus")
+    assert_one_error_line(status, out, err, "unrecognized arguments: --bogus", "score --help")
+
+
+def test_values_too_large_name_the_first_row_and_count_the_others(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    rows = [f"{i},{i % 3}" for i in range(30)]
+    rows[4], rows[20], rows[25] = "2e300,1", "9e305,1", "1,-3e301"
+    data = tmp_path / "big.csv"
+    data.write_text("a,b\n" + "\n".join(rows) + "\n")
+    status, out, err = run(capsys, "fit", data, "-k", "2")
+    assert_one_error_line(status, out, err, f"{data}: row 6, column 'a'", "2 more rows like it")

@@ -815,3 +815,23 @@ def test_importing_a_model_with_other_feature_names_says_how_they_are_read(
     wait_drawn(qtbot, window, lambda s: np.allclose(s.means, model.means_))
     message = window.status.message.message()
     assert "price as x" in message and "floor_area as y" in message
+
+
+def test_a_value_too_large_names_the_file_row_and_column_as_the_cli_does(
+    qtbot, make_window, tmp_path
+):
+    window = make_window()
+    rows = [f"{i * 0.1},{i % 4}" for i in range(30)]
+    rows[9] = "4e300,1"  # row 12 of the file: a header and a blank line come first
+    path = tmp_path / "huge.csv"
+    path.write_text("a,b\n\n" + "\n".join(rows) + "\n")
+    window.open_csv(path)
+    qtbot.waitUntil(lambda: bool(window.errors))
+    assert window.errors[-1].startswith(
+        "Cannot start the fit: huge.csv: row 12, column 'a': 4e+300"
+    )
+    # the fit on screen is kept, and loading good data clears the error from the status bar
+    window.generate_data()
+    qtbot.waitUntil(lambda: window.current_frame().data.source != str(path))
+    wait_drawn(qtbot, window, lambda s: True)
+    assert not window.status.message.message().startswith("Error")
