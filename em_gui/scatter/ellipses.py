@@ -90,6 +90,12 @@ class EllipsesItem(pg.GraphicsObject):
         # (anisotropic) scaling transform on a stroked path, which renderers that ignore
         # vector-effect="non-scaling-stroke" (librsvg, ImageMagick) drew as wide filled bands.
         to_device = p.transform()
+        # An SVG keeps no clip (QSvgGenerator writes none): when exporting, each stroke is cut
+        # to the plot's rectangle here, else rings run over the axes and their labels.
+        box = None
+        if self._exportOpts is not False:
+            box = QtGui.QPainterPath()
+            box.addRect(to_device.mapRect(self.viewRect()))
         p.save()
         p.resetTransform()
         p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
@@ -99,11 +105,21 @@ class EllipsesItem(pg.GraphicsObject):
             if k < len(self._hidden) and self._hidden[k]:
                 continue
             inner = to_device.map(inner)
-            p.setPen(outer_pen)
             for path in outer:
-                p.drawPath(to_device.map(path))
-            p.setPen(outline_pen)
-            p.drawPath(inner)
-            p.setPen(inner_pen)
-            p.drawPath(inner)
+                _stroke(p, to_device.map(path), outer_pen, box)
+            _stroke(p, inner, outline_pen, box)
+            _stroke(p, inner, inner_pen, box)
         p.restore()
+
+
+def _stroke(
+    p: QtGui.QPainter, path: QtGui.QPainterPath, pen: QtGui.QPen, box: QtGui.QPainterPath | None
+) -> None:
+    """Draw ``path`` with ``pen``; with a ``box``, as the stroke's outline (dashes included)
+    cut to the box and filled."""
+    if box is None:
+        p.setPen(pen)
+        p.drawPath(path)
+        return
+    outline = QtGui.QPainterPathStroker(pen).createStroke(path)
+    p.fillPath(outline.intersected(box), pen.brush())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pyqtgraph as pg
@@ -17,11 +18,14 @@ def export_size(plot_item: pg.PlotItem, scale: float = 1.0) -> tuple[int, int]:
 
 
 def export_figure(
-    path: str | Path, plot_widget: pg.PlotWidget, points: pg.GraphicsObject, scale: float = 1.0
+    path: str | Path,
+    plot_widget: pg.PlotWidget,
+    items: Sequence[pg.GraphicsObject],
+    scale: float = 1.0,
 ) -> None:
     """Save ``plot_widget``'s plot as PNG (``scale`` times its size on screen) or SVG, by suffix,
-    atomically (em_engine.data.write_bytes_atomic). ``points`` is the points item, drawn as
-    one embedded image in an SVG.
+    atomically (em_engine.data.write_bytes_atomic). ``items`` draw themselves for an SVG in
+    export mode: the points as one embedded image, the rings cut to the plot.
 
     Raises ValueError for another suffix or a scale outside [0.5, 8], and OSError when the
     file cannot be written.
@@ -35,7 +39,7 @@ def export_figure(
     if suffix == ".png":
         data = png_bytes(plot_widget.getPlotItem(), scale)
     else:
-        data = svg_bytes(plot_widget, points)
+        data = svg_bytes(plot_widget, items)
     write_bytes_atomic(path, data)
 
 
@@ -65,9 +69,10 @@ def png_bytes(plot_item: pg.PlotItem, scale: float) -> bytes:
     return bytes(buffer.data())
 
 
-def svg_bytes(plot_widget: pg.PlotWidget, points: pg.GraphicsObject) -> bytes:
-    """The plot as SVG: axes, ellipses and markers as vectors, ``points`` (an item that draws
-    itself as one image in export mode) as one embedded image.
+def svg_bytes(plot_widget: pg.PlotWidget, items: Sequence[pg.GraphicsObject]) -> bytes:
+    """The plot as SVG: axes, ellipses and markers as vectors; ``items`` are put in export mode
+    while it is drawn (the points item then draws itself as one embedded image, the rings cut
+    themselves to the plot: QSvgGenerator writes no clipping).
 
     pyqtgraph 0.14's SVGExporter failed on Qt 6.12's path data (it cannot parse the "Z" that
     QSvgGenerator writes there), so the scene is rendered with QSvgGenerator directly.
@@ -85,11 +90,13 @@ def svg_bytes(plot_widget: pg.PlotWidget, points: pg.GraphicsObject) -> bytes:
     painter = QtGui.QPainter()
     if not painter.begin(generator):
         raise OSError("could not render the figure as SVG")
-    points.setExportMode(True, {})
+    for item in items:
+        item.setExportMode(True, {})
     try:
         painter.fillRect(target, QtGui.QColor("white"))
         plot_widget.scene().render(painter, target, source)
     finally:
-        points.setExportMode(False)
+        for item in items:
+            item.setExportMode(False)
         painter.end()
     return bytes(buffer.data())

@@ -435,4 +435,4 @@ class ScatterView(QtWidgets.QWidget):
         Raises ValueError for another suffix or a scale outside [0.5, 8], and OSError when the
         file cannot be written.
         """
-        export.export_figure(path, self.plot_widget, self._points, scale)
+        export.export_figure(path, self.plot_widget, (self._points, self._ellipses), scale)
