@@ -9,6 +9,7 @@ the estimator, the session and model files put their own context around it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,14 @@ import numpy as np
 from em_engine.covariance import compute_precision_cholesky, covariance_shape
 from em_engine.errors import DataError, RowError
 
-__all__ = ["ParameterError", "check_data", "check_magnitude", "check_parameters", "work_dtype"]
+__all__ = [
+    "ParameterError",
+    "check_data",
+    "check_magnitude",
+    "check_parameters",
+    "reg_covar_note",
+    "work_dtype",
+]
 
 # Largest |x| whose square, summed over many rows, stays finite in the blocked arithmetic.
 _MAX_ABS = {t: float(np.sqrt(np.finfo(t).max / 1e8)) for t in (np.float32, np.float64)}
@@ -55,6 +63,30 @@ def check_magnitude(X: np.ndarray) -> None:
             row,
             column,
         )
+
+
+def reg_covar_note(
+    X: np.ndarray, reg_covar: float, names: Sequence[str] | None = None
+) -> str | None:
+    """A note when ``reg_covar`` is not small next to the variance of a column of X (N, D):
+    every covariance is then mostly reg_covar, and the fit cannot tell components apart along
+    that column (data at a scale of 1e-12 "converges" with all means together). None otherwise.
+    """
+    if not reg_covar > 0:
+        return None
+    variance = np.var(X, axis=0, dtype=np.float64)
+    swamped = np.flatnonzero(variance < 100.0 * reg_covar)
+    if len(swamped) == 0 or (len(swamped) == X.shape[1] and not variance.any()):
+        return None  # constant data: nothing to tell apart at any reg_covar
+    j = int(swamped[np.argmin(variance[swamped])])
+    name = f"{names[j]!r}" if names is not None else str(j + 1)
+    others = len(swamped) - 1
+    more = f" (and {others} more column{'s' * (others > 1)})" if others else ""
+    return (
+        f"reg_covar ({reg_covar:g}) is not small next to the variance of column {name} "
+        f"({variance[j]:.3g}){more}: the fit cannot tell components apart along it; rescale the "
+        "data or lower reg_covar"
+    )
 
 
 def check_data(

@@ -411,6 +411,15 @@ def _check_rows(X: np.ndarray, source: str) -> None:
         raise CliError(f"{source} has {X.shape[0]} row of data; a fit needs at least 2")
 
 
+def _note_reg_covar(args: argparse.Namespace, dataset: Dataset) -> None:
+    """Say (after success) when reg_covar swamps a column's variance."""
+    from em_engine.checks import reg_covar_note
+
+    note = reg_covar_note(dataset.X, args.reg_covar, dataset.feature_names)
+    if note is not None:
+        args.notes.append(f"note: {note}")
+
+
 def _cmd_fit(args: argparse.Namespace) -> int:
     from em_engine.mixture import build_mixture
     from em_engine.modelio import save_model, scores_details
@@ -424,6 +433,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     dataset = _load_data(args)
     X = dataset.X
     _check_rows(X, args.data)
+    _note_reg_covar(args, dataset)
     if args.components > X.shape[0]:
         raise CliError(
             f"{args.components} components need at least {args.components} rows; "
@@ -515,6 +525,7 @@ def _cmd_select(args: argparse.Namespace) -> int:
 
     dataset = _load_data(args)
     _check_rows(dataset.X, args.data)
+    _note_reg_covar(args, dataset)
     n_values = sum(last - first + 1 for first, last in args.components)
     try:
         check_components(args.components[-1][1], n_values, len(args.covariance), dataset.X.shape[0])

@@ -223,7 +223,7 @@ def _check_spread(X: np.ndarray) -> None:
     widest = int(np.argmax(spread))
     if 0.0 < spread[widest] < _MIN_SPREAD[X.dtype.type]:
         raise DataError(
-            f"X's values differ by at most {spread[widest]:.3g} (column {widest}): too little "
+            f"X's values differ by at most {spread[widest]:.3g} (column {widest + 1}): too little "
             f"for the arithmetic in {X.dtype}; rescale the data"
         )
 

@@ -45,6 +45,7 @@ import numpy as np
 from PySide6.QtCore import QMutex, QObject, QWaitCondition, Signal, Slot
 
 from em_engine import gaussian
+from em_engine.checks import reg_covar_note
 from em_engine.errors import DataError, EMError, RowError
 from em_gui import commands as cmd
 from em_gui import exports
@@ -444,6 +445,9 @@ class EMWorker(QObject):
         self._session, self._data, self._settings = session, data, settings
         self._seed = int(session.snapshot.seed)
         self._after_command()
+        note = reg_covar_note(data.X, settings.reg_covar, data.feature_names)
+        if note is not None:
+            self.notice.emit(note)
 
     # ------------------------------------------------------------------ exports
     def _export(self, path: Path, write: Callable[[FitState, Path], object]) -> None:

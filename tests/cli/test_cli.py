@@ -714,3 +714,19 @@ def test_values_too_large_name_the_first_row_and_count_the_others(
     data.write_text("a,b\n" + "\n".join(rows) + "\n")
     status, out, err = run(capsys, "fit", data, "-k", "2")
     assert_one_error_line(status, out, err, f"{data}: row 6, column 'a'", "2 more rows like it")
+
+
+def test_a_reg_covar_that_swamps_the_data_is_said(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(0, 1, (40, 2)), rng.normal(8, 1, (40, 2))]) * 1e-9
+    data = tmp_path / "tiny.csv"
+    data.write_text("a,b\n" + "\n".join(f"{a:.17g},{b:.17g}" for a, b in X) + "\n")
+    status, _out, err = run(capsys, "fit", data, "-k", "2")
+    assert status == 0 and "reg_covar (1e-06) is not small next to the variance" in err
+    assert "column 'a'" in err or "column 'b'" in err
+    status, _out, err = run(capsys, "fit", data, "-k", "2", "--reg-covar", "1e-24")
+    assert status == 0 and "reg_covar" not in err  # small enough: nothing to say
+    status, _out, err = run(capsys, "fit", BLOBS, "-k", "2")
+    assert status == 0 and "note" not in err

@@ -461,7 +461,7 @@ def test_bad_arguments_name_argument_and_value(kwargs, message):
             np.array([[1.0, 2e160]]),
             r"data row 1, column 2: 2e\+160 is too large for the arithmetic",
         ),
-        (np.array([[0.0], [1e-160]]), r"X's values differ by at most 1e-160 \(column 0\)"),
+        (np.array([[0.0], [1e-160]]), r"X's values differ by at most 1e-160 \(column 1\)"),
         (np.array([[0.0], [1e-30]], dtype=np.float32), r"too little for the arithmetic in float32"),
     ],
 )

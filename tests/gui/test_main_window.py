@@ -835,3 +835,11 @@ def test_a_value_too_large_names_the_file_row_and_column_as_the_cli_does(
     qtbot.waitUntil(lambda: window.current_frame().data.source != str(path))
     wait_drawn(qtbot, window, lambda s: True)
     assert not window.status.message.message().startswith("Error")
+
+
+def test_a_reg_covar_that_swamps_the_data_is_said_in_the_status_bar(qtbot, make_window):
+    window = make_window(k=2, init="random_means")
+    tiny = make_preset("blobs", 300, seed=2)
+    window.set_dataset(Dataset(X=tiny.X * 1e-9, feature_names=("x", "y"), source="tiny.csv"))
+    qtbot.waitUntil(lambda: "reg_covar (1e-06) is not small" in window.status.message.message())
+    assert window.errors == []
