@@ -1,26 +1,14 @@
-"""EM Explorer entry point.
+"""EM Explorer's launcher in a checkout: ``python main.py [fit|score|select ...]``.
 
-No arguments (or GUI options such as --smoke-test) start the desktop window; a subcommand
-(fit, score, select) or --version runs the command line, which never imports Qt.
+Installed, the same dispatcher (em_gui.launcher.main) is the ``em-explorer`` and
+``em-explorer-cli`` commands; build.spec builds the desktop app from this file.
 """
 
 from __future__ import annotations
 
 import sys
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Dispatch to the command line or the GUI; return the process exit status."""
-    from em_engine.cli import COMMAND_WORDS
-    from em_engine.cli import main as cli_main
-
-    args = sys.argv[1:] if argv is None else argv
-    if args and args[0] in COMMAND_WORDS:
-        return cli_main(args)
-    from em_gui.app import run_app
-
-    return run_app(args)
-
+from em_gui.launcher import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,7 +1,9 @@
 """Locate the files in ``resources/`` (icon, sample data sets, model schema).
 
-One helper serves every caller (GUI, CLI, tests) in both layouts:
+One helper serves every caller (GUI, CLI, tests) in all three layouts:
 
+- an installed wheel: the package data ``em_engine/resources/`` (pyproject.toml maps the
+  repository's top-level folder there), found through ``importlib.resources``;
 - a source checkout or an editable install: ``<repository>/resources/``, found relative to this
   file (``em_engine/_resources.py`` -> its parent's parent);
 - a PyInstaller bundle (one-folder or one-file): ``<sys._MEIPASS>/resources/``, where build.spec
@@ -11,6 +13,7 @@ One helper serves every caller (GUI, CLI, tests) in both layouts:
 from __future__ import annotations
 
 import sys
+from importlib.resources import files
 from pathlib import Path
 
 __all__ = ["resource_path", "resources_dir"]
@@ -22,12 +25,16 @@ def resources_dir() -> Path:
     Returns
     -------
     pathlib.Path
-        ``<sys._MEIPASS>/resources`` when running from a PyInstaller bundle, otherwise the
-        ``resources`` folder next to the ``em_engine`` package.
+        ``<sys._MEIPASS>/resources`` when running from a PyInstaller bundle, the package's own
+        ``resources`` folder when installed from a wheel, otherwise the ``resources`` folder next
+        to the ``em_engine`` package (a checkout).
     """
     bundle_root = getattr(sys, "_MEIPASS", None)
     if bundle_root is not None:
         return Path(bundle_root).resolve() / "resources"
+    installed = Path(str(files("em_engine").joinpath("resources")))
+    if installed.is_dir():
+        return installed.resolve()
     return Path(__file__).resolve().parent.parent / "resources"
 
 
