@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from em_engine.covariance import compute_precision_cholesky, covariance_shape
-from em_engine.errors import DataError, RowError
+from em_engine.errors import DataError, DataTypeError, RowError
 
 __all__ = [
     "ParameterError",
@@ -40,7 +40,10 @@ def work_dtype(X: np.ndarray, name: str = "X") -> np.dtype:
     refused rather than cut to their real part.
     """
     if np.iscomplexobj(X):
-        raise DataError(f"{name} holds complex numbers; only real numbers can be fitted")
+        raise DataError(
+            f"Complex data not supported: {name} holds complex numbers; only real numbers can be "
+            "fitted"
+        )
     return np.dtype(np.float32) if X.dtype == np.float32 else np.dtype(np.float64)
 
 
@@ -117,9 +120,15 @@ def check_data(
     Raises
     ------
     DataError
-        Not numbers (or complex ones), not 2-D, empty, too few rows, or a NaN/inf (naming its row
+        Not numbers (DataTypeError, also a TypeError, for sparse input or objects that are no
+        numbers; complex ones), not 2-D, empty, too few rows, or a NaN/inf (naming its row
         and column, from 0).
     """
+    if hasattr(X, "tocsr"):  # scipy.sparse, without importing scipy
+        raise DataTypeError(
+            f"Sparse data was passed for {name}, but dense data is required: use "
+            f"{name}.toarray() to convert it to a dense numpy array"
+        )
     try:
         array = np.asarray(X)
     except (TypeError, ValueError) as exc:
@@ -129,30 +138,39 @@ def check_data(
         raise DataError(f"{name} is not a numeric array (it holds {array.dtype} values)")
     try:
         array = array.astype(dtype, copy=False)
-    except (TypeError, ValueError) as exc:
+    except TypeError as exc:  # an object that is no number at all, a TypeError as scikit-learn's
+        raise DataTypeError(f"{name} is not a numeric array ({exc})") from None
+    except ValueError as exc:
         raise DataError(f"{name} is not a numeric array ({exc})") from None
     if column and array.ndim == 1:
         array = array[:, None]
     if array.ndim != 2:
-        hint = "; a single feature is X.reshape(-1, 1)" if array.ndim == 1 else ""
+        hint = (
+            f"; Reshape your data: {name}.reshape(-1, 1) if it has a single feature, "
+            f"{name}.reshape(1, -1) if it is a single sample"
+            if array.ndim == 1
+            else ""
+        )
         raise DataError(
             f"{name} must be a 2-D array (samples x features), got shape {array.shape}{hint}"
         )
-    if array.shape[0] < 1 or array.shape[1] < 1:
-        raise DataError(
-            f"{name} must have at least one row and one column, got shape {array.shape}"
+    n_rows, n_columns = array.shape
+    if n_columns < 1 or n_rows < min_samples:
+        what, found, needed = (
+            ("feature", n_columns, 1) if n_columns < 1 else ("sample", n_rows, min_samples)
         )
-    if array.shape[0] < min_samples:
         raise DataError(
-            f"{name} has {array.shape[0]} sample(s) (shape {array.shape}) while a minimum of "
-            f"{min_samples} is required"
+            f"Found array with {found} {what}(s) (shape={array.shape}) while a minimum of "
+            f"{needed} is required; {name} has too few {what}s"
         )
     if scan:
         bad = ~np.isfinite(array)
         if bad.any():
             row, col = np.argwhere(bad)[0]
+            value = array[row, col]
             raise DataError(
-                f"{name} has a non-finite value {array[row, col]} at row {row}, column {col}"
+                f"{name} has a non-finite value {value} at row {row}, column {col} (input "
+                f"contains {'NaN' if np.isnan(value) else 'infinity'})"
             )
     if fitting:
         check_magnitude(array)

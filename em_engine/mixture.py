@@ -24,7 +24,7 @@ import numpy as np
 
 from em_engine import covariance, gaussian
 from em_engine.checks import ParameterError, check_data, check_parameters
-from em_engine.errors import DataError
+from em_engine.errors import ConvergenceWarning, DataError, NotFittedError, sklearn_compatible
 from em_engine.init import (
     INIT_METHODS,
     check_random_state,
@@ -52,14 +52,6 @@ _PARAM_NAMES = (
     "prior",
     "progress",
 )
-
-
-class ConvergenceWarning(UserWarning):
-    """EM stopped at max_iter before the lower bound changed by less than tol."""
-
-
-class NotFittedError(ValueError, AttributeError):
-    """A method that needs fitted parameters was called before fit (as scikit-learn's)."""
 
 
 def _check_interval(
@@ -210,6 +202,20 @@ class GaussianMixture:
             setattr(self, name, value)
         return self
 
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn's tags of a density estimator, as its GaussianMixture's. Only
+        scikit-learn calls this, so importing it here never loads it into a program without it."""
+        from sklearn.utils import InputTags, Tags, TargetTags
+
+        return Tags(
+            estimator_type="density_estimator",
+            target_tags=TargetTags(required=False),
+            transformer_tags=None,
+            classifier_tags=None,
+            regressor_tags=None,
+            input_tags=InputTags(),
+        )
+
     # --- checks ----------------------------------------------------------------------------------
 
     def _check_parameters(self) -> None:
@@ -255,9 +261,13 @@ class GaussianMixture:
             return self.prior
         return Prior.default(X, self.n_components, self.covariance_type)
 
+    def __sklearn_is_fitted__(self) -> bool:
+        """True once fitted (scikit-learn's ``check_is_fitted`` asks)."""
+        return hasattr(self, "precisions_cholesky_")
+
     def _check_is_fitted(self) -> None:
-        if not hasattr(self, "precisions_cholesky_"):
-            raise NotFittedError(
+        if not self.__sklearn_is_fitted__():
+            raise sklearn_compatible(NotFittedError)(
                 "This GaussianMixture instance is not fitted yet. Call 'fit' with appropriate "
                 "arguments before using this estimator."
             )
@@ -381,7 +391,7 @@ class GaussianMixture:
             warnings.warn(
                 "Best performing initialization did not converge. Try different init "
                 "parameters, or increase max_iter, tol, or check for degenerate data.",
-                ConvergenceWarning,
+                sklearn_compatible(ConvergenceWarning),
                 stacklevel=2,
             )
         theta, n_iter, lower_bounds = best

@@ -247,9 +247,7 @@ def test_degenerate_data_clear_errors():
         GaussianMixture(2, reg_covar=0.0, random_state=0).fit(X)
     with pytest.raises(DataError, match="X has a non-finite value nan at row 0, column 1"):
         GaussianMixture(1).fit([[1.0, np.nan], [2.0, 3.0]])
-    with pytest.raises(
-        DataError, match=r"got shape \(3,\); a single feature is X.reshape\(-1, 1\)"
-    ):
+    with pytest.raises(DataError, match=r"got shape \(3,\); Reshape your data: X.reshape\(-1, 1\)"):
         GaussianMixture(1).fit([1.0, 2.0, 3.0])
 
 
