@@ -184,12 +184,14 @@ class ParameterError(ValueError):
     """A mixture parameter that is not valid.
 
     Attributes: ``name`` (weights, means, covariances or precisions), ``index`` (e.g. ``[2]``,
-    ``[1][0]`` or empty), ``field`` (name + index) and ``problem`` (what is wrong).
+    ``[1][0]`` or empty), ``field`` (name + index), ``problem`` (what is wrong) and ``sklearn``
+    (scikit-learn's estimator's sentence for it, ``{name}`` standing for the parameter's name
+    there, or empty when scikit-learn has none).
     """
 
-    def __init__(self, name: str, problem: str, index: str = "") -> None:
+    def __init__(self, name: str, problem: str, index: str = "", sklearn: str = "") -> None:
         super().__init__(f"{name}{index}: {problem}")
-        self.name, self.index, self.problem = name, index, problem
+        self.name, self.index, self.problem, self.sklearn = name, index, problem, sklearn
         self.field = name + index
 
 
@@ -205,7 +207,12 @@ def _float_array(value: Any, name: str) -> np.ndarray:
 
 def _check_shape(array: np.ndarray, shape: tuple[int, ...], name: str) -> None:
     if array.shape != shape:
-        raise ParameterError(name, f"must have shape {shape}, got {array.shape}")
+        raise ParameterError(
+            name,
+            f"must have shape {shape}, got {array.shape}",
+            sklearn=f"The parameter '{{name}}' should have the shape of {shape}, but got "
+            f"{array.shape}",
+        )
 
 
 def _check_weights(weights: np.ndarray) -> None:
@@ -214,7 +221,13 @@ def _check_weights(weights: np.ndarray) -> None:
         i = int(negative[0])
         raise ParameterError("weights", f"must not be negative, got {weights[i]}", f"[{i}]")
     if abs(weights.sum() - 1.0) > _WEIGHT_SUM_TOL:
-        raise ParameterError("weights", f"must sum to 1, they sum to {float(weights.sum()):.10g}")
+        total = float(weights.sum())
+        raise ParameterError(
+            "weights",
+            f"must sum to 1, they sum to {total:.10g}",
+            sklearn="The parameter '{name}' should be normalized, but got sum(weights) = "
+            f"{total:.5f}",
+        )
 
 
 def _check_positive_definite(values: np.ndarray, covariance_type: str, name: str) -> None:
@@ -230,18 +243,22 @@ def _check_positive_definite(values: np.ndarray, covariance_type: str, name: str
                 problem = f"{noun} must be > 0, got {value}"
             else:
                 problem = f"{noun} must be at least 2.2e-308 (its inverse must be a float64)"
-            raise ParameterError(name, problem, index)
+            sklearn = "'{name}' should be positive" if name == "precisions" else ""
+            raise ParameterError(name, problem, index, sklearn)
         return
     matrices = values[None] if covariance_type == "tied" else values
+    sklearn = "'{name}' should be symmetric, positive-definite" if name == "precisions" else ""
     for k, matrix in enumerate(matrices):
         index = "" if covariance_type == "tied" else f"[{k}]"
         scale = max(float(np.max(np.abs(matrix))), _MIN_VARIANCE)
         if np.max(np.abs(matrix - matrix.T)) > _SYMMETRY_TOL * scale:
-            raise ParameterError(name, "the matrix is not symmetric", index)
+            raise ParameterError(name, "the matrix is not symmetric", index, sklearn)
         try:
             np.linalg.cholesky(matrix)
         except np.linalg.LinAlgError:
-            raise ParameterError(name, "the matrix is not positive definite", index) from None
+            raise ParameterError(
+                name, "the matrix is not positive definite", index, sklearn
+            ) from None
         try:
             compute_precision_cholesky(matrix, "tied")
         except ValueError:

@@ -85,11 +85,17 @@ def _checked(
     n_features: int | None = None,
     **arrays: Any,
 ) -> dict[str, np.ndarray]:
-    """check_parameters, its error as the estimator's: "The parameter 'weights' is invalid: ..."."""
+    """check_parameters, its error as the estimator's: scikit-learn's sentence where it has one
+    ("The parameter 'weights' should be normalized, ..."; precisions are "'full precision'"), then
+    the entry at fault; else "The parameter 'weights[1]' is invalid: must not be negative, ..."."""
     try:
         return check_parameters(covariance_type, n_components, n_features, **arrays)
     except ParameterError as exc:
-        raise ValueError(f"The parameter {exc.field!r} is invalid: {exc.problem}") from None
+        if not exc.sklearn:
+            raise ValueError(f"The parameter {exc.field!r} is invalid: {exc.problem}") from None
+        name = f"{covariance_type} precision" if exc.name == "precisions" else exc.name
+        where = f" ({exc.field}: {exc.problem})" if exc.index else ""
+        raise ValueError(exc.sklearn.format(name=name) + where) from None
 
 
 @dataclass(frozen=True)

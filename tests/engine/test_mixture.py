@@ -174,14 +174,23 @@ def test_sample_matches_sklearn():
         ({"n_init": 0}, "'n_init'.*Got 0 instead"),
         ({"init_params": "median"}, "'init_params'.*Got 'median' instead"),
         ({"verbose_interval": 0}, "'verbose_interval'.*Got 0 instead"),
-        ({"weights_init": [0.5, 0.5]}, r"'weights' is invalid: must have shape \(3,\), got \(2,\)"),
-        ({"weights_init": [0.5, 0.3, 0.1]}, "'weights' is invalid: must sum to 1, they sum to 0.9"),
+        (
+            {"weights_init": [0.5, 0.5]},
+            r"'weights' should have the shape of \(3,\), but got \(2,\)",
+        ),
+        (
+            {"weights_init": [0.5, 0.3, 0.1]},
+            r"'weights' should be normalized, but got sum\(weights\) = 0.90000",
+        ),
         ({"weights_init": [1.5, -0.25, -0.25]}, r"'weights\[1\]' is invalid: must not be negative"),
-        ({"means_init": np.zeros((3, 3))}, r"'means' is invalid: must have shape \(3, 2\), got"),
-        ({"precisions_init": np.ones((3, 2, 2))}, r"'precisions\[0\]' is invalid: .* not positive"),
+        ({"means_init": np.zeros((3, 3))}, r"'means' should have the shape of \(3, 2\), but got"),
+        (
+            {"precisions_init": np.ones((3, 2, 2))},
+            r"'full precision' should be symmetric, positive-definite \(precisions\[0\]: .*",
+        ),
         (
             {"precisions_init": np.ones((2, 2))},
-            r"'precisions' is invalid: must have shape \(3, 2, 2",
+            r"'full precision' should have the shape of \(3, 2, 2",
         ),
     ],
 )
@@ -196,12 +205,16 @@ def test_bad_parameters_like_sklearn(params, match):
 @pytest.mark.parametrize(
     ("covariance_type", "bad", "match"),
     [
-        ("tied", -np.eye(2), "'precisions' is invalid: the matrix is not positive definite"),
-        ("diag", np.zeros((3, 2)), r"'precisions\[0\]\[0\]' is invalid: a precision must be > 0"),
+        ("tied", -np.eye(2), "'tied precision' should be symmetric, positive-definite"),
+        (
+            "diag",
+            np.zeros((3, 2)),
+            r"'diag precision' should be positive \(precisions\[0\]\[0\]: a precision must be > 0",
+        ),
         (
             "spherical",
             np.array([1.0, -1.0, 1.0]),
-            r"'precisions\[1\]' is invalid: .* > 0, got -1.0",
+            r"'spherical precision' should be positive \(precisions\[1\]: .* > 0, got -1.0",
         ),
     ],
 )
@@ -320,13 +333,15 @@ def test_from_parameters_is_a_fitted_model(covariance_type):
         rebuilt.precisions_cholesky_, ref.precisions_cholesky_, rtol=1e-9, atol=1e-12
     )
     np.testing.assert_allclose(rebuilt.bic(X), ref.bic(X), rtol=1e-10)
-    with pytest.raises(ValueError, match=r"'weights' is invalid: must sum to 1, they sum to 1\.1"):
+    with pytest.raises(
+        ValueError, match=r"'weights' should be normalized, but got sum\(weights\) = 1\.10000"
+    ):
         GaussianMixture.from_parameters([0.5, 0.6], ref.means_[:2], ref.covariances_[:2])
     with pytest.raises(
         ValueError, match=r"'covariances\[0\]' is invalid: .* not positive definite"
     ):
         GaussianMixture.from_parameters([1.0], [[0.0, 0.0]], -np.eye(2)[None])
-    with pytest.raises(ValueError, match=r"'covariances' is invalid: must have shape \(1, 2, 2\)"):
+    with pytest.raises(ValueError, match=r"'covariances' should have the shape of \(1, 2, 2\)"):
         GaussianMixture.from_parameters([1.0], [[0.0, 0.0]], np.eye(3)[None])
 
 
