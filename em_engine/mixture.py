@@ -293,13 +293,27 @@ class GaussianMixture:
 
     # --- parameters ------------------------------------------------------------------------------
 
-    def _set_parameters(self, theta: Theta) -> None:
-        self.weights_ = theta.weights
-        self.means_ = theta.means
-        self.covariances_ = theta.covariances
-        self.precisions_cholesky_ = theta.precisions_cholesky
-        self.precisions_ = covariance.precisions_from_precision_cholesky(
+    def _set_parameters(self, theta: Theta, dtype: np.dtype | None = None) -> None:
+        """The fitted attributes from theta, in ``dtype`` (X's: float32 data gives float32
+        parameters, as scikit-learn's; EM itself works on float64 parameters)."""
+        precisions = covariance.precisions_from_precision_cholesky(
             theta.precisions_cholesky, self.covariance_type
+        )
+        (
+            self.weights_,
+            self.means_,
+            self.covariances_,
+            self.precisions_cholesky_,
+            self.precisions_,
+        ) = (
+            np.asarray(a, dtype=dtype or np.float64)
+            for a in (
+                theta.weights,
+                theta.means,
+                theta.covariances,
+                theta.precisions_cholesky,
+                precisions,
+            )
         )
 
     def _initial_parameters(
@@ -369,8 +383,16 @@ class GaussianMixture:
                 theta = self._initial_parameters(X, random_state, inits, em)
                 lower_bound = -math.inf
             else:
-                theta = Theta(
-                    self.weights_, self.means_, self.covariances_, self.precisions_cholesky_
+                theta = Theta(  # float64, also after a fit on float32 data
+                    *(
+                        np.asarray(a, dtype=np.float64)
+                        for a in (
+                            self.weights_,
+                            self.means_,
+                            self.covariances_,
+                            self.precisions_cholesky_,
+                        )
+                    )
                 )
                 lower_bound = self.lower_bound_
             lower_bounds: list[float] = []
@@ -401,7 +423,7 @@ class GaussianMixture:
                 stacklevel=2,
             )
         theta, n_iter, lower_bounds = best
-        self._set_parameters(theta)
+        self._set_parameters(theta, X.dtype)
         self.n_features_in_ = n_features
         self.prior_ = em.prior
         self.n_iter_ = n_iter
@@ -426,8 +448,9 @@ class GaussianMixture:
         return self._e_step(self._check_X(X), with_density=True).sample_log_density
 
     def score(self, X: Any, y: Any = None) -> float:
-        """Mean log-likelihood per sample of X (N, D)."""
-        return float(np.mean(self.score_samples(X), dtype=np.float64))
+        """Mean log-likelihood per sample of X (N, D): ``score_samples(X).mean()``, as
+        scikit-learn's (a float32 for float32 data)."""
+        return self.score_samples(X).mean()
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable component of each sample, (N,)."""

@@ -102,13 +102,17 @@ def test_agrees_with_sklearn_when_not_converged(covariance_type):
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_float32_input_close_to_sklearn(covariance_type):
-    """float32 data (float32 block arithmetic, float64 parameters) against scikit-learn in
-    float64 on the same values, and scikit-learn in float32 (less accurate: looser)."""
+    """float32 data (float32 block arithmetic, float64 parameters inside, float32 fitted
+    attributes as scikit-learn's) against scikit-learn in float64 on the same values, and
+    scikit-learn in float32 (less accurate: looser)."""
     X32 = DATASETS["blobs2d"]().astype(np.float32)
     ours, ref32 = _fit_both(X32, covariance_type, tol=0.0, max_iter=10)
     _, ref64 = _fit_both(X32.astype(np.float64), covariance_type, tol=0.0, max_iter=10)
-    assert ours.means_.dtype == np.float64
+    for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
+        assert getattr(ours, name).dtype == np.float32
     assert ours.predict_proba(X32).dtype == np.float32
+    assert ours.score(X32) == ours.score_samples(X32).mean()
+    assert ours.score(X32).dtype == np.float32
     for name in ("weights_", "means_", "covariances_"):
         ours_value = getattr(ours, name)
         np.testing.assert_allclose(ours_value, getattr(ref64, name), rtol=1e-5, atol=1e-5)
