@@ -98,6 +98,27 @@ def _checked(
         raise ValueError(exc.sklearn.format(name=name) + where) from None
 
 
+def _feature_names(X: Any) -> np.ndarray | None:
+    """The column names of X (anything with a ``columns`` attribute, a pandas DataFrame say;
+    pandas is never imported) when all are strings, as scikit-learn's ``feature_names_in_``;
+    None when X has none or none is a string; TypeError for a mix, as scikit-learn."""
+    columns = getattr(X, "columns", None)
+    if columns is None:
+        return None
+    names = np.asarray(list(columns), dtype=object)
+    strings = [isinstance(name, str) for name in names]
+    if names.size and all(strings):
+        return names
+    if any(strings):
+        kinds = sorted({type(name).__name__ for name in names})
+        raise TypeError(
+            "Feature names are only supported if all input features have string names, but "
+            f"your input has {kinds} as feature name / column name types: convert them all to "
+            "strings (X.columns = X.columns.astype(str)) or remove them."
+        )
+    return None
+
+
 @dataclass(frozen=True)
 class Scores:
     """A model's scores on X (N, D), from one pass over X.
@@ -138,7 +159,8 @@ class GaussianMixture:
     ----------------------
     weights_ (K,), means_ (K, D), covariances_, precisions_, precisions_cholesky_ (type shape),
     converged_, n_iter_, lower_bound_, lower_bounds_ (list, one per iteration), n_features_in_,
-    prior_ (the Prior used, or None).
+    feature_names_in_ (X's column names when it has string ones, as a DataFrame), prior_ (the
+    Prior used, or None).
     """
 
     def __init__(
@@ -280,9 +302,29 @@ class GaussianMixture:
 
     def _check_X(self, X: Any) -> np.ndarray:
         self._check_is_fitted()
+        self._check_feature_names(_feature_names(X))
         X = check_data(X)
         self._check_n_features(X.shape[1])
         return X
+
+    def _check_feature_names(self, names: np.ndarray | None) -> None:
+        """As scikit-learn: names differing from those fitted are an error; names on one side
+        only, a warning."""
+        fitted = getattr(self, "feature_names_in_", None)
+        if fitted is not None and names is not None and not np.array_equal(fitted, names):
+            raise DataError(
+                "The feature names should match those that were passed during fit: fitted "
+                f"with {list(fitted)}, got {list(names)}"
+            )
+        if (fitted is None) != (names is None):
+            warnings.warn(
+                "X does not have valid feature names, but GaussianMixture was fitted with "
+                "feature names"
+                if names is None
+                else "X has feature names, but GaussianMixture was fitted without feature names",
+                UserWarning,
+                stacklevel=4,  # the caller of predict or score_samples
+            )
 
     def _check_n_features(self, n_features: int) -> None:
         if n_features != self.n_features_in_:
@@ -361,6 +403,7 @@ class GaussianMixture:
         final lower bound is kept. A ConvergenceWarning is issued if it did not converge.
         """
         self._check_parameters()
+        names = _feature_names(X)
         X = check_data(X, min_samples=2, fitting=True)
         n_samples, n_features = X.shape
         if n_samples < self.n_components:
@@ -425,6 +468,10 @@ class GaussianMixture:
         theta, n_iter, lower_bounds = best
         self._set_parameters(theta, X.dtype)
         self.n_features_in_ = n_features
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
         self.prior_ = em.prior
         self.n_iter_ = n_iter
         self.lower_bound_ = max_lower_bound

@@ -384,9 +384,6 @@ def test_score_samples_and_proba_is_both_in_one_pass():
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 @pytest.mark.parametrize("init_params", ["kmeans", "random"])
 def test_same_random_state_fits_the_same_model_as_sklearn(covariance_type, init_params):
-    # ("k-means++" and "random_from_data" start from the same responsibilities too (test_init),
-    # but with one row per component scikit-learn's first covariances are reg_covar plus its
-    # rounding noise, which decides where its fit goes.)
     X = DATASETS["blobs4d"]()
     params = {"covariance_type": covariance_type, "init_params": init_params, "tol": 1e-6}
     with warnings.catch_warnings():
@@ -394,6 +391,28 @@ def test_same_random_state_fits_the_same_model_as_sklearn(covariance_type, init_
         ref = SklearnGM(3, random_state=7, max_iter=300, **params).fit(X)
         ours = GaussianMixture(3, random_state=7, max_iter=300, **params).fit(X)
     _assert_same_model(ours, ref, X, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
+@pytest.mark.parametrize("init_params", ["k-means++", "random_from_data"])
+def test_one_row_per_component_starts_fit_the_same_model_as_sklearn(covariance_type, init_params):
+    """The same responsibilities as scikit-learn's (test_init), one row per component, so the
+    first covariances are reg_covar plus rounding noise: the first lower bound agrees to 1e-6
+    only, then the same fit. Not "tied": scikit-learn's first covariance there is
+    X.T @ X - sum_k nk mu_k mu_k^T, whose cancellation (it depends on where the origin is)
+    decides where its fit goes; ours is the scatter about the means."""
+    X = DATASETS["blobs4d"]()
+    params = {"covariance_type": covariance_type, "init_params": init_params, "tol": 1e-6}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = SklearnGM(3, random_state=7, max_iter=300, **params).fit(X)
+        ours = GaussianMixture(3, random_state=7, max_iter=300, **params).fit(X)
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+        np.testing.assert_allclose(getattr(ours, name), getattr(ref, name), rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(ours.lower_bounds_[0], ref.lower_bounds_[0], rtol=1e-6)
+    np.testing.assert_allclose(ours.lower_bounds_[1:], ref.lower_bounds_[1:], rtol=1e-9)
+    assert ours.n_iter_ == ref.n_iter_
+    np.testing.assert_array_equal(ours.predict(X), ref.predict(X))
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)

@@ -5,6 +5,7 @@ against it (only the import swapped), its estimator checks, and its machinery ar
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import pickle
 import re
@@ -15,13 +16,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse
 import sklearn.exceptions
+from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import check_estimator
 
-from em_engine import ConvergenceWarning, GaussianMixture, NotFittedError
+from em_engine import ConvergenceWarning, GaussianMixture, NotFittedError, save_model
 
 SKLEARN_IMPORT = "from sklearn.mixture import GaussianMixture\n"
 OUR_IMPORT = "from em_engine import GaussianMixture\n"
@@ -78,6 +81,7 @@ def test_sklearn_own_test_file_passes(tmp_path: Path, float32: bool) -> None:
 def test_check_estimator() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", sklearn.exceptions.ConvergenceWarning)
+        warnings.simplefilter("ignore", sklearn.exceptions.SkipTestWarning)  # array API: no torch
         # By design: inheriting BaseEstimator would import scikit-learn with em_engine.
         warnings.filterwarnings("ignore", message=".*does not inherit from `sklearn.base")
         check_estimator(GaussianMixture())
@@ -121,3 +125,53 @@ def test_sklearn_exceptions_and_warnings_catch_ours() -> None:
         warnings.simplefilter("error")
         warnings.filterwarnings("ignore", category=sklearn.exceptions.ConvergenceWarning)
         GaussianMixture(3, max_iter=1, random_state=0).fit(X)
+
+
+class _Frame:
+    """A table with column names, as a pandas DataFrame (pandas is not needed)."""
+
+    def __init__(self, X: np.ndarray, columns: list[object]) -> None:
+        self._X, self.columns = X, columns
+
+    def __array__(self, dtype: object = None, copy: object = None) -> np.ndarray:
+        return np.asarray(self._X, dtype=dtype)
+
+
+def test_feature_names_in_as_sklearn_and_into_the_model_file(tmp_path: Path) -> None:
+    X = _blobs()
+    model = GaussianMixture(3, random_state=0)
+    labels = model.fit_predict(_Frame(X, ["price", "area"]))
+    assert list(model.feature_names_in_) == ["price", "area"] and model.n_features_in_ == 2
+    np.testing.assert_array_equal(model.predict(_Frame(X, ["price", "area"])), labels)
+    with pytest.raises(ValueError, match=r"feature names should match .* got \['area', 'price'\]"):
+        model.predict(_Frame(X, ["area", "price"]))
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        model.score_samples(X)
+    save_model(model, tmp_path / "model.json")
+    document = json.loads((tmp_path / "model.json").read_text(encoding="utf-8"))
+    assert document["feature_names"] == ["price", "area"]
+    with pytest.raises(TypeError, match=r"\['int', 'str'\] as feature name"):
+        GaussianMixture().fit(_Frame(X, ["price", 2]))
+    model.fit(_Frame(X, [0, 1]))  # names that are not strings are no feature names
+    assert not hasattr(model, "feature_names_in_")
+    with pytest.warns(UserWarning, match="X has feature names, but GaussianMixture was fitted"):
+        model.predict(_Frame(X, ["price", "area"]))
+
+
+@pytest.mark.parametrize(
+    ("X", "error", "match"),
+    [
+        (np.ones((5, 2), dtype=complex), ValueError, "Complex data not supported"),
+        (scipy.sparse.csr_matrix(np.ones((5, 2))), TypeError, "Sparse data was passed for X"),
+        (np.array([[{"a": 1}, 1.0]] * 5, dtype=object), TypeError, "argument must be a string"),
+        (np.ones(5), ValueError, "Reshape your data"),
+        (np.ones((5, 0)), ValueError, r"0 feature\(s\) \(shape=\(5, 0\)\) while a minimum of 1"),
+        (np.ones((1, 2)), ValueError, r"1 sample\(s\) \(shape=\(1, 2\)\) while a minimum of 2"),
+        ([[np.nan, 1.0]] * 5, ValueError, r"NaN"),
+    ],
+)
+def test_input_errors_as_sklearn(X: object, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        GaussianMixture().fit(X)
+    with pytest.raises(error, match=match):  # scikit-learn raises the same
+        SklearnGaussianMixture().fit(X)
