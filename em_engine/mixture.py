@@ -2,7 +2,11 @@
 
 Code written for ``sklearn.mixture.GaussianMixture`` runs unchanged: the same constructor
 parameters and defaults, fitted attributes and methods, the same EM loop (``fit_predict`` in
-``sklearn/mixture/_base.py``) and, from the same starting parameters, the same numbers. Additions:
+``sklearn/mixture/_base.py``) and, from the same starting parameters, the same numbers.
+scikit-learn's tools take it (Pipeline, GridSearchCV, clone, ``check_estimator``) without
+em_engine importing scikit-learn: ``__sklearn_tags__`` imports it when scikit-learn asks, and
+``errors.sklearn_compatible`` raises its exception classes once the program has imported it.
+Additions:
 ``prior`` (None, True for ``Prior.default``, or a ``Prior``: MAP estimation, the lower bound is then
 the log posterior per sample), ``progress`` (a callback ``progress(iteration, lower_bound)``; the
 engine never prints) and the classmethod ``from_parameters``.
