@@ -10,7 +10,15 @@ import importlib
 from typing import Any
 
 from em_engine._version import __version__
-from em_engine.errors import DataError, DensityUnderflowError, EMError, ModelFileError, RowError
+from em_engine.errors import (
+    ConvergenceWarning,
+    DataError,
+    DensityUnderflowError,
+    EMError,
+    ModelFileError,
+    NotFittedError,
+    RowError,
+)
 
 _LAZY = {
     "GaussianMixture": "em_engine.mixture",
@@ -28,11 +36,13 @@ _LAZY = {
 }
 
 __all__ = [
+    "ConvergenceWarning",
     "DataError",
     "DensityUnderflowError",
     "RowError",
     "EMError",
     "ModelFileError",
+    "NotFittedError",
     "__version__",
     *_LAZY,
 ]

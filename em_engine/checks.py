@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from em_engine.covariance import compute_precision_cholesky, covariance_shape
-from em_engine.errors import DataError, RowError
+from em_engine.errors import DataError, DataTypeError, RowError
 
 __all__ = [
     "ParameterError",
@@ -40,7 +40,10 @@ def work_dtype(X: np.ndarray, name: str = "X") -> np.dtype:
     refused rather than cut to their real part.
     """
     if np.iscomplexobj(X):
-        raise DataError(f"{name} holds complex numbers; only real numbers can be fitted")
+        raise DataError(
+            f"Complex data not supported: {name} holds complex numbers; only real numbers can be "
+            "fitted"
+        )
     return np.dtype(np.float32) if X.dtype == np.float32 else np.dtype(np.float64)
 
 
@@ -117,9 +120,15 @@ def check_data(
     Raises
     ------
     DataError
-        Not numbers (or complex ones), not 2-D, empty, too few rows, or a NaN/inf (naming its row
+        Not numbers (DataTypeError, also a TypeError, for sparse input or objects that are no
+        numbers; complex ones), not 2-D, empty, too few rows, or a NaN/inf (naming its row
         and column, from 0).
     """
+    if hasattr(X, "tocsr"):  # scipy.sparse, without importing scipy
+        raise DataTypeError(
+            f"Sparse data was passed for {name}, but dense data is required: use "
+            f"{name}.toarray() to convert it to a dense numpy array"
+        )
     try:
         array = np.asarray(X)
     except (TypeError, ValueError) as exc:
@@ -129,30 +138,39 @@ def check_data(
         raise DataError(f"{name} is not a numeric array (it holds {array.dtype} values)")
     try:
         array = array.astype(dtype, copy=False)
-    except (TypeError, ValueError) as exc:
+    except TypeError as exc:  # an object that is no number at all, a TypeError as scikit-learn's
+        raise DataTypeError(f"{name} is not a numeric array ({exc})") from None
+    except ValueError as exc:
         raise DataError(f"{name} is not a numeric array ({exc})") from None
     if column and array.ndim == 1:
         array = array[:, None]
     if array.ndim != 2:
-        hint = "; a single feature is X.reshape(-1, 1)" if array.ndim == 1 else ""
+        hint = (
+            f"; Reshape your data: {name}.reshape(-1, 1) if it has a single feature, "
+            f"{name}.reshape(1, -1) if it is a single sample"
+            if array.ndim == 1
+            else ""
+        )
         raise DataError(
             f"{name} must be a 2-D array (samples x features), got shape {array.shape}{hint}"
         )
-    if array.shape[0] < 1 or array.shape[1] < 1:
-        raise DataError(
-            f"{name} must have at least one row and one column, got shape {array.shape}"
+    n_rows, n_columns = array.shape
+    if n_columns < 1 or n_rows < min_samples:
+        what, found, needed = (
+            ("feature", n_columns, 1) if n_columns < 1 else ("sample", n_rows, min_samples)
         )
-    if array.shape[0] < min_samples:
         raise DataError(
-            f"{name} has {array.shape[0]} sample(s) (shape {array.shape}) while a minimum of "
-            f"{min_samples} is required"
+            f"Found array with {found} {what}(s) (shape={array.shape}) while a minimum of "
+            f"{needed} is required; {name} has too few {what}s"
         )
     if scan:
         bad = ~np.isfinite(array)
         if bad.any():
             row, col = np.argwhere(bad)[0]
+            value = array[row, col]
             raise DataError(
-                f"{name} has a non-finite value {array[row, col]} at row {row}, column {col}"
+                f"{name} has a non-finite value {value} at row {row}, column {col} (input "
+                f"contains {'NaN' if np.isnan(value) else 'infinity'})"
             )
     if fitting:
         check_magnitude(array)
@@ -166,12 +184,14 @@ class ParameterError(ValueError):
     """A mixture parameter that is not valid.
 
     Attributes: ``name`` (weights, means, covariances or precisions), ``index`` (e.g. ``[2]``,
-    ``[1][0]`` or empty), ``field`` (name + index) and ``problem`` (what is wrong).
+    ``[1][0]`` or empty), ``field`` (name + index), ``problem`` (what is wrong) and ``sklearn``
+    (scikit-learn's estimator's sentence for it, ``{name}`` standing for the parameter's name
+    there, or empty when scikit-learn has none).
     """
 
-    def __init__(self, name: str, problem: str, index: str = "") -> None:
+    def __init__(self, name: str, problem: str, index: str = "", sklearn: str = "") -> None:
         super().__init__(f"{name}{index}: {problem}")
-        self.name, self.index, self.problem = name, index, problem
+        self.name, self.index, self.problem, self.sklearn = name, index, problem, sklearn
         self.field = name + index
 
 
@@ -187,7 +207,12 @@ def _float_array(value: Any, name: str) -> np.ndarray:
 
 def _check_shape(array: np.ndarray, shape: tuple[int, ...], name: str) -> None:
     if array.shape != shape:
-        raise ParameterError(name, f"must have shape {shape}, got {array.shape}")
+        raise ParameterError(
+            name,
+            f"must have shape {shape}, got {array.shape}",
+            sklearn=f"The parameter '{{name}}' should have the shape of {shape}, but got "
+            f"{array.shape}",
+        )
 
 
 def _check_weights(weights: np.ndarray) -> None:
@@ -196,7 +221,13 @@ def _check_weights(weights: np.ndarray) -> None:
         i = int(negative[0])
         raise ParameterError("weights", f"must not be negative, got {weights[i]}", f"[{i}]")
     if abs(weights.sum() - 1.0) > _WEIGHT_SUM_TOL:
-        raise ParameterError("weights", f"must sum to 1, they sum to {float(weights.sum()):.10g}")
+        total = float(weights.sum())
+        raise ParameterError(
+            "weights",
+            f"must sum to 1, they sum to {total:.10g}",
+            sklearn="The parameter '{name}' should be normalized, but got sum(weights) = "
+            f"{total:.5f}",
+        )
 
 
 def _check_positive_definite(values: np.ndarray, covariance_type: str, name: str) -> None:
@@ -212,18 +243,22 @@ def _check_positive_definite(values: np.ndarray, covariance_type: str, name: str
                 problem = f"{noun} must be > 0, got {value}"
             else:
                 problem = f"{noun} must be at least 2.2e-308 (its inverse must be a float64)"
-            raise ParameterError(name, problem, index)
+            sklearn = "'{name}' should be positive" if name == "precisions" else ""
+            raise ParameterError(name, problem, index, sklearn)
         return
     matrices = values[None] if covariance_type == "tied" else values
+    sklearn = "'{name}' should be symmetric, positive-definite" if name == "precisions" else ""
     for k, matrix in enumerate(matrices):
         index = "" if covariance_type == "tied" else f"[{k}]"
         scale = max(float(np.max(np.abs(matrix))), _MIN_VARIANCE)
         if np.max(np.abs(matrix - matrix.T)) > _SYMMETRY_TOL * scale:
-            raise ParameterError(name, "the matrix is not symmetric", index)
+            raise ParameterError(name, "the matrix is not symmetric", index, sklearn)
         try:
             np.linalg.cholesky(matrix)
         except np.linalg.LinAlgError:
-            raise ParameterError(name, "the matrix is not positive definite", index) from None
+            raise ParameterError(
+                name, "the matrix is not positive definite", index, sklearn
+            ) from None
         try:
             compute_precision_cholesky(matrix, "tied")
         except ValueError:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import sys
 from collections.abc import Sequence
+from typing import TypeVar
 
 
 class EMError(Exception):
@@ -11,6 +14,11 @@ class EMError(Exception):
 
 class DataError(EMError, ValueError):
     """Bad data: a CSV file or an array. The message names the file, row and column where known."""
+
+
+class DataTypeError(DataError, TypeError):
+    """Data of a kind that cannot be fitted at all (sparse, objects that are no numbers): also a
+    TypeError, as scikit-learn raises for it."""
 
 
 class ModelFileError(EMError, ValueError):
@@ -49,3 +57,38 @@ class RowError(DataError):
 class DensityUnderflowError(RowError):
     """A row that a model cannot score in float64: its density is below the float range under
     every component, or its responsibilities are lost to rounding."""
+
+
+class NotFittedError(ValueError, AttributeError):
+    """A method that needs fitted parameters was called before fit (as scikit-learn's)."""
+
+
+class ConvergenceWarning(UserWarning):
+    """EM stopped at max_iter before the lower bound changed by less than tol."""
+
+
+_T = TypeVar("_T", bound=type)
+_SKLEARN_PREFIX = "Sklearn"  # the bridged classes' names: SklearnNotFittedError, ...
+
+
+def sklearn_compatible(ours: _T) -> _T:
+    """``ours`` (NotFittedError or ConvergenceWarning), or, when the program has imported
+    scikit-learn, a subclass of ours and of scikit-learn's class of the same name: then
+    ``except sklearn.exceptions.NotFittedError`` and ``pytest.warns(ConvergenceWarning)`` written
+    for scikit-learn catch it, and so does code written for ours. Never imports scikit-learn
+    itself (the app and its bundle do not have it)."""
+    if "sklearn" not in sys.modules:
+        return ours
+    return __getattr__(_SKLEARN_PREFIX + ours.__name__)
+
+
+@functools.cache
+def __getattr__(name: str) -> type:
+    """The bridged classes by name, made on first use (pickle finds them here too)."""
+    ours = globals().get(name.removeprefix(_SKLEARN_PREFIX))
+    if not name.startswith(_SKLEARN_PREFIX) or ours not in (NotFittedError, ConvergenceWarning):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import sklearn.exceptions  # the program has imported scikit-learn (sklearn_compatible)
+
+    theirs = getattr(sklearn.exceptions, ours.__name__)
+    return type(name, (ours, theirs), {"__module__": __name__, "__doc__": ours.__doc__})

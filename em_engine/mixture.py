@@ -2,7 +2,11 @@
 
 Code written for ``sklearn.mixture.GaussianMixture`` runs unchanged: the same constructor
 parameters and defaults, fitted attributes and methods, the same EM loop (``fit_predict`` in
-``sklearn/mixture/_base.py``) and, from the same starting parameters, the same numbers. Additions:
+``sklearn/mixture/_base.py``) and, from the same starting parameters, the same numbers.
+scikit-learn's tools take it (Pipeline, GridSearchCV, clone, ``check_estimator``) without
+em_engine importing scikit-learn: ``__sklearn_tags__`` imports it when scikit-learn asks, and
+``errors.sklearn_compatible`` raises its exception classes once the program has imported it.
+Additions:
 ``prior`` (None, True for ``Prior.default``, or a ``Prior``: MAP estimation, the lower bound is then
 the log posterior per sample), ``progress`` (a callback ``progress(iteration, lower_bound)``; the
 engine never prints) and the classmethod ``from_parameters``.
@@ -24,7 +28,7 @@ import numpy as np
 
 from em_engine import covariance, gaussian
 from em_engine.checks import ParameterError, check_data, check_parameters
-from em_engine.errors import DataError
+from em_engine.errors import ConvergenceWarning, DataError, NotFittedError, sklearn_compatible
 from em_engine.init import (
     INIT_METHODS,
     check_random_state,
@@ -52,14 +56,6 @@ _PARAM_NAMES = (
     "prior",
     "progress",
 )
-
-
-class ConvergenceWarning(UserWarning):
-    """EM stopped at max_iter before the lower bound changed by less than tol."""
-
-
-class NotFittedError(ValueError, AttributeError):
-    """A method that needs fitted parameters was called before fit (as scikit-learn's)."""
 
 
 def _check_interval(
@@ -93,11 +89,38 @@ def _checked(
     n_features: int | None = None,
     **arrays: Any,
 ) -> dict[str, np.ndarray]:
-    """check_parameters, its error as the estimator's: "The parameter 'weights' is invalid: ..."."""
+    """check_parameters, its error as the estimator's: scikit-learn's sentence where it has one
+    ("The parameter 'weights' should be normalized, ..."; precisions are "'full precision'"), then
+    the entry at fault; else "The parameter 'weights[1]' is invalid: must not be negative, ..."."""
     try:
         return check_parameters(covariance_type, n_components, n_features, **arrays)
     except ParameterError as exc:
-        raise ValueError(f"The parameter {exc.field!r} is invalid: {exc.problem}") from None
+        if not exc.sklearn:
+            raise ValueError(f"The parameter {exc.field!r} is invalid: {exc.problem}") from None
+        name = f"{covariance_type} precision" if exc.name == "precisions" else exc.name
+        where = f" ({exc.field}: {exc.problem})" if exc.index else ""
+        raise ValueError(exc.sklearn.format(name=name) + where) from None
+
+
+def _feature_names(X: Any) -> np.ndarray | None:
+    """The column names of X (anything with a ``columns`` attribute, a pandas DataFrame say;
+    pandas is never imported) when all are strings, as scikit-learn's ``feature_names_in_``;
+    None when X has none or none is a string; TypeError for a mix, as scikit-learn."""
+    columns = getattr(X, "columns", None)
+    if columns is None:
+        return None
+    names = np.asarray(list(columns), dtype=object)
+    strings = [isinstance(name, str) for name in names]
+    if names.size and all(strings):
+        return names
+    if any(strings):
+        kinds = sorted({type(name).__name__ for name in names})
+        raise TypeError(
+            "Feature names are only supported if all input features have string names, but "
+            f"your input has {kinds} as feature name / column name types: convert them all to "
+            "strings (X.columns = X.columns.astype(str)) or remove them."
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -140,7 +163,8 @@ class GaussianMixture:
     ----------------------
     weights_ (K,), means_ (K, D), covariances_, precisions_, precisions_cholesky_ (type shape),
     converged_, n_iter_, lower_bound_, lower_bounds_ (list, one per iteration), n_features_in_,
-    prior_ (the Prior used, or None).
+    feature_names_in_ (X's column names when it has string ones, as a DataFrame), prior_ (the
+    Prior used, or None).
     """
 
     def __init__(
@@ -210,6 +234,20 @@ class GaussianMixture:
             setattr(self, name, value)
         return self
 
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn's tags of a density estimator, as its GaussianMixture's. Only
+        scikit-learn calls this, so importing it here never loads it into a program without it."""
+        from sklearn.utils import InputTags, Tags, TargetTags
+
+        return Tags(
+            estimator_type="density_estimator",
+            target_tags=TargetTags(required=False),
+            transformer_tags=None,
+            classifier_tags=None,
+            regressor_tags=None,
+            input_tags=InputTags(),
+        )
+
     # --- checks ----------------------------------------------------------------------------------
 
     def _check_parameters(self) -> None:
@@ -255,18 +293,42 @@ class GaussianMixture:
             return self.prior
         return Prior.default(X, self.n_components, self.covariance_type)
 
+    def __sklearn_is_fitted__(self) -> bool:
+        """True once fitted (scikit-learn's ``check_is_fitted`` asks)."""
+        return hasattr(self, "precisions_cholesky_")
+
     def _check_is_fitted(self) -> None:
-        if not hasattr(self, "precisions_cholesky_"):
-            raise NotFittedError(
+        if not self.__sklearn_is_fitted__():
+            raise sklearn_compatible(NotFittedError)(
                 "This GaussianMixture instance is not fitted yet. Call 'fit' with appropriate "
                 "arguments before using this estimator."
             )
 
     def _check_X(self, X: Any) -> np.ndarray:
         self._check_is_fitted()
+        self._check_feature_names(_feature_names(X))
         X = check_data(X)
         self._check_n_features(X.shape[1])
         return X
+
+    def _check_feature_names(self, names: np.ndarray | None) -> None:
+        """As scikit-learn: names differing from those fitted are an error; names on one side
+        only, a warning."""
+        fitted = getattr(self, "feature_names_in_", None)
+        if fitted is not None and names is not None and not np.array_equal(fitted, names):
+            raise DataError(
+                "The feature names should match those that were passed during fit: fitted "
+                f"with {list(fitted)}, got {list(names)}"
+            )
+        if (fitted is None) != (names is None):
+            warnings.warn(
+                "X does not have valid feature names, but GaussianMixture was fitted with "
+                "feature names"
+                if names is None
+                else "X has feature names, but GaussianMixture was fitted without feature names",
+                UserWarning,
+                stacklevel=4,  # the caller of predict or score_samples
+            )
 
     def _check_n_features(self, n_features: int) -> None:
         if n_features != self.n_features_in_:
@@ -277,13 +339,27 @@ class GaussianMixture:
 
     # --- parameters ------------------------------------------------------------------------------
 
-    def _set_parameters(self, theta: Theta) -> None:
-        self.weights_ = theta.weights
-        self.means_ = theta.means
-        self.covariances_ = theta.covariances
-        self.precisions_cholesky_ = theta.precisions_cholesky
-        self.precisions_ = covariance.precisions_from_precision_cholesky(
+    def _set_parameters(self, theta: Theta, dtype: np.dtype | None = None) -> None:
+        """The fitted attributes from theta, in ``dtype`` (X's: float32 data gives float32
+        parameters, as scikit-learn's; EM itself works on float64 parameters)."""
+        precisions = covariance.precisions_from_precision_cholesky(
             theta.precisions_cholesky, self.covariance_type
+        )
+        (
+            self.weights_,
+            self.means_,
+            self.covariances_,
+            self.precisions_cholesky_,
+            self.precisions_,
+        ) = (
+            np.asarray(a, dtype=dtype or np.float64)
+            for a in (
+                theta.weights,
+                theta.means,
+                theta.covariances,
+                theta.precisions_cholesky,
+                precisions,
+            )
         )
 
     def _initial_parameters(
@@ -331,6 +407,7 @@ class GaussianMixture:
         final lower bound is kept. A ConvergenceWarning is issued if it did not converge.
         """
         self._check_parameters()
+        names = _feature_names(X)
         X = check_data(X, min_samples=2, fitting=True)
         n_samples, n_features = X.shape
         if n_samples < self.n_components:
@@ -353,8 +430,16 @@ class GaussianMixture:
                 theta = self._initial_parameters(X, random_state, inits, em)
                 lower_bound = -math.inf
             else:
-                theta = Theta(
-                    self.weights_, self.means_, self.covariances_, self.precisions_cholesky_
+                theta = Theta(  # float64, also after a fit on float32 data
+                    *(
+                        np.asarray(a, dtype=np.float64)
+                        for a in (
+                            self.weights_,
+                            self.means_,
+                            self.covariances_,
+                            self.precisions_cholesky_,
+                        )
+                    )
                 )
                 lower_bound = self.lower_bound_
             lower_bounds: list[float] = []
@@ -381,12 +466,16 @@ class GaussianMixture:
             warnings.warn(
                 "Best performing initialization did not converge. Try different init "
                 "parameters, or increase max_iter, tol, or check for degenerate data.",
-                ConvergenceWarning,
+                sklearn_compatible(ConvergenceWarning),
                 stacklevel=2,
             )
         theta, n_iter, lower_bounds = best
-        self._set_parameters(theta)
+        self._set_parameters(theta, X.dtype)
         self.n_features_in_ = n_features
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
         self.prior_ = em.prior
         self.n_iter_ = n_iter
         self.lower_bound_ = max_lower_bound
@@ -410,8 +499,9 @@ class GaussianMixture:
         return self._e_step(self._check_X(X), with_density=True).sample_log_density
 
     def score(self, X: Any, y: Any = None) -> float:
-        """Mean log-likelihood per sample of X (N, D)."""
-        return float(np.mean(self.score_samples(X), dtype=np.float64))
+        """Mean log-likelihood per sample of X (N, D): ``score_samples(X).mean()``, as
+        scikit-learn's (a float32 for float32 data)."""
+        return self.score_samples(X).mean()
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable component of each sample, (N,)."""

@@ -156,9 +156,10 @@ def model_document(
     means = np.asarray(model.means_, dtype=np.float64)
     n_components, n_features = means.shape
     if feature_names is None:
-        feature_names = getattr(model, "feature_names_", None) or [
-            f"x{j + 1}" for j in range(n_features)
-        ]
+        fitted = getattr(model, "feature_names_in_", None)  # a fit on a DataFrame
+        feature_names = getattr(model, "feature_names_", None) or (
+            [f"x{j + 1}" for j in range(n_features)] if fitted is None else list(fitted)
+        )
     names = [str(name) for name in feature_names]
     if len(names) != n_features:
         raise ValueError(f"{len(names)} feature names given for a model of {n_features} features")
@@ -215,7 +216,8 @@ def save_model(
         given).
     path : str or path-like
     feature_names : sequence of D str, optional
-        Default: ``model.feature_names_`` if set, else ``x1 .. xD``.
+        Default: ``model.feature_names_`` if set (a loaded model), else
+        ``model.feature_names_in_`` (a fit on data with column names), else ``x1 .. xD``.
     X : ndarray of shape (N, D), optional
         Data the model was fitted to: fills log_likelihood (summed over samples), bic, aic and
         n_samples in "fit".

@@ -290,11 +290,11 @@ def test_check_data() -> None:
         check_data([[1.0, np.inf]], name="Y")
     with pytest.raises(DataError, match=r"must be a 2-D array \(samples x features\), got shape"):
         check_data(np.ones((2, 2, 2)))
-    with pytest.raises(DataError, match=r"got shape \(3,\); a single feature is X.reshape"):
+    with pytest.raises(DataError, match=r"got shape \(3,\); Reshape your data: X.reshape\(-1, 1\)"):
         check_data([1.0, 2.0, 3.0])
-    with pytest.raises(DataError, match=r"at least one row and one column, got shape \(0, 2\)"):
+    with pytest.raises(DataError, match=r"Found array with 0 sample\(s\) \(shape=\(0, 2\)\)"):
         check_data(np.ones((0, 2)))
-    with pytest.raises(DataError, match=r"has 1 sample\(s\) .* a minimum of 2 is required"):
+    with pytest.raises(DataError, match=r"with 1 sample\(s\) .* a minimum of 2 is required"):
         check_data(np.ones((1, 2)), min_samples=2)
     with pytest.raises(DataError, match=r"not a numeric array \(it holds <U1 values\)"):
         check_data([["a", "b"]])

@@ -240,7 +240,7 @@ def test_bad_covariance_type():
 
 
 def test_empty_data_is_a_clear_error():
-    with pytest.raises(ValueError, match=r"at least one row and one column, got shape \(0, 2\)"):
+    with pytest.raises(ValueError, match=r"Found array with 0 sample\(s\) \(shape=\(0, 2\)\)"):
         gaussian.e_step(np.empty((0, 2)), [1.0], [[0.0, 0.0]], np.eye(2)[None], "full")
 
 

@@ -454,7 +454,7 @@ def test_bad_arguments_name_argument_and_value(kwargs, message):
     ("X", "message"),
     [
         (np.arange(4.0), r"X must be a 2-D array .* got shape \(4,\)"),
-        (np.zeros((0, 2)), r"X must have at least one row and one column, got shape \(0, 2\)"),
+        (np.zeros((0, 2)), r"Found array with 0 sample\(s\) \(shape=\(0, 2\)\)"),
         (np.array([[1.0, 2.0], [3.0, np.inf]]), "X has a non-finite value inf at row 1, column 1"),
         (np.array([["a", "b"]]), r"X is not a numeric array \(it holds <U1 values\)"),
         (
