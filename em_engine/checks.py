@@ -22,6 +22,7 @@ __all__ = [
     "check_data",
     "check_magnitude",
     "check_parameters",
+    "check_sample_weight",
     "reg_covar_note",
     "work_dtype",
 ]
@@ -326,3 +327,45 @@ def check_parameters(
             _check_shape(checked[name], shape, name)
             _check_positive_definite(checked[name], covariance_type, name)
     return checked
+
+
+def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None:
+    """Frequency weights of the rows: None stays None (every row counts once).
+
+    Parameters
+    ----------
+    sample_weight : None or (N,) numbers >= 0, not all zero; integer weights count a row as that
+        many copies of it (zero: the row is left out)
+    n_samples : N
+
+    Returns
+    -------
+    (N,) float64 or None
+
+    Raises
+    ------
+    DataError
+        Not a 1-D array of N numbers, or all weights zero; RowError (with the row) for a negative,
+        NaN or infinite weight.
+    """
+    if sample_weight is None:
+        return None
+    try:
+        weights = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"sample_weight must be numbers: {exc}") from None
+    if weights.shape != (n_samples,):
+        raise DataError(
+            f"sample_weight has shape {weights.shape}, expected ({n_samples},): one weight per row"
+        )
+    for bad, problem in (
+        (np.isnan(weights), "sample weight is NaN"),
+        (np.isinf(weights), "sample weight is infinite"),
+        (weights < 0.0, "sample weight is negative"),
+    ):
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise RowError(f"{problem} ({weights[row]!r})", row)
+    if not weights.any():
+        raise DataError("sample weights are all zero: there is nothing to fit")
+    return weights

@@ -95,7 +95,10 @@ class SufficientStats:
     scatter : about those means: full (K, D, D) sum_n r_nk (x_n - mean_k)(x_n - mean_k)^T; tied
         (D, D) the sum of the full scatters over k; diag and spherical (K, D) sum_n r_nk
         (x_n - mean_k)**2.
-    n_samples : N
+    n_samples : N (rows, whatever their sample weights)
+
+    With sample weights w_n, every sum over rows is sum_n w_n r_nk (...): integer weights give the
+    statistics of the data with each row repeated w_n times.
     """
 
     nk: np.ndarray
@@ -276,7 +279,12 @@ def _map_blocks(
         pool.shutdown(cancel_futures=True)
 
 
-def stats_from_resp(X: np.ndarray, resp: np.ndarray, covariance_type: str) -> SufficientStats:
+def stats_from_resp(
+    X: np.ndarray,
+    resp: np.ndarray,
+    covariance_type: str,
+    sample_weight: np.ndarray | None = None,
+) -> SufficientStats:
     """Sufficient statistics from given responsibilities (used by initialisation).
 
     Parameters
@@ -284,6 +292,7 @@ def stats_from_resp(X: np.ndarray, resp: np.ndarray, covariance_type: str) -> Su
     X : (N, D) float32/float64
     resp : (N, K) responsibilities, rows summing to one
     covariance_type : one of COVARIANCE_TYPES
+    sample_weight : (N,) float64 frequency weights (checked), or None for ones
 
     Returns
     -------
@@ -292,6 +301,8 @@ def stats_from_resp(X: np.ndarray, resp: np.ndarray, covariance_type: str) -> Su
     X = check_data(X, scan=False)  # the callers have checked the values
     covariance_type = check_covariance_type(covariance_type)
     resp = np.asarray(resp)
+    if sample_weight is not None:
+        resp = resp * sample_weight[:, None]
     n_samples, n_features = X.shape
     pooled = n_features <= _POOLED_FEATURES
     moments = _Moments64(covariance_type, pooled)
@@ -309,8 +320,12 @@ def stats_from_resp(X: np.ndarray, resp: np.ndarray, covariance_type: str) -> Su
     # K rows all of it and the others none. Rows that do not sum to one add (1 - sum) d d^T, with
     # d = x - the column mean of X (scikit-learn's on centred data: it does not depend on where
     # the origin is).
-    rest = 1.0 - resp.sum(axis=1, dtype=np.float64)
-    centre = X.mean(axis=0, dtype=np.float64)
+    if sample_weight is None:
+        rest = 1.0 - resp.sum(axis=1, dtype=np.float64)
+        centre = X.mean(axis=0, dtype=np.float64)
+    else:  # resp is already weighted: a row of weight w counts w times
+        rest = sample_weight - resp.sum(axis=1, dtype=np.float64)
+        centre = sample_weight @ X / sample_weight.sum()
     scatter = stats.scatter.copy()
     for start, stop in bounds:
         part = rest[start:stop]
@@ -482,6 +497,7 @@ def e_step(
     with_density: bool = False,
     precise: bool = False,
     block_rows: int | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> EStepResult:
     """Blocked E-step: log-likelihood and sufficient statistics in one pass over X.
 
@@ -496,6 +512,9 @@ def e_step(
     with_density : also return sample_log_density (N,)
     precise : also refuse rows whose responsibilities (and labels) rounding would decide
     block_rows : rows per block (default: chosen so that block temporaries stay in cache)
+    sample_weight : (N,) float64 frequency weights (checked), or None for ones: the
+        log-likelihood is sum_n w_n log p(x_n) and the statistics sum w_n r_nk (...); labels,
+        confidence and densities are per row, unweighted
 
     Raises
     ------
@@ -509,6 +528,7 @@ def e_step(
     confidence = np.empty(n_samples, dtype=p.dtype) if with_labels else None
     density = np.empty(n_samples, dtype=p.dtype) if with_density else None
     log_likelihood = []
+    weights_of_rows = None if sample_weight is None else sample_weight.astype(p.dtype)
 
     def block(start: int, stop: int, ws: _Workspace) -> _Moments:
         rows = _rows(X, start, stop, ws)
@@ -516,7 +536,12 @@ def e_step(
         total = _normalise(resp, top, ws)
         if labels is not None:
             np.argmax(resp, axis=0, out=labels[start:stop])
-        if density is not None:
+        if weights_of_rows is not None:
+            out = ws.get("log_norm", top.shape, p.dtype) if density is None else density[start:stop]
+            log_norm = np.log(total, out=out)
+            log_norm += top
+            log_likelihood.append(float(np.dot(sample_weight[start:stop], log_norm)))
+        elif density is not None:
             log_norm = np.log(total, out=density[start:stop])
             log_norm += top
             log_likelihood.append(float(log_norm.sum(dtype=np.float64)))
@@ -526,6 +551,8 @@ def e_step(
         if confidence is not None:
             confidence[start:stop] = inverse
         np.multiply(resp, inverse, out=resp)
+        if weights_of_rows is not None:
+            np.multiply(resp, weights_of_rows[start:stop], out=resp)
         return p.moments.block(rows, resp, ws)
 
     bounds = _block_bounds(n_samples, p.width, block_rows)

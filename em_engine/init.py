@@ -13,6 +13,14 @@ Methods (``INIT_METHODS``):
   visible from iteration 0 and which EM visibly pulls apart. It has no responsibilities of its
   own; ``initial_parameters`` builds its parameters directly.
 
+Sample weights (frequency weights, ``sample_weight``): "kmeans" and "k-means++" are weighted
+k-means (seeds drawn with probability w_n d_n^2, centroids weighted means), and "k-means++" and
+"random_from_data" give their chosen rows the responsibility of one copy of the row, as on the data
+with rows repeated; "random_from_data" and "random_means" draw rows with probability proportional
+to the weight (without replacement, so equivalent in distribution to the repeated data only while
+no row is drawn twice); "random" gives all copies of a row the same random responsibilities
+(equivalent to the repeated data in expectation only). Without weights nothing changes.
+
 The random draws are scikit-learn's: for the same random state (an int or a ``RandomState``) the
 same k-means++ seeds, k-means labels and initial responsibilities (checked against scikit-learn
 in the tests), so a fit starts where scikit-learn's starts. All passes over the data are blocked:
@@ -94,7 +102,10 @@ def _distances_to_rows(
 
 
 def kmeans_plusplus(
-    X: np.ndarray, n_clusters: int, rng: RandomLike = None
+    X: np.ndarray,
+    n_clusters: int,
+    rng: RandomLike = None,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Choose ``n_clusters`` rows of X by greedy k-means++ seeding (scikit-learn's algorithm).
 
@@ -106,6 +117,7 @@ def kmeans_plusplus(
     X : ndarray (N, D), float32 or float64
     n_clusters : int, 1 <= K <= N
     rng : int, RandomState, Generator or None
+    sample_weight : ndarray (N,) float64 frequency weights, or None
 
     Returns
     -------
@@ -117,7 +129,7 @@ def kmeans_plusplus(
     block = _block_rows(n_samples, max(X.shape[1], 8))
     centre = X.mean(axis=0, dtype=np.float64)
     x_sq = _centred_sq_norms(X, centre, block)
-    return _kmeans_plusplus(X, n_clusters, random, centre, x_sq, block)
+    return _kmeans_plusplus(X, n_clusters, random, centre, x_sq, block, sample_weight)
 
 
 def _kmeans_plusplus(
@@ -127,23 +139,25 @@ def _kmeans_plusplus(
     centre: np.ndarray,
     x_sq: np.ndarray,
     block: int,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     n_samples = X.shape[0]
     n_local_trials = 2 + int(np.log(n_clusters))
     indices = np.empty(n_clusters, dtype=np.intp)
     # as scikit-learn draws it (with sample weights of one): the same first centre, and so the
     # same k-means, for the same random state
-    weights = np.ones(n_samples, dtype=X.dtype)
+    weights = np.ones(n_samples, dtype=X.dtype) if sample_weight is None else sample_weight
     indices[0] = random.choice(n_samples, p=weights / weights.sum())
     closest = _distances_to_rows(X, centre, x_sq, indices[:1], block)[:, 0]
-    potential = closest.sum()
+    potential = closest.sum() if sample_weight is None else closest @ sample_weight
     for c in range(1, n_clusters):
         targets = random.uniform(size=n_local_trials) * potential
-        candidates = np.searchsorted(np.cumsum(closest), targets)
+        mass = closest if sample_weight is None else closest * sample_weight
+        candidates = np.searchsorted(np.cumsum(mass), targets)
         np.clip(candidates, None, n_samples - 1, out=candidates)
         dist = _distances_to_rows(X, centre, x_sq, candidates, block)
         np.minimum(dist, closest[:, None], out=dist)
-        potentials = dist.sum(axis=0)
+        potentials = dist.sum(axis=0) if sample_weight is None else sample_weight @ dist
         best = int(np.argmin(potentials))
         potential = potentials[best]
         closest = np.ascontiguousarray(dist[:, best])
@@ -152,11 +166,16 @@ def _kmeans_plusplus(
 
 
 def _assign(
-    X: np.ndarray, centre: np.ndarray, centres: np.ndarray, block: int
+    X: np.ndarray,
+    centre: np.ndarray,
+    centres: np.ndarray,
+    block: int,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Nearest centre per row (blocked); centres are in centred (X - centre) coordinates.
 
-    Returns labels (N,) intp, per-cluster sums of centred rows (K, D) and counts (K,) float64.
+    Returns labels (N,) intp, per-cluster (weighted) sums of centred rows (K, D) and (weighted)
+    counts (K,) float64.
     """
     n_samples, n_features = X.shape
     n_clusters = centres.shape[0]
@@ -170,9 +189,11 @@ def _assign(
         scores += centres_sq
         lb = np.argmin(scores, axis=1)
         labels[sl] = lb
+        if sample_weight is not None:
+            xb *= sample_weight[sl, None]
         for j in range(n_features):
             sums[:, j] += np.bincount(lb, weights=xb[:, j], minlength=n_clusters)
-    counts = np.bincount(labels, minlength=n_clusters).astype(np.float64)
+    counts = np.bincount(labels, weights=sample_weight, minlength=n_clusters).astype(np.float64)
     return labels, sums, counts
 
 
@@ -184,10 +205,12 @@ def _relocate_empty_clusters(
     sums: np.ndarray,
     counts: np.ndarray,
     block: int,
+    sample_weight: np.ndarray | None = None,
 ) -> None:
     """Move each empty cluster onto one of the rows farthest from their centre (in place).
 
-    As scikit-learn: the row leaves its old cluster's sums and becomes the empty cluster's only row.
+    As scikit-learn: the row leaves its old cluster's sums and becomes the empty cluster's only row
+    (with its weight).
     """
     empty = np.flatnonzero(counts == 0)
     if empty.size == 0:
@@ -201,10 +224,11 @@ def _relocate_empty_clusters(
     for new_id, row in zip(empty, far, strict=False):
         x = np.asarray(X[row], dtype=np.float64) - centre
         old_id = labels[row]
-        sums[old_id] -= x
-        counts[old_id] -= 1.0
-        sums[new_id] = x
-        counts[new_id] = 1.0
+        weight = 1.0 if sample_weight is None else float(sample_weight[row])
+        sums[old_id] -= weight * x
+        counts[old_id] -= weight
+        sums[new_id] = weight * x
+        counts[new_id] = weight
 
 
 def kmeans(
@@ -215,6 +239,7 @@ def kmeans(
     max_iter: int = 300,
     tol: float = 1e-4,
     initial_centres: np.ndarray | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Lloyd's k-means from k-means++ seeds, as scikit-learn's ``KMeans(n_init=1)``.
 
@@ -229,6 +254,7 @@ def kmeans(
     rng : int, RandomState, Generator or None
     max_iter, tol : as scikit-learn's KMeans
     initial_centres : ndarray (K, D), optional; default k-means++ seeds drawn with ``rng``
+    sample_weight : ndarray (N,) float64 frequency weights, or None (weighted k-means)
 
     Returns
     -------
@@ -243,15 +269,17 @@ def kmeans(
     x_sq = _centred_sq_norms(X, centre, block)
     tol_abs = x_sq.sum() / (n_samples * n_features) * tol
     if initial_centres is None:
-        initial_centres = _kmeans_plusplus(X, n_clusters, random, centre, x_sq, block)[0]
+        initial_centres = _kmeans_plusplus(
+            X, n_clusters, random, centre, x_sq, block, sample_weight
+        )[0]
     centres = np.asarray(initial_centres, dtype=np.float64) - centre
     labels = np.full(n_samples, -1, dtype=np.intp)
     strict = False
     n_iter = 0
     while n_iter < max_iter:
         n_iter += 1
-        new_labels, sums, counts = _assign(X, centre, centres, block)
-        _relocate_empty_clusters(X, centre, centres, new_labels, sums, counts, block)
+        new_labels, sums, counts = _assign(X, centre, centres, block, sample_weight)
+        _relocate_empty_clusters(X, centre, centres, new_labels, sums, counts, block, sample_weight)
         filled = counts > 0
         new_centres = centres.copy()
         new_centres[filled] = sums[filled] / counts[filled, None]
@@ -266,7 +294,11 @@ def kmeans(
 
 
 def initial_responsibilities(
-    X: np.ndarray, n_components: int, method: str = "kmeans", rng: RandomLike = None
+    X: np.ndarray,
+    n_components: int,
+    method: str = "kmeans",
+    rng: RandomLike = None,
+    sample_weight: np.ndarray | None = None,
 ) -> np.ndarray:
     """Initial responsibilities by ``method`` (one of ``INIT_METHODS``), as scikit-learn's.
 
@@ -276,6 +308,8 @@ def initial_responsibilities(
     n_components : int, 1 <= K <= N
     method : "kmeans", "k-means++", "random" or "random_from_data"
     rng : int, RandomState, Generator or None
+    sample_weight : ndarray (N,) float64 frequency weights, or None (see the module docstring);
+        a chosen row of "k-means++" and "random_from_data" gets 1 / w_n (one of its copies)
 
     Returns
     -------
@@ -293,18 +327,41 @@ def initial_responsibilities(
     random = check_random_state(rng)
     resp = np.zeros((n_samples, n_components), dtype=work_dtype(X))
     if method == "kmeans":
-        labels = kmeans(X, n_components, random)[1]
+        labels = kmeans(X, n_components, random, sample_weight=sample_weight)[1]
         resp[np.arange(n_samples), labels] = 1
     elif method == "k-means++":
-        indices = kmeans_plusplus(X, n_components, random)[1]
-        resp[indices, np.arange(n_components)] = 1
+        indices = kmeans_plusplus(X, n_components, random, sample_weight)[1]
+        resp[indices, np.arange(n_components)] = _one_copy(indices, sample_weight)
     elif method == "random":
         resp[...] = random.uniform(size=(n_samples, n_components))
         resp /= resp.sum(axis=1, keepdims=True)
     else:
-        indices = random.choice(n_samples, size=n_components, replace=False)
-        resp[indices, np.arange(n_components)] = 1
+        indices = _draw_rows(random, n_components, sample_weight, n_samples)
+        resp[indices, np.arange(n_components)] = _one_copy(indices, sample_weight)
     return resp
+
+
+def _one_copy(indices: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray | float:
+    """The responsibility of chosen rows that gives each the weight of one copy: 1 / w."""
+    return 1.0 if sample_weight is None else 1.0 / sample_weight[indices]
+
+
+def _draw_rows(
+    random: np.random.RandomState | np.random.Generator,
+    n_components: int,
+    sample_weight: np.ndarray | None,
+    n_samples: int,
+) -> np.ndarray:
+    """K distinct row numbers (K,), uniformly or with probability proportional to the weight."""
+    if sample_weight is None:
+        return random.choice(n_samples, size=n_components, replace=False)
+    if np.count_nonzero(sample_weight) < n_components:
+        raise ValueError(
+            f"n_components={n_components} is more than the number of rows with a positive "
+            f"sample weight ({np.count_nonzero(sample_weight)})"
+        )
+    p = sample_weight / sample_weight.sum()
+    return random.choice(n_samples, size=n_components, replace=False, p=p)
 
 
 def nearest_mean_responsibilities(X: np.ndarray, means: np.ndarray) -> np.ndarray:
@@ -337,6 +394,7 @@ def initial_parameters(
     rng: RandomLike = None,
     reg_covar: float = 1e-6,
     m_step: Callable[[gaussian.SufficientStats], tuple[np.ndarray, ...]] | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Initial mixture parameters: an M-step from ``initial_responsibilities``.
 
@@ -351,6 +409,7 @@ def initial_parameters(
     m_step : the fit's own M-step (statistics -> weights, means, covariances), e.g. the MAP one
         with a prior, so that the start is a point of the same objective; default: maximum
         likelihood with ``reg_covar``
+    sample_weight : ndarray (N,) float64 frequency weights (checked), or None
 
     Returns
     -------
@@ -359,16 +418,21 @@ def initial_parameters(
     covariances : ndarray, full (K, D, D), tied (D, D), diag (K, D), spherical (K,)
     """
     if method == "random_means":
-        return _random_means(X, n_components, covariance_type, rng, reg_covar)
-    resp = initial_responsibilities(X, n_components, method, rng)
-    stats = gaussian.stats_from_resp(X, resp, covariance_type)
+        return _random_means(X, n_components, covariance_type, rng, reg_covar, sample_weight)
+    resp = initial_responsibilities(X, n_components, method, rng, sample_weight)
+    stats = gaussian.stats_from_resp(X, resp, covariance_type, sample_weight)
     if m_step is not None:
         return m_step(stats)
     return gaussian.m_step(stats, covariance_type, reg_covar)
 
 
 def _random_means(
-    X: np.ndarray, n_components: int, covariance_type: str, rng: RandomLike, reg_covar: float
+    X: np.ndarray,
+    n_components: int,
+    covariance_type: str,
+    rng: RandomLike,
+    reg_covar: float,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The "random_means" start: K distinct rows as means (K, D), the data's covariance (a
     one-component M-step, in the type's shape) for each, weights 1/K."""
@@ -377,9 +441,9 @@ def _random_means(
         raise ValueError(
             f"n_components={n_components} must be between 1 and the number of samples ({n_samples})"
         )
-    indices = check_random_state(rng).choice(n_samples, size=n_components, replace=False)
+    indices = _draw_rows(check_random_state(rng), n_components, sample_weight, n_samples)
     whole = np.ones((n_samples, 1), dtype=work_dtype(X))
-    stats = gaussian.stats_from_resp(X, whole, covariance_type)
+    stats = gaussian.stats_from_resp(X, whole, covariance_type, sample_weight)
     covariance = gaussian.m_step(stats, covariance_type, reg_covar)[2]
     if covariance_type != "tied":  # (1, ...) -> (K, ...)
         covariance = np.repeat(covariance, n_components, axis=0)

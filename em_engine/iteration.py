@@ -65,6 +65,8 @@ class EMIteration:
     reg_covar : added to the covariance diagonals by the M-step
     prior : None (maximum likelihood) or a Prior (MAP)
     tol : convergence threshold on the objective per sample
+    sample_weight : (N,) float64 frequency weights (checked), or None: the objective and the
+        statistics weight each row, and "per sample" means per unit of total weight
     """
 
     def __init__(
@@ -74,8 +76,11 @@ class EMIteration:
         reg_covar: float,
         prior: Prior | None = None,
         tol: float = 0.0,
+        sample_weight: np.ndarray | None = None,
     ) -> None:
         self.X = X
+        self.sample_weight = sample_weight
+        self.total_weight = X.shape[0] if sample_weight is None else float(sample_weight.sum())
         self.covariance_type = covariance_type
         self.reg_covar = reg_covar
         self.prior = prior
@@ -91,6 +96,7 @@ class EMIteration:
             theta.precisions_cholesky,
             self.covariance_type,
             with_labels=with_labels,
+            sample_weight=self.sample_weight,
         )
         objective = result.log_likelihood
         if self.prior is not None:
@@ -111,8 +117,8 @@ class EMIteration:
         return scored.objective, self.m_step(scored.result.stats)
 
     def lower_bound(self, objective: float) -> float:
-        """The objective per sample (scikit-learn's lower bound)."""
-        return objective / self.X.shape[0]
+        """The objective per sample (scikit-learn's lower bound; per unit of total weight)."""
+        return objective / self.total_weight
 
     def converged(self, lower_bound: float, previous: float) -> bool:
         """Whether the objective per sample changed by less than tol since ``previous``."""

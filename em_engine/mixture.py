@@ -9,7 +9,10 @@ em_engine importing scikit-learn: ``__sklearn_tags__`` imports it when scikit-le
 Additions:
 ``prior`` (None, True for ``Prior.default``, or a ``Prior``: MAP estimation, the lower bound is then
 the log posterior per sample), ``progress`` (a callback ``progress(iteration, lower_bound)``; the
-engine never prints) and the classmethod ``from_parameters``.
+engine never prints), the classmethod ``from_parameters`` and ``sample_weight`` (frequency
+weights) for ``fit``, ``fit_predict``, ``score``, ``scores``, ``bic`` and ``aic``: integer weights
+fit as the data with each row repeated w_n times (zero: the row is left out), N is the total
+weight; ``score_samples``, ``predict`` and ``predict_proba`` are per row, unweighted.
 
 Shapes: N samples, D features, K components; ``covariances_`` and ``precisions_cholesky_`` have
 scikit-learn's shape for each type: full (K, D, D), tied (D, D), diag (K, D), spherical (K,).
@@ -27,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from em_engine import covariance, gaussian
-from em_engine.checks import ParameterError, check_data, check_parameters
+from em_engine.checks import ParameterError, check_data, check_parameters, check_sample_weight
 from em_engine.errors import ConvergenceWarning, DataError, NotFittedError, sklearn_compatible
 from em_engine.init import (
     INIT_METHODS,
@@ -127,14 +130,15 @@ def _feature_names(X: Any) -> np.ndarray | None:
 class Scores:
     """A model's scores on X (N, D), from one pass over X.
 
-    log_likelihood : sum_n log p(x_n); bic, aic : lower is better; n_samples : N;
+    log_likelihood : sum_n w_n log p(x_n); bic, aic : lower is better; n_samples : N (or the
+    total sample weight);
     sample_log_density : (N,) log p(x_n).
     """
 
     log_likelihood: float
     bic: float
     aic: float
-    n_samples: int
+    n_samples: int | float
     sample_log_density: np.ndarray
 
 
@@ -285,13 +289,13 @@ class GaussianMixture:
         arrays = {name: value for name, value in given.items() if value is not None}
         return _checked(self.covariance_type, self.n_components, n_features, **arrays)
 
-    def _resolve_prior(self, X: np.ndarray) -> Prior | None:
+    def _resolve_prior(self, X: np.ndarray, sample_weight: np.ndarray | None) -> Prior | None:
         if self.prior is None or self.prior is False:
             return None
         if isinstance(self.prior, Prior):
             self.prior.check_features(X.shape[1])  # before the initialisation's k-means
             return self.prior
-        return Prior.default(X, self.n_components, self.covariance_type)
+        return Prior.default(X, self.n_components, self.covariance_type, sample_weight)
 
     def __sklearn_is_fitted__(self) -> bool:
         """True once fitted (scikit-learn's ``check_is_fitted`` asks)."""
@@ -374,15 +378,21 @@ class GaussianMixture:
         if len(inits) < 3:
             if self.init_params == "random_means":  # parameters without responsibilities
                 weights, means, covariances = initial_parameters(
-                    X, self.n_components, ct, self.init_params, random_state, self.reg_covar
+                    X,
+                    self.n_components,
+                    ct,
+                    self.init_params,
+                    random_state,
+                    self.reg_covar,
+                    sample_weight=em.sample_weight,
                 )
             else:
-                k, method = self.n_components, self.init_params
-                resp = initial_responsibilities(X, k, method, random_state)
-                stats = gaussian.stats_from_resp(X, resp, ct)
+                k, method, w = self.n_components, self.init_params, em.sample_weight
+                resp = initial_responsibilities(X, k, method, random_state, w)
+                stats = gaussian.stats_from_resp(X, resp, ct, w)
                 if em.prior is None:  # scikit-learn's start, its unnormalised weights too
                     _, means, covariances = gaussian.m_step(stats, ct, self.reg_covar)
-                    weights = stats.nk / X.shape[0]
+                    weights = stats.nk / em.total_weight
                 else:
                     weights, means, covariances = em.m_step(stats)
         weights = inits.get("weights", weights)
@@ -394,13 +404,19 @@ class GaussianMixture:
 
     # --- fitting ---------------------------------------------------------------------------------
 
-    def fit(self, X: Any, y: Any = None) -> GaussianMixture:
-        """Fit by EM (best of n_init runs). X: (N, D). Returns self."""
-        self.fit_predict(X, y)
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> GaussianMixture:
+        """Fit by EM (best of n_init runs). X: (N, D); sample_weight: (N,) frequency weights or
+        None (see ``fit_predict``). Returns self."""
+        self.fit_predict(X, y, sample_weight)
         return self
 
-    def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
+    def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
         """Fit by EM, then return the labels (N,) of X under the fitted model.
+
+        sample_weight: None, or (N,) frequency weights >= 0, not all zero (DataError for a
+        negative, NaN or infinite one, naming its row): integer weights fit as X with row n
+        repeated w_n times, rows of weight zero are left out of the fit (they still get labels)
+        and the lower bound is per unit of total weight.
 
         Per initialisation: E-step (lower bound of the current parameters) -> M-step, until the
         lower bound changes by less than tol or max_iter iterations; the run with the largest
@@ -408,7 +424,17 @@ class GaussianMixture:
         """
         self._check_parameters()
         names = _feature_names(X)
-        X = check_data(X, min_samples=2, fitting=True)
+        X_all = X = check_data(X, min_samples=1 if sample_weight is not None else 2, fitting=True)
+        weights = check_sample_weight(sample_weight, X.shape[0])
+        if weights is not None:
+            kept = weights > 0.0
+            if not kept.all():
+                X, weights = X[kept], weights[kept]
+            if weights.sum() < 2.0:
+                raise DataError(
+                    f"the sample weights add up to {weights.sum():g}: fitting needs a total "
+                    "weight of at least 2"
+                )
         n_samples, n_features = X.shape
         if n_samples < self.n_components:
             raise ValueError(
@@ -419,7 +445,14 @@ class GaussianMixture:
         if not do_init:
             self._check_n_features(n_features)
         inits = self._check_inits(n_features)
-        em = EMIteration(X, self.covariance_type, self.reg_covar, self._resolve_prior(X), self.tol)
+        em = EMIteration(
+            X,
+            self.covariance_type,
+            self.reg_covar,
+            self._resolve_prior(X, weights),
+            self.tol,
+            weights,
+        )
         n_init = self.n_init if do_init else 1
         random_state = check_random_state(self.random_state)
         max_lower_bound = -math.inf
@@ -480,7 +513,7 @@ class GaussianMixture:
         self.n_iter_ = n_iter
         self.lower_bound_ = max_lower_bound
         self.lower_bounds_ = lower_bounds
-        return self._e_step(X, with_labels=True).labels
+        return self._e_step(X_all, with_labels=True).labels
 
     # --- using a fitted model --------------------------------------------------------------------
 
@@ -498,10 +531,13 @@ class GaussianMixture:
         """Log density log p(x_n) of each sample, (N,)."""
         return self._e_step(self._check_X(X), with_density=True).sample_log_density
 
-    def score(self, X: Any, y: Any = None) -> float:
+    def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
         """Mean log-likelihood per sample of X (N, D): ``score_samples(X).mean()``, as
-        scikit-learn's (a float32 for float32 data)."""
-        return self.score_samples(X).mean()
+        scikit-learn's (a float32 for float32 data); with sample_weight (N,) the weighted mean."""
+        if sample_weight is None:
+            return self.score_samples(X).mean()
+        scores = self.scores(X, sample_weight)
+        return scores.log_likelihood / scores.n_samples
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable component of each sample, (N,)."""
@@ -554,28 +590,40 @@ class GaussianMixture:
             self.n_components, self.means_.shape[1], self.covariance_type
         )
 
-    def scores(self, X: Any) -> Scores:
+    def scores(self, X: Any, sample_weight: Any = None) -> Scores:
         """Log-likelihood, BIC and AIC of X (N, D) and the log density of each row, from one
-        pass over X (the same numbers as ``score``, ``bic`` and ``aic``, which make one each)."""
+        pass over X (the same numbers as ``score``, ``bic`` and ``aic``, which make one each).
+
+        sample_weight: None, or (N,) frequency weights: the log-likelihood is sum_n w_n log p(x_n)
+        and BIC's n is the total weight (``n_samples`` is then that total; rows of weight zero
+        count for nothing).
+        """
         density = self.score_samples(X)
         n_samples = density.shape[0]
-        per_sample = float(np.mean(density, dtype=np.float64))
+        weights = check_sample_weight(sample_weight, n_samples)
+        if weights is None:
+            per_sample = float(np.mean(density, dtype=np.float64))
+            log_likelihood = per_sample * n_samples
+        else:
+            used = weights > 0.0  # a row of weight 0 counts for nothing, even at -inf
+            log_likelihood = float(np.dot(weights[used], density[used].astype(np.float64)))
+            n_samples = float(weights.sum())
         n_parameters = self._n_parameters()
         return Scores(
-            log_likelihood=per_sample * n_samples,
-            bic=-2.0 * per_sample * n_samples + n_parameters * math.log(n_samples),
-            aic=-2.0 * per_sample * n_samples + 2.0 * n_parameters,
+            log_likelihood=log_likelihood,
+            bic=-2.0 * log_likelihood + n_parameters * math.log(n_samples),
+            aic=-2.0 * log_likelihood + 2.0 * n_parameters,
             n_samples=n_samples,
             sample_log_density=density,
         )
 
-    def bic(self, X: Any) -> float:
-        """Bayesian information criterion on X (lower is better)."""
-        return self.scores(X).bic
+    def bic(self, X: Any, sample_weight: Any = None) -> float:
+        """Bayesian information criterion on X (lower is better); n is the total sample weight."""
+        return self.scores(X, sample_weight).bic
 
-    def aic(self, X: Any) -> float:
-        """Akaike information criterion on X (lower is better)."""
-        return self.scores(X).aic
+    def aic(self, X: Any, sample_weight: Any = None) -> float:
+        """Akaike information criterion on X (lower is better); with sample weights."""
+        return self.scores(X, sample_weight).aic
 
     @classmethod
     def from_parameters(

@@ -81,7 +81,13 @@ class Prior:
             raise ValueError("Prior scale should be symmetric, positive-definite")
 
     @classmethod
-    def default(cls, X: np.ndarray, n_components: int, covariance_type: str = "full") -> Prior:
+    def default(
+        cls,
+        X: np.ndarray,
+        n_components: int,
+        covariance_type: str = "full",
+        sample_weight: np.ndarray | None = None,
+    ) -> Prior:
         """Data-driven defaults in the spirit of mclust's priorControl.
 
         Parameters
@@ -89,6 +95,8 @@ class Prior:
         X : (N, D) data
         n_components : K
         covariance_type : one of COVARIANCE_TYPES (diag/spherical read the same scale matrix)
+        sample_weight : (N,) frequency weights, or None: mean and covariance are those of the
+            data with each row repeated w_n times (N = the total weight)
 
         Returns
         -------
@@ -98,9 +106,15 @@ class Prior:
         check_covariance_type(covariance_type)
         X = np.asarray(X, dtype=np.float64)
         n_samples, n_features = X.shape
-        mean = X.mean(axis=0)
-        centred = X - mean
-        cov = centred.T @ centred / max(n_samples - 1, 1)
+        if sample_weight is None:
+            mean = X.mean(axis=0)
+            centred = X - mean
+            cov = centred.T @ centred / max(n_samples - 1, 1)
+        else:
+            total = float(sample_weight.sum())
+            mean = sample_weight @ X / total
+            centred = X - mean
+            cov = (centred.T * sample_weight) @ centred / max(total - 1.0, 1.0)
         scale = cov / n_components ** (2.0 / n_features)
         if np.linalg.eigvalsh(scale)[0] <= 1e-12 * max(np.trace(scale), 0.0):
             scale = scale + 1e-6 * max(np.trace(scale) / n_features, 1.0) * np.eye(n_features)

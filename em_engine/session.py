@@ -41,7 +41,7 @@ from typing import Any, overload
 import numpy as np
 
 from em_engine import covariance, gaussian
-from em_engine.checks import ParameterError, check_data, check_parameters
+from em_engine.checks import ParameterError, check_data, check_parameters, check_sample_weight
 from em_engine.collapse import CollapsePolicy, frozen
 from em_engine.errors import DataError
 from em_engine.init import (
@@ -265,6 +265,11 @@ class EMSession:
         Missing entries: if "means" is given, the others come from assigning each row to its
         nearest given mean (a mean with no rows gets the data covariance); otherwise from the init
         method, as scikit-learn's weights_init/means_init.
+    sample_weight : None, or (N,) frequency weights >= 0, not all zero (DataError naming a
+        negative, NaN or infinite one): E-step statistics, objective and initialisation weight
+        each row (integer weights: as the data with rows repeated; zero: the row is shown and
+        labelled but not fitted); the objective per sample is per unit of total weight. The
+        collapse policy's thresholds still count rows.
     history_budget : bytes of parameter sets kept as checkpoints (default 64 MB). Every
         objective value is kept; the parameters of other iterations are replayed from the nearest
         checkpoint when shown (EM is deterministic), so memory stays bounded at any length.
@@ -283,12 +288,17 @@ class EMSession:
         prior: bool | Prior | None = None,
         initial_params: Mapping[str, Any] | None = None,
         history_budget: int = HISTORY_BUDGET,
+        sample_weight: Any = None,
     ) -> None:
         started = time.perf_counter()
         self._history_budget = _check_int("history_budget", history_budget, 0)
         self._X = check_data(X, fitting=True, copy=True)  # the session's own, read-only copy
         _check_spread(self._X)
         n_samples = self._X.shape[0]
+        weights = check_sample_weight(sample_weight, n_samples)
+        if weights is not None:
+            weights.flags.writeable = False
+        self.sample_weight = weights
         if isinstance(n_components, int | np.integer) and n_components > n_samples >= 1:
             raise ValueError(
                 f"{n_components} components need at least {n_components} data points; "
@@ -309,7 +319,9 @@ class EMSession:
         self.max_iter = _check_int("max_iter", max_iter, 1)
         self.prior = self._check_prior(prior)
         self.objective = "log-likelihood" if self.prior is None else "log posterior"
-        self._em = EMIteration(self._X, covariance_type, self.reg_covar, self.prior, self.tol)
+        self._em = EMIteration(
+            self._X, covariance_type, self.reg_covar, self.prior, self.tol, self.sample_weight
+        )
         self._initial_params = self._check_initial_params(initial_params)
         self._policy = CollapsePolicy(self._X, self.n_components, covariance_type, self.reg_covar)
         self.seed = _check_int("seed", seed, 0, _MAX_SEED)
@@ -434,7 +446,9 @@ class EMSession:
         if prior is None or prior is False:
             return None
         if prior is True:
-            return Prior.default(self._X, self.n_components, self.covariance_type)
+            return Prior.default(
+                self._X, self.n_components, self.covariance_type, self.sample_weight
+            )
         if isinstance(prior, Prior):
             if prior.n_features != self._X.shape[1]:
                 raise ValueError(
@@ -478,6 +492,7 @@ class EMSession:
                 self.seed,
                 self.reg_covar,
                 self._em.m_step,  # with a prior, the MAP M-step: a start of the same objective
+                self.sample_weight,
             )
         weights = given.get("weights", weights)
         means = given.get("means", means)
@@ -491,7 +506,7 @@ class EMSession:
         row), gets the data covariance; one with no row also weight 1/K (then renormalised).
         """
         resp = nearest_mean_responsibilities(self._X, means)
-        stats = gaussian.stats_from_resp(self._X, resp, self.covariance_type)
+        stats = gaussian.stats_from_resp(self._X, resp, self.covariance_type, self.sample_weight)
         weights, _, covariances = gaussian.m_step(stats, self.covariance_type, self.reg_covar)
         empty = stats.nk < 1.0
         if self.covariance_type == "tied":
