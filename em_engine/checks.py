@@ -365,7 +365,7 @@ def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None
     ):
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise RowError(f"{problem} ({weights[row]!r})", row)
+            raise RowError(f"{problem} ({float(weights[row]):g})", row)
     if not weights.any():
         raise DataError("sample weights are all zero: there is nothing to fit")
     return weights

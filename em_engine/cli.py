@@ -16,6 +16,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
@@ -256,6 +257,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fit_options(fit)
     _add_data_options(fit)
     fit.add_argument(
+        "--weights",
+        metavar="COLUMN",
+        help="a column of frequency weights (name or 0-based index; not fitted): a row of weight "
+        "w counts as w copies, 0 leaves it out",
+    )
+    fit.add_argument(
         "-o",
         "--out",
         metavar="MODEL.json",
@@ -350,6 +357,38 @@ def _load_data(args: argparse.Namespace, columns: Sequence[str] | None = None) -
     return dataset
 
 
+def _load_weighted_data(args: argparse.Namespace) -> tuple[Dataset, np.ndarray | None]:
+    """The data and, with --weights, its weight column (N,) split off the fitted columns: read
+    once, as the chosen columns plus the weight column (or every numeric column)."""
+    if args.weights is None:
+        return _load_data(args), None
+    from em_engine.data import sniff_csv
+
+    names = sniff_csv(args.data, delimiter=_delimiter(args.delimiter)).column_names
+    name = args.weights
+    if name not in names and name.isdigit() and int(name) < len(names):
+        name = names[int(name)]
+    if name not in names:
+        raise CliError(
+            f"{args.data}: no column {args.weights!r} for --weights (columns: "
+            f"{', '.join(names[:10])}{', ...' if len(names) > 10 else ''})"
+        )
+    columns = None if args.columns is None else [*args.columns, name]
+    dataset = _load_data(args, columns)
+    if name not in dataset.feature_names:
+        raise CliError(f"{args.data}: the weight column {name!r} holds no numbers")
+    j = dataset.feature_names.index(name)
+    rest = [k for k in range(len(dataset.feature_names)) if k != j]
+    if not rest:
+        raise CliError(f"{args.data}: no column is left to fit besides the weights {name!r}")
+    fitted = replace(
+        dataset,
+        X=np.ascontiguousarray(dataset.X[:, rest]),
+        feature_names=tuple(dataset.feature_names[k] for k in rest),
+    )
+    return fitted, dataset.X[:, j].copy()
+
+
 @contextmanager
 def _naming_rows(dataset: Dataset) -> Iterator[None]:
     """A row the engine refuses (one it cannot score, a value too large to fit) is named as the
@@ -430,7 +469,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             "goes to standard output)"
         )
     _check_output(args.out, [args.data])
-    dataset = _load_data(args)
+    dataset, weights = _load_weighted_data(args)
     X = dataset.X
     _check_rows(X, args.data)
     _note_reg_covar(args, dataset)
@@ -447,7 +486,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         **_fit_params(args),
     )
     with _naming_rows(dataset):
-        scores = model.fit(X).scores(X)
+        scores = model.fit(X, sample_weight=weights).scores(X, sample_weight=weights)
     n, log_likelihood = scores.n_samples, scores.log_likelihood
     lines = [
         f"data: {_describe(dataset)}",

@@ -731,3 +731,47 @@ def test_a_reg_covar_that_swamps_the_data_is_said(
     assert status == 0 and "reg_covar" not in err  # small enough: nothing to say
     status, _out, err = run(capsys, "fit", BLOBS, "-k", "2")
     assert status == 0 and "note" not in err
+
+
+def test_fit_with_a_weight_column_equals_the_repeated_rows(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(3)
+    X = np.vstack([rng.normal(c, 0.5, (20, 2)) for c in ((0, 0), (6, 0), (0, 6))])
+    weights = rng.integers(1, 4, len(X))
+    weighted = tmp_path / "weighted.csv"
+    weighted.write_text(
+        "x,w,y\n"
+        + "".join(f"{a:.17g},{w},{b:.17g}\n" for (a, b), w in zip(X, weights, strict=True))
+    )
+    repeated = tmp_path / "repeated.csv"
+    rows = np.repeat(X, weights, axis=0)
+    repeated.write_text("x,y\n" + "".join(f"{a:.17g},{b:.17g}\n" for a, b in rows))
+    results = []
+    for args in (["fit", weighted, "-k", "3", "--weights", "w"], ["fit", repeated, "-k", "3"]):
+        status, out, err = run(capsys, *args)
+        assert status == 0, err
+        found = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
+        results.append((float(found["log-likelihood"].split()[0]), float(found["BIC"])))
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-9)
+    status, out, err = run(capsys, "fit", weighted, "-k", "3", "--weights", "1", "--columns", "x,y")
+    assert status == 0 and "(x, y)" in out  # the weights by index, next to chosen columns
+
+
+@pytest.mark.parametrize(
+    ("cell", "parts"),
+    [
+        ("-2", ["row 3: sample weight is negative (-2)"]),
+        ("abc", ["row 3", "column 'w' is 'abc', not a number"]),
+        ("nan", ["row 3", "column 'w'"]),
+    ],
+)
+def test_a_bad_weight_is_one_error_line_naming_its_row(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, cell: str, parts: list[str]
+) -> None:
+    data = tmp_path / "w.csv"
+    data.write_text(f"x,y,w\n0,0,1\n1,1,{cell}\n5,5,2\n6,5,1\n")
+    status, out, err = run(capsys, "fit", data, "-k", "1", "--weights", "w")
+    assert_one_error_line(status, out, err, str(data), *parts)
+    status, out, err = run(capsys, "fit", data, "-k", "1", "--weights", "nope")
+    assert_one_error_line(status, out, err, "no column 'nope' for --weights")
