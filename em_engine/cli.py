@@ -255,6 +255,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="covariance type (default: %(default)s)",
     )
     _add_fit_options(fit)
+    fit.add_argument(
+        "--mode",
+        choices=tuple(_MODE_NAMES),
+        default="soft",
+        help="soft: EM; hard: classification EM (each row to its most likely component); kmeans: "
+        "hard EM with equal weights and one shared round covariance (default: %(default)s)",
+    )
     _add_data_options(fit)
     fit.add_argument(
         "--weights",
@@ -419,6 +426,10 @@ def _check_output(path: str | None, inputs: Sequence[str]) -> None:
             raise CliError(f"{out}: --out is the input {given}; choose another file for --out")
 
 
+#: The fit modes (em_engine.iteration.MODES) as the summary names them.
+_MODE_NAMES = {"soft": "soft EM", "hard": "hard (classification) EM", "kmeans": "k-means"}
+
+
 def _fit_params(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "init": args.init,
@@ -428,6 +439,7 @@ def _fit_params(args: argparse.Namespace) -> dict[str, Any]:
         "reg_covar": args.reg_covar,
         "seed": args.seed,
         "prior": bool(args.prior),
+        "mode": args.mode,
     }
 
 
@@ -468,6 +480,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             "--out -: the model is written to a file; give its name (the summary "
             "goes to standard output)"
         )
+    if args.mode == "kmeans" and args.prior:
+        raise CliError("--mode kmeans is maximum likelihood only: it takes no --prior")
     _check_output(args.out, [args.data])
     dataset, weights = _load_weighted_data(args)
     X = dataset.X
@@ -493,7 +507,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         f"model: {args.components} component{'s' if args.components > 1 else ''}, "
         f"{args.covariance} covariance, "
         f"{'MAP (conjugate prior)' if args.prior else 'maximum likelihood'}, "
-        f"init {args.init}, seed {args.seed}",
+        f"{_MODE_NAMES[args.mode]}, init {args.init}, seed {args.seed}",
         f"log-likelihood: {log_likelihood:.6f} (per row {log_likelihood / n:.6f})",
         f"BIC: {scores.bic:.6f}",
         f"AIC: {scores.aic:.6f}",

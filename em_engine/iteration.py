@@ -6,23 +6,50 @@ never see the prior. The objective of parameters theta is the log-likelihood of 
 the log posterior (log-likelihood + the log prior density of theta). Convergence is
 scikit-learn's: the objective per sample changed by less than ``tol``.
 
+The mode (MODES) is chosen here too, once:
+
+- "soft": EM, each row shared among the components by its responsibilities;
+- "hard": classification EM, each row given wholly to its most responsible component (the
+  E-step's q is one-hot); the objective is the classification log-likelihood
+  sum_n log(pi_{z_n} N(x_n | theta_{z_n})), which hard EM never lowers;
+- "kmeans": hard EM with equal weights 1/K and one shared spherical covariance sigma^2 I (in the
+  shape of the covariance type): the E-step gives each row to its nearest mean, the M-step moves
+  each mean to its rows' average and sigma^2 to the mean squared distance per feature (+
+  reg_covar). Maximum likelihood only. A cluster left without rows gets weight 0 (the session's
+  collapse policy then re-initialises it).
+
+Every mode reports the lower bound L(q, theta) = Q(theta | q) + H(q) (em_engine.bound) and
+log p(X | theta) of its E-step (``Scored``).
+
 Shapes: N samples, D features, K components; covariances and precision factors have
 scikit-learn's shape for each type: full (K, D, D), tied (D, D), diag (K, D), spherical (K,).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from em_engine import gaussian
+from em_engine.bound import expected_complete_log_likelihood
 from em_engine.covariance import compute_precision_cholesky
 from em_engine.prior import Prior, log_prior
 
-__all__ = ["EMIteration", "Scored", "Theta"]
+__all__ = ["MODES", "EMIteration", "Scored", "Theta"]
+
+#: EM's modes: soft EM, hard (classification) EM, k-means.
+MODES = ("soft", "hard", "kmeans")
 
 _Parameters = tuple[np.ndarray, np.ndarray, np.ndarray]  # weights, means, covariances
+
+
+def _total_variance(array: np.ndarray, covariance_type: str) -> float:
+    """The sum of the variances (traces) in a scatter or covariance array of the type's shape
+    (or one component's): matrices for full and tied, vectors or numbers otherwise."""
+    if covariance_type in ("full", "tied"):
+        return float(np.trace(array, axis1=-2, axis2=-1).sum())
+    return float(np.sum(array))
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,10 +76,19 @@ class Theta:
 
 @dataclass(frozen=True, eq=False)
 class Scored:
-    """The E-step on some parameters and their objective (log-likelihood or log posterior)."""
+    """The E-step on some parameters theta.
+
+    result : the E-step (its statistics are those of the mode's q: one-hot in hard modes)
+    objective : what the mode climbs: soft: log p(X | theta); hard, kmeans: the classification
+        log-likelihood; with a prior + log p(theta)
+    evidence : log p(X | theta) (+ log p(theta) with a prior), whatever the mode
+    entropy : H(q) of the E-step's q (0 in hard modes)
+    """
 
     result: gaussian.EStepResult
     objective: float
+    evidence: float
+    entropy: float
 
 
 class EMIteration:
@@ -67,6 +103,7 @@ class EMIteration:
     tol : convergence threshold on the objective per sample
     sample_weight : (N,) float64 frequency weights (checked), or None: the objective and the
         statistics weight each row, and "per sample" means per unit of total weight
+    mode : one of MODES (module docstring)
     """
 
     def __init__(
@@ -77,6 +114,7 @@ class EMIteration:
         prior: Prior | None = None,
         tol: float = 0.0,
         sample_weight: np.ndarray | None = None,
+        mode: str = "soft",
     ) -> None:
         self.X = X
         self.sample_weight = sample_weight
@@ -85,30 +123,92 @@ class EMIteration:
         self.reg_covar = reg_covar
         self.prior = prior
         self.tol = tol
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if mode == "kmeans" and prior is not None:
+            raise ValueError("mode 'kmeans' is maximum likelihood only: it takes no prior")
+        self.mode = mode
         self._maximise = gaussian.m_step if prior is None else prior.m_step
 
+    def _log_prior(self, theta: Theta) -> float:
+        if self.prior is None:
+            return 0.0
+        return log_prior(
+            theta.weights, theta.means, theta.covariances, self.covariance_type, self.prior
+        )
+
+    def _q(self, theta: Theta, stats: gaussian.SufficientStats) -> float:
+        return expected_complete_log_likelihood(
+            stats, theta.weights, theta.means, theta.precisions_cholesky, self.covariance_type
+        )
+
     def e_step(self, theta: Theta, *, with_labels: bool = False) -> Scored:
-        """The blocked E-step on theta (labels and confidence when asked) and its objective."""
+        """The blocked E-step on theta (labels and confidence when asked; always in hard modes)
+        and its objective."""
+        hard = self.mode != "soft"
         result = gaussian.e_step(
             self.X,
             theta.weights,
             theta.means,
             theta.precisions_cholesky,
             self.covariance_type,
-            with_labels=with_labels,
+            with_labels=with_labels or hard,
             sample_weight=self.sample_weight,
         )
-        objective = result.log_likelihood
-        if self.prior is not None:
-            objective += log_prior(
-                theta.weights, theta.means, theta.covariances, self.covariance_type, self.prior
-            )
-        return Scored(result, objective)
+        log_prior_value = self._log_prior(theta)
+        evidence = result.log_likelihood + log_prior_value
+        if not hard:
+            entropy = result.log_likelihood - self._q(theta, result.stats)
+            return Scored(result, evidence, evidence, entropy)
+        one_hot = np.zeros((self.X.shape[0], theta.weights.size))
+        one_hot[np.arange(self.X.shape[0]), result.labels] = 1.0
+        stats = gaussian.stats_from_resp(self.X, one_hot, self.covariance_type, self.sample_weight)
+        result = replace(result, stats=stats)
+        return Scored(result, self._q(theta, stats) + log_prior_value, evidence, 0.0)
+
+    def bound(self, theta: Theta, scored: Scored) -> float:
+        """L(q, theta) (+ log p(theta)) for the q of ``scored``'s E-step: on the parameters it
+        scored, its objective; on the next M-step's, the bound that M-step raised."""
+        return self._q(theta, scored.result.stats) + scored.entropy + self._log_prior(theta)
 
     def m_step(self, stats: gaussian.SufficientStats) -> _Parameters:
         """weights (K,), means (K, D), covariances (type shape) from the E-step's statistics:
-        maximum likelihood, or the posterior mode with a prior."""
-        return self._maximise(stats, self.covariance_type, self.reg_covar)
+        maximum likelihood, or the posterior mode with a prior; k-means' in that mode."""
+        if self.mode != "kmeans":
+            return self._maximise(stats, self.covariance_type, self.reg_covar)
+        n_features = stats.means.shape[1]
+        variance = _total_variance(stats.scatter, self.covariance_type)
+        variance = variance / (stats.nk.sum() * n_features) + self.reg_covar
+        n_components = stats.nk.size
+        held = stats.nk >= 0.5  # a cluster that lost its rows gets weight 0 (no mean to keep)
+        weights = held / np.count_nonzero(held)
+        return weights, stats.means.copy(), self.spherical(variance, n_components, n_features)
+
+    def spherical(self, variance: float, n_components: int, n_features: int) -> np.ndarray:
+        """sigma^2 I for every component, in the covariance type's shape."""
+        if self.covariance_type == "full":
+            return np.tile(variance * np.eye(n_features), (n_components, 1, 1))
+        if self.covariance_type == "tied":
+            return variance * np.eye(n_features)
+        if self.covariance_type == "diag":
+            return np.full((n_components, n_features), variance)
+        return np.full(n_components, variance)
+
+    def constrain(self, parameters: _Parameters) -> _Parameters:
+        """Starting parameters made k-means' in that mode (weights 1/K, sigma^2 I with sigma^2
+        the weighted mean variance of the given covariances); unchanged otherwise."""
+        if self.mode != "kmeans":
+            return parameters
+        weights, means, covariances = (np.asarray(a, dtype=np.float64) for a in parameters)
+        n_components, n_features = means.shape
+        if self.covariance_type == "tied":
+            variance = _total_variance(covariances, "tied") / n_features
+        else:
+            per_component = [_total_variance(c, self.covariance_type) for c in covariances]
+            scale = n_features if self.covariance_type != "spherical" else 1
+            variance = float(weights @ np.array(per_component) / weights.sum()) / scale
+        equal = np.full(n_components, 1.0 / n_components)
+        return equal, means, self.spherical(variance, n_components, n_features)
 
     def step(self, theta: Theta) -> tuple[float, _Parameters]:
         """One iteration: the objective of theta and the next parameters (no precision factors

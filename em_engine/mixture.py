@@ -38,7 +38,7 @@ from em_engine.init import (
     initial_parameters,
     initial_responsibilities,
 )
-from em_engine.iteration import EMIteration, Theta
+from em_engine.iteration import MODES, EMIteration, Theta
 from em_engine.prior import Prior
 
 _PARAM_NAMES = (
@@ -58,6 +58,7 @@ _PARAM_NAMES = (
     "verbose_interval",
     "prior",
     "progress",
+    "mode",
 )
 
 
@@ -162,6 +163,10 @@ class GaussianMixture:
     verbose, verbose_interval : accepted for compatibility; the engine never prints (use progress)
     prior : None (maximum likelihood), True (``Prior.default`` of the data) or a ``Prior`` (MAP)
     progress : None or a callable progress(iteration, lower_bound) called after every iteration
+    mode : 'soft' (default: EM), 'hard' (classification EM: each row given wholly to its most
+        responsible component; the lower bound is the classification log-likelihood) or 'kmeans'
+        (hard EM with equal weights and one shared spherical covariance; no prior); see
+        em_engine.iteration
 
     Attributes (after fit)
     ----------------------
@@ -190,6 +195,7 @@ class GaussianMixture:
         verbose_interval: int = 10,
         prior: bool | Prior | None = None,
         progress: Callable[[int, float], object] | None = None,
+        mode: str = "soft",
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -207,6 +213,7 @@ class GaussianMixture:
         self.verbose_interval = verbose_interval
         self.prior = prior
         self.progress = progress
+        self.mode = mode
 
     def __repr__(self) -> str:
         defaults = GaussianMixture()
@@ -263,6 +270,9 @@ class GaussianMixture:
         _check_interval(self.n_init, "n_init", Integral, 1)
         _check_option(self.init_params, "init_params", INIT_METHODS)
         _check_interval(self.verbose_interval, "verbose_interval", Integral, 1)
+        _check_option(self.mode, "mode", MODES)
+        if self.mode == "kmeans" and self.prior not in (None, False):
+            raise ValueError("mode='kmeans' is maximum likelihood only: it takes no prior")
         if not isinstance(self.warm_start, bool | np.bool_):
             raise ValueError(
                 "The 'warm_start' parameter of GaussianMixture must be an instance of 'bool'. "
@@ -397,10 +407,12 @@ class GaussianMixture:
                     weights, means, covariances = em.m_step(stats)
         weights = inits.get("weights", weights)
         means = inits.get("means", means)
-        if "precisions" not in inits:
-            return Theta.of(weights, means, covariances, ct)
-        pc = covariance.precision_cholesky_from_precisions(inits["precisions"], ct)
-        return Theta(weights, means, covariance.covariances_from_precision_cholesky(pc, ct), pc)
+        if "precisions" in inits:
+            pc = covariance.precision_cholesky_from_precisions(inits["precisions"], ct)
+            covariances = covariance.covariances_from_precision_cholesky(pc, ct)
+            if em.mode != "kmeans":
+                return Theta(weights, means, covariances, pc)
+        return Theta.of(*em.constrain((weights, means, covariances)), ct)
 
     # --- fitting ---------------------------------------------------------------------------------
 
@@ -452,6 +464,7 @@ class GaussianMixture:
             self._resolve_prior(X, weights),
             self.tol,
             weights,
+            self.mode,
         )
         n_init = self.n_init if do_init else 1
         random_state = check_random_state(self.random_state)
@@ -675,6 +688,7 @@ def build_mixture(
     n_init: int = 1,
     parameters: tuple[Any, Any, Any] | None = None,
     progress: Callable[[int, float], object] | None = None,
+    mode: str = "soft",
 ) -> GaussianMixture:
     """The estimator for a fit's settings, the one mapping of settings to estimator parameters
     that the command line and the window share.
@@ -692,6 +706,7 @@ def build_mixture(
         "prior": True if prior else None,
         "n_init": n_init,
         "progress": progress,
+        "mode": mode,
     }
     if parameters is None:
         return GaussianMixture(n_components, **params)

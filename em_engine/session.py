@@ -43,7 +43,7 @@ import numpy as np
 from em_engine import covariance, gaussian
 from em_engine.checks import ParameterError, check_data, check_parameters, check_sample_weight
 from em_engine.collapse import CollapsePolicy, frozen
-from em_engine.errors import DataError
+from em_engine.errors import DataError, DensityUnderflowError
 from em_engine.init import (
     INIT_METHODS,
     initial_parameters,
@@ -66,6 +66,11 @@ def _shared(array: np.ndarray) -> np.ndarray:
     """A read-only view of ``array``, which the caller gives up (no copy)."""
     array.flags.writeable = False
     return array.view()
+
+
+def _number(value: float) -> float | None:
+    """A stored value, or None for NaN (not computed)."""
+    return None if math.isnan(value) else float(value)
 
 
 def _edited(theta: _Theta, edits: tuple[tuple[int, np.ndarray], ...]) -> _Theta:
@@ -181,13 +186,22 @@ class Snapshot:
     log_likelihood : the latest objective value, or None; it scores theta_{log_likelihood_iteration}
         (after an M-step, the parameters *before* it, as scikit-learn's lower bound)
     log_likelihood_iteration : which theta ``log_likelihood`` scores, or None
-    objective : "log-likelihood" or "log posterior"
+    objective : "log-likelihood" or "log posterior"; in the hard modes "classification
+        log-likelihood" or "classification log posterior"
     labels : (N,) intp component of largest responsibility, from the E-step that fed this state
     confidence : (N,) that largest responsibility
     converged : the objective changed by less than tol per sample at the latest E-step
     events : human-readable notes (collapse re-initialisations, edits)
     seed : seed of the initial parameters
     elapsed : seconds the call took
+    mode : "soft", "hard" or "kmeans" (em_engine.iteration.MODES)
+    nk : (K,) N_k = sum_n q_nk of the E-step that fed this state (its M-step's counts), or None
+    evidence : log p(X | theta_iteration) (+ log prior under MAP) of the parameters shown, or None
+        while not computed
+    bound : EM's lower bound L(q, theta_iteration) (+ log prior) at this half-step
+        (em_engine.bound): after an E-step (and an edit) the objective of theta_iteration; after
+        an M-step the bound with the previous E-step's q; None at "init". evidence - bound is
+        KL(q || posterior)
     """
 
     iteration: int
@@ -205,6 +219,26 @@ class Snapshot:
     events: tuple[str, ...]
     seed: int
     elapsed: float
+    mode: str = "soft"
+    nk: np.ndarray | None = None
+    evidence: float | None = None
+    bound: float | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class BoundHistory:
+    """EM's lower bound and log p(X | theta) per half-step, in order.
+
+    half_steps : (M,) int64: 2 i for the E-step on theta_i, 2 i - 1 for the M-step that made it
+    bound : (M,) L(q, theta) (+ log prior): the E-step's q on theta_i, or the previous E-step's q
+        on the parameters the M-step made
+    evidence : (M,) log p(X | theta_i) (+ log prior), NaN where not yet computed
+    The KL divergence KL(q || p(z | X, theta)) is evidence - bound (0 after a soft E-step).
+    """
+
+    half_steps: np.ndarray
+    bound: np.ndarray
+    evidence: np.ndarray
 
 
 @dataclass(frozen=True, eq=False)
@@ -273,6 +307,10 @@ class EMSession:
     history_budget : bytes of parameter sets kept as checkpoints (default 64 MB). Every
         objective value is kept; the parameters of other iterations are replayed from the nearest
         checkpoint when shown (EM is deterministic), so memory stays bounded at any length.
+    mode : "soft" (EM), "hard" (classification EM) or "kmeans" (hard EM with equal weights and
+        one shared spherical covariance; no prior): see em_engine.iteration. In k-means mode the
+        starting parameters are made k-means' too, and after a collapse re-initialisation (a
+        cluster that lost its rows) the weights and shared variance are made k-means' again.
     """
 
     def __init__(
@@ -289,6 +327,7 @@ class EMSession:
         initial_params: Mapping[str, Any] | None = None,
         history_budget: int = HISTORY_BUDGET,
         sample_weight: Any = None,
+        mode: str = "soft",
     ) -> None:
         started = time.perf_counter()
         self._history_budget = _check_int("history_budget", history_budget, 0)
@@ -318,10 +357,19 @@ class EMSession:
         self.reg_covar = _check_float("reg_covar", reg_covar)
         self.max_iter = _check_int("max_iter", max_iter, 1)
         self.prior = self._check_prior(prior)
-        self.objective = "log-likelihood" if self.prior is None else "log posterior"
         self._em = EMIteration(
-            self._X, covariance_type, self.reg_covar, self.prior, self.tol, self.sample_weight
+            self._X,
+            covariance_type,
+            self.reg_covar,
+            self.prior,
+            self.tol,
+            self.sample_weight,
+            mode,
         )
+        self.mode = mode
+        self.objective = "log-likelihood" if self.prior is None else "log posterior"
+        if mode != "soft":
+            self.objective = f"classification {self.objective}"
         self._initial_params = self._check_initial_params(initial_params)
         self._policy = CollapsePolicy(self._X, self.n_components, covariance_type, self.reg_covar)
         self.seed = _check_int("seed", seed, 0, _MAX_SEED)
@@ -346,6 +394,17 @@ class EMSession:
         values = self._values[: self._count]
         scored = np.flatnonzero(~np.isnan(values))
         return scored.astype(np.int64), values[scored].copy()
+
+    def bound_history(self) -> BoundHistory:
+        """The lower bound and log p(X | theta) at every half-step so far (cheap at any length)."""
+        n = self._count
+        e_steps = np.flatnonzero(~np.isnan(self._values[:n]))
+        m_steps = np.flatnonzero(~np.isnan(self._bound_m[:n]))
+        half_steps = np.concatenate([2 * e_steps, 2 * m_steps - 1])
+        bound = np.concatenate([self._values[e_steps], self._bound_m[m_steps]])
+        evidence = np.concatenate([self._evidence[e_steps], self._evidence[m_steps]])
+        order = np.argsort(half_steps, kind="stable")
+        return BoundHistory(half_steps[order].astype(np.int64), bound[order], evidence[order])
 
     @property
     def iteration(self) -> int:
@@ -411,6 +470,7 @@ class EMSession:
         self._theta = self._theta_at(iteration)
         self._iteration = iteration
         self._e_state = None
+        self._next = None
         state = self._ensure_e_step()
         return self._publish("e", started, state, iteration, self._events[iteration])
 
@@ -497,7 +557,18 @@ class EMSession:
         weights = given.get("weights", weights)
         means = given.get("means", means)
         covariances = given.get("covariances", covariances)
-        return self._policy.sanitise(weights, means, covariances, check_weights=False)
+        return self._sanitised((weights, means, covariances), check_weights=False)
+
+    def _sanitised(
+        self, parameters: tuple[np.ndarray, np.ndarray, np.ndarray], *, check_weights: bool
+    ) -> tuple[_Theta, tuple[str, ...]]:
+        """The collapse policy on parameters in the session's mode (k-means': equal weights and
+        a shared spherical covariance, also after a re-initialisation)."""
+        theta, events = self._policy.sanitise(*parameters, check_weights=check_weights)
+        if self.mode == "kmeans":  # a re-initialised cluster has its own covariance and weight
+            constrained = self._em.constrain((theta.weights, theta.means, theta.covariances))
+            theta = self._policy.sanitise(*constrained, check_weights=False)[0]
+        return theta, events
 
     def _from_given_means(self, means: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Weights and covariances from assigning every row to its nearest given mean.
@@ -532,6 +603,8 @@ class EMSession:
         # mean edits, replayed on their iterations.
         self._count = 0
         self._values = np.full(64, np.nan)
+        self._evidence = np.full(64, np.nan)  # log p(X | theta_i) (+ log prior)
+        self._bound_m = np.full(64, np.nan)  # the bound of theta_i with the q that made it
         self._events: list[tuple[str, ...]] = []
         self._born: list[int] = []
         self._births = getattr(self, "_births", 0)
@@ -560,7 +633,8 @@ class EMSession:
     def _cut(self, n: int) -> None:
         """Keep the history of iterations 0 .. n - 1 only."""
         self._count = min(self._count, n)
-        self._values[n:] = np.nan
+        for values in (self._values, self._evidence, self._bound_m):
+            values[n:] = np.nan
         del self._events[n:]
         del self._born[n:]
         for i in [i for i in self._checkpoints if i >= n]:
@@ -579,7 +653,10 @@ class EMSession:
         i = self._iteration
         self._cut(i)
         if i == len(self._values):
-            self._values = np.concatenate([self._values, np.full(i, np.nan)])
+            grow = np.full(i, np.nan)
+            self._values = np.concatenate([self._values, grow])
+            self._evidence = np.concatenate([self._evidence, grow])
+            self._bound_m = np.concatenate([self._bound_m, grow])
         self._count = i + 1
         self._events.append(events)
         self._births += 1
@@ -591,6 +668,7 @@ class EMSession:
             self._thin_checkpoints(theta)
         self._theta = theta
         self._e_state: _EState | None = None
+        self._next: Scored | None = None  # the E-step on theta, computed ahead by an M-step
 
     def _thin_checkpoints(self, theta: _Theta) -> None:
         """Double the checkpoint spacing (dropping every other one) while they exceed the
@@ -613,7 +691,7 @@ class EMSession:
             start, theta = self._iteration, self._theta
         for i in range(start + 1, iteration + 1):
             parameters = self._em.step(theta)[1]
-            theta = self._policy.sanitise(*parameters, check_weights=True)[0]
+            theta = self._sanitised(parameters, check_weights=True)[0]
             theta = _edited(theta, self._edits.get(i, ()))
         return theta
 
@@ -633,7 +711,7 @@ class EMSession:
             return self._e_state
         theta, i = self._theta, self._iteration
         if scored is None:
-            scored = self._em.e_step(theta, with_labels=True)
+            scored = self._next or self._em.e_step(theta, with_labels=True)
         previous = self._values[i - 1] if i > 0 else math.nan
         converged = (
             not math.isnan(previous)
@@ -643,6 +721,7 @@ class EMSession:
             )
         )
         self._values[i] = scored.objective
+        self._evidence[i] = scored.evidence
         result = scored.result
         self._e_state = _EState(
             scored, _shared(result.labels), _shared(result.confidence), converged
@@ -652,9 +731,15 @@ class EMSession:
     def _advance(self, state: _EState) -> None:
         """M-step from ``state`` (the E-step on theta_i): theta_{i+1} becomes current."""
         parameters = self._em.m_step(state.scored.result.stats)
-        theta, events = self._policy.sanitise(*parameters, check_weights=True)
+        theta, events = self._sanitised(parameters, check_weights=True)
         self._iteration += 1
         self._set_current(theta, events)
+        self._bound_m[self._iteration] = self._em.bound(theta, state.scored)
+        try:  # the next E-step, ahead: the M snapshot shows log p(X | new theta) and the gap
+            self._next = self._em.e_step(theta, with_labels=True)
+        except DensityUnderflowError:  # raised by that E-step when it is asked for
+            return
+        self._evidence[self._iteration] = self._next.evidence
 
     def _publish(
         self,
@@ -665,7 +750,8 @@ class EMSession:
         events: tuple[str, ...],
         converged: bool | None = None,
     ) -> Snapshot:
-        theta = self._theta
+        theta, i = self._theta, self._iteration
+        bound = self._bound_m[i] if phase == "m" else self._values[i]
         self.snapshot = Snapshot(
             iteration=self._iteration,
             phase=phase,
@@ -682,5 +768,9 @@ class EMSession:
             events=events,
             seed=self.seed,
             elapsed=time.perf_counter() - started,
+            mode=self.mode,
+            nk=None if state is None else _shared(state.scored.result.stats.nk.copy()),
+            evidence=_number(self._evidence[i]),
+            bound=None if phase == "init" else _number(bound),
         )
         return self.snapshot
