@@ -20,7 +20,9 @@ shape per type: full (K, D, D), tied (D, D), diag (K, D), spherical (K,).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +30,13 @@ from em_engine import gaussian
 from em_engine.checks import check_data
 from em_engine.covariance import compute_precision_cholesky, log_det_cholesky
 
-__all__ = ["PointTerms", "adjusted_rand_score", "expected_complete_log_likelihood", "point_terms"]
+__all__ = [
+    "PointTerms",
+    "adjusted_rand_score",
+    "expected_complete_log_likelihood",
+    "point_terms",
+    "responsibility_trace",
+]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -81,13 +89,30 @@ class PointTerms:
     """The E-step's numbers for a few rows under one set of parameters.
 
     log_weighted : (n, K) log(pi_k N(x | mu_k, Sigma_k))
+    log_component : (n, K) log N(x | mu_k, Sigma_k)
     log_density : (n,) log p(x) = log sum_k pi_k N(x | mu_k, Sigma_k)
     responsibilities : (n, K) r_k = pi_k N(x | mu_k, Sigma_k) / p(x)
     """
 
     log_weighted: np.ndarray
+    log_component: np.ndarray
     log_density: np.ndarray
     responsibilities: np.ndarray
+
+    @property
+    def weighted(self) -> np.ndarray:
+        """(n, K) pi_k N(x | mu_k, Sigma_k) (0 where below float64's range)."""
+        return np.exp(self.log_weighted)
+
+    @property
+    def component(self) -> np.ndarray:
+        """(n, K) N(x | mu_k, Sigma_k) (0 where below float64's range)."""
+        return np.exp(self.log_component)
+
+    @property
+    def density(self) -> np.ndarray:
+        """(n,) p(x) (0 where below float64's range)."""
+        return np.exp(self.log_density)
 
 
 def point_terms(
@@ -106,7 +131,11 @@ def point_terms(
     log_density, log_resp = gaussian.estimate_log_prob_resp(
         points, weights, means, pc, covariance_type
     )
-    return PointTerms(log_resp + log_density[:, None], log_density, np.exp(log_resp))
+    log_weighted = log_resp + log_density[:, None]
+    with np.errstate(divide="ignore"):
+        log_weights = np.log(np.asarray(weights, dtype=np.float64))
+    log_component = np.where(np.isfinite(log_weights), log_weighted - log_weights, -np.inf)
+    return PointTerms(log_weighted, log_component, log_density, np.exp(log_resp))
 
 
 def adjusted_rand_score(labels_true: np.ndarray, labels_pred: np.ndarray) -> float:
@@ -140,3 +169,27 @@ def adjusted_rand_score(labels_true: np.ndarray, labels_pred: np.ndarray) -> flo
     if maximum == expected:  # both trivial partitions (one cluster, or all singletons)
         return 1.0
     return (index - expected) / (maximum - expected)
+
+
+def responsibility_trace(
+    history: Sequence[Any],
+    points: np.ndarray,
+    covariance_type: str,
+    max_entries: int = 300,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Responsibilities of a few rows under every parameter set of a session's history.
+
+    history : EMSession.history (entries with iteration, weights, means, covariances); points
+    (P, D). At most ``max_entries`` entries, evenly spaced, the first and last included.
+
+    Returns iterations (T,) int64 and responsibilities (T, P, K).
+    """
+    n = len(history)
+    picked = np.unique(np.linspace(0, n - 1, min(n, max_entries)).round().astype(np.int64))
+    resp = [
+        point_terms(points, e.weights, e.means, e.covariances, covariance_type).responsibilities
+        for e in (history[int(i)] for i in picked)
+    ]
+    k = len(history[0].weights) if n else 0
+    stacked = np.stack(resp) if resp else np.empty((0, len(points), k))
+    return picked, stacked

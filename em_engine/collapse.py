@@ -26,6 +26,11 @@ The objective may drop at an iteration with such an event. Otherwise EM never lo
 rounding when reg_covar = 0; reg_covar > 0 makes each M-step a slightly perturbed maximiser, so
 tiny drops of the order of N x reg_covar / variance are possible (as in scikit-learn).
 
+Short of that, a component can still be *narrow*: maximum likelihood shrinks it onto one or a few
+points (its density there grows without bound; only reg_covar holds the variance up).
+``CollapsePolicy.narrow`` names the components whose smallest variance is below NARROW_FRACTION of
+the data's mean variance, for the window to show; the policy leaves them alone.
+
 ``GaussianMixture`` keeps scikit-learn's behaviour instead (a ValueError naming reg_covar).
 Shapes: N samples, D features, K components; covariances in scikit-learn's shape per type.
 """
@@ -39,6 +44,8 @@ import numpy as np
 from em_engine import covariance, gaussian
 from em_engine.iteration import Theta
 
+#: A component whose smallest variance is below this fraction of the data's mean variance is narrow.
+NARROW_FRACTION = 1e-3
 _WEIGHT_ALLOWANCE = 1e-6  # relative allowance below 1/N before a weight counts as collapsed
 # Data variances below this are treated as 0 (their squares are subnormal).
 _ZERO_VARIANCE = 1e-250
@@ -158,6 +165,21 @@ class CollapsePolicy:
         if smallest < self._singular_variance():
             return f"covariance singular, smallest variance {smallest:.2g}"
         return None
+
+    def narrow(self, covariances: np.ndarray) -> tuple[tuple[int, float], ...]:
+        """(k, smallest variance / data's mean variance) of every component whose fraction is
+        below NARROW_FRACTION (tied: the shared covariance, reported for every component)."""
+        scale = float(np.mean(np.diag(self._data_moments_checked()[1])))
+        covariances = np.asarray(covariances, dtype=np.float64)
+        if self.covariance_type == "tied":
+            covariances = np.broadcast_to(covariances, (self.n_components, *covariances.shape))
+        found = []
+        for k in range(self.n_components):
+            cov = covariances[k]
+            smallest = float(np.linalg.eigvalsh(cov)[0] if cov.ndim == 2 else np.min(cov))
+            if smallest < NARROW_FRACTION * scale:
+                found.append((k, smallest / scale))
+        return tuple(found)
 
     def _singular_variance(self) -> float:
         """Variances below this are rounding noise: 100 eps(X's dtype) x mean data variance."""

@@ -196,12 +196,16 @@ class Snapshot:
     elapsed : seconds the call took
     mode : "soft", "hard" or "kmeans" (em_engine.iteration.MODES)
     nk : (K,) N_k = sum_n q_nk of the E-step that fed this state (its M-step's counts), or None
+    weighted_means : (K, D) xbar_k = sum_n q_nk x_n / N_k of that E-step (the ML means; MAP
+        shrinks them towards the prior's mean), or None
     evidence : log p(X | theta_iteration) (+ log prior under MAP) of the parameters shown, or None
         while not computed
     bound : EM's lower bound L(q, theta_iteration) (+ log prior) at this half-step
         (em_engine.bound): after an E-step (and an edit) the objective of theta_iteration; after
         an M-step the bound with the previous E-step's q; None at "init". evidence - bound is
         KL(q || posterior)
+    narrow : (k, smallest variance / the data's mean variance) of the components that maximum
+        likelihood has shrunk onto a few points (em_engine.collapse.CollapsePolicy.narrow)
     """
 
     iteration: int
@@ -221,8 +225,17 @@ class Snapshot:
     elapsed: float
     mode: str = "soft"
     nk: np.ndarray | None = None
+    weighted_means: np.ndarray | None = None
     evidence: float | None = None
     bound: float | None = None
+    narrow: tuple[tuple[int, float], ...] = ()
+
+    @property
+    def kl(self) -> float | None:
+        """KL(q || p(z | X, theta)) = evidence - bound, or None while either is unknown."""
+        if self.evidence is None or self.bound is None:
+            return None
+        return self.evidence - self.bound
 
 
 @dataclass(frozen=True, eq=False)
@@ -239,6 +252,11 @@ class BoundHistory:
     half_steps: np.ndarray
     bound: np.ndarray
     evidence: np.ndarray
+
+    @property
+    def kl(self) -> np.ndarray:
+        """(M,) evidence - bound (NaN where the evidence is not yet computed)."""
+        return self.evidence - self.bound
 
 
 @dataclass(frozen=True, eq=False)
@@ -770,7 +788,11 @@ class EMSession:
             elapsed=time.perf_counter() - started,
             mode=self.mode,
             nk=None if state is None else _shared(state.scored.result.stats.nk.copy()),
+            weighted_means=None
+            if state is None
+            else _shared(state.scored.result.stats.means.copy()),
             evidence=_number(self._evidence[i]),
             bound=None if phase == "init" else _number(bound),
+            narrow=self._policy.narrow(theta.covariances),
         )
         return self.snapshot

@@ -95,6 +95,21 @@ _MIXTURES: dict[str, _Mixture] = {
         ("price", "floor_area"),
     ),
 }
+_MIXTURES["house_prices_1d"] = replace(
+    _MIXTURES["house_prices"],
+    description="house price (thousands) by a hidden neighbourhood: one column",
+    means=_MIXTURES["house_prices"].means[:, :1],
+    covariances=_MIXTURES["house_prices"].covariances[:, :1, :1],
+    feature_names=("price",),
+)
+_MIXTURES["collapse"] = _Mixture(
+    "two clusters and a few nearly identical points: maximum likelihood shrinks a component "
+    "onto them",
+    np.array([0.498, 0.498, 0.004]),
+    np.array([[-2.0, 0.0], [2.0, 0.5], [0.5, 25.0]]),
+    np.stack([_round(1.0), _round(1.0), _round(0.002)]),
+    ("x", "y"),
+)
 
 #: Preset name -> one-line description, in the order the GUI lists them.
 PRESETS: dict[str, str] = {name: mix.description for name, mix in _MIXTURES.items()}

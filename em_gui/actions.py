@@ -160,6 +160,21 @@ ACTIONS: tuple[ActionSpec, ...] = (
         checkable=True,
     ),
     ActionSpec(
+        "show_truth",
+        "Show &truth",
+        "Draw a synthetic preset's true components, dashed",
+        "learning.set_show_truth",
+        "T",
+        checkable=True,
+    ),
+    ActionSpec(
+        "lesson",
+        "&Lesson: EM step by step",
+        "A guided lesson in a side panel: each step sets up the window",
+        "learning.show_lesson",
+        "F1",
+    ),
+    ActionSpec(
         "about", "&About EM Explorer", "What this is, and the versions in use", "show_about"
     ),
     ActionSpec(
@@ -176,9 +191,9 @@ MENUS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("&File", ("open_csv", "generate", "{recent}", "-", "import_model", "export_model",
                "export_assignments", "export_figure", "-", "quit")),
     ("&EM", ("run", "pause", "step", "e_step", "m_step", "-", "reset", "reseed")),
-    ("&View", ("equal_aspect", "reset_view", "show_change", "add_point", "-", "{docks}",
-               "{toolbar}", "-", "restore_defaults")),
-    ("&Help", ("about",)),
+    ("&View", ("equal_aspect", "reset_view", "show_change", "add_point", "show_truth", "-",
+               "{docks}", "{toolbar}", "-", "restore_defaults")),
+    ("&Help", ("lesson", "-", "about")),
 )  # fmt: skip
 TOOLBAR: tuple[str, ...] = (
     "open_csv", "export_model", "-", "run", "pause", "step", "e_step", "m_step", "reset", "reseed",

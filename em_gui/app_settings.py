@@ -13,7 +13,7 @@ from PySide6.QtCore import QByteArray, QSettings
 from em_engine.covariance import COVARIANCE_TYPES
 from em_engine.init import INIT_METHODS
 from em_engine.synthetic import true_parameters
-from em_gui.frames import FitSettings
+from em_gui.frames import MODE_LABELS, FitSettings
 
 __all__ = [
     "APP_NAME",
@@ -88,8 +88,10 @@ class AppSettings:
                 },
                 prior=str(s.value("fit/prior", "false")).lower() == "true",
             )
-            if settings.covariance_type not in COVARIANCE_TYPES or settings.init not in (
-                INIT_METHODS
+            if (
+                settings.covariance_type not in COVARIANCE_TYPES
+                or settings.init not in INIT_METHODS
+                or settings.mode not in MODE_LABELS
             ):
                 raise ValueError("unknown choice")
             return ControlValues(

@@ -188,6 +188,15 @@ class ExportAssignments(Command):
 
 
 @dataclass(frozen=True)
+class TracePoints(Command):
+    """Compute the responsibilities of the given rows (0-based) across the stored history."""
+
+    label: ClassVar[str] = "trace points"
+    failure: ClassVar[str] = "Cannot follow the pinned points"
+    rows: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class Posted:
     """A command in the queue with its generation (if it makes one) and ``based_on``, the
     generation of the frame the person acted on."""

@@ -36,6 +36,7 @@ class EMController(QObject):
     notice = Signal(str)
     export_done = Signal(str)
     export_failed = Signal(str, str)
+    trace_ready = Signal(object)  # PointTrace of the newest generation
 
     def __init__(
         self, session_factory: Callable[..., Any] | None = None, parent: QObject | None = None
@@ -57,6 +58,7 @@ class EMController(QObject):
         worker.notice.connect(self.notice)
         worker.export_done.connect(self.export_done)
         worker.export_failed.connect(self.export_failed)
+        worker.trace_ready.connect(self._on_trace)
 
     # ------------------------------------------------------------------ lifetime
     def start(self) -> None:
@@ -116,6 +118,11 @@ class EMController(QObject):
     def _on_history(self, history: History) -> None:
         if self._worker is not None and self.is_current(history.generation):
             self.history_ready.emit(history)
+
+    @Slot(object)
+    def _on_trace(self, trace: Any) -> None:
+        if self._worker is not None and self.is_current(trace.generation):
+            self.trace_ready.emit(trace)
 
     # ------------------------------------------------------------------ commands
     def _require(self) -> EMWorker:
@@ -206,6 +213,10 @@ class EMController(QObject):
                 "covariances": snap.covariances,
             },
         )
+
+    def trace_points(self, rows: Sequence[int]) -> None:
+        """Pinned rows' responsibilities across the history (``trace_ready`` follows)."""
+        self._require().trace_points(rows)
 
     def set_speed(self, iterations_per_second: float | None) -> None:
         """Limit the run speed (None: as fast as possible)."""

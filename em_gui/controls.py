@@ -42,7 +42,7 @@ from em_gui.app_settings import (
     ControlValues,
     preset_components,
 )
-from em_gui.frames import FitSettings
+from em_gui.frames import MODE_LABELS, FitSettings
 
 __all__ = ["MAX_SEED", "SPEED_MAX", "ControlsPanel", "TypingKeys"]
 
@@ -252,11 +252,21 @@ class ControlsPanel(QWidget):
             "Maximise the log posterior with a Dirichlet / normal-inverse-Wishart prior"
         )
         form.addRow(self.check_prior)
+        self.combo_mode = QComboBox()
+        self.combo_mode.setObjectName("combo_mode")
+        for mode, label in MODE_LABELS.items():
+            self.combo_mode.addItem(label, mode)
+        self.combo_mode.setToolTip(
+            "soft EM: each point shared by its responsibilities; hard EM: each point wholly "
+            "to its most likely component; k-means: hard EM, equal weights, one round covariance"
+        )
+        form.addRow("Mode", self.combo_mode)
         for signal in (
             self.spin_k.valueChanged,
             self.combo_covariance.currentIndexChanged,
             self.combo_init.currentIndexChanged,
             self.check_prior.toggled,
+            self.combo_mode.currentIndexChanged,
         ):
             signal.connect(self._on_settings_edited)
         for edit in (self.edit_tol, self.edit_reg_covar):
@@ -324,7 +334,8 @@ class ControlsPanel(QWidget):
             tol=float(self.edit_tol.property("last_good")),
             max_iter=self.spin_max_iter.value(),
             reg_covar=float(self.edit_reg_covar.property("last_good")),
-            prior=self.check_prior.isChecked(),
+            prior=self.check_prior.isChecked() and self.combo_mode.currentData() != "kmeans",
+            mode=self.combo_mode.currentData(),
         )
 
     def _commit_number(self, edit: QLineEdit) -> None:
@@ -343,6 +354,7 @@ class ControlsPanel(QWidget):
         self._on_settings_edited()
 
     def _on_settings_edited(self, *_args: Any) -> None:
+        self.check_prior.setEnabled(self.combo_mode.currentData() != "kmeans")  # k-means: ML
         self.settings_edited.emit(self.fit_settings())
 
     def show_settings(self, settings: FitSettings) -> None:
@@ -365,6 +377,10 @@ class ControlsPanel(QWidget):
             (self.edit_reg_covar, lambda: number(self.edit_reg_covar, settings.reg_covar)),
             (self.spin_max_iter, lambda: self.spin_max_iter.setValue(settings.max_iter)),
             (self.check_prior, lambda: self.check_prior.setChecked(settings.prior)),
+            (
+                self.combo_mode,
+                lambda: self.combo_mode.setCurrentIndex(self.combo_mode.findData(settings.mode)),
+            ),
         )
         for widget, setter in setters:
             if widget.hasFocus():
@@ -374,6 +390,7 @@ class ControlsPanel(QWidget):
                 setter()
             finally:
                 widget.blockSignals(False)
+        self.check_prior.setEnabled(settings.mode != "kmeans")
 
     def show_seed(self, seed: int) -> None:
         """Show the seed in use (unless it is being typed, or a QSpinBox cannot hold it)."""

@@ -11,6 +11,7 @@ import numpy as np
 __all__ = [
     "CONVERGED",
     "MAX_FRAME_RATE",
+    "MODE_LABELS",
     "PAUSED",
     "RUNNING",
     "FitData",
@@ -18,9 +19,13 @@ __all__ = [
     "FitState",
     "Frame",
     "History",
+    "PointTrace",
+    "Truth",
 ]
 
 RUNNING, PAUSED, CONVERGED = "running", "paused", "converged"
+#: EM's modes (em_engine.iteration.MODES) as the window names them.
+MODE_LABELS = {"soft": "Soft EM", "hard": "Hard EM", "kmeans": "k-means"}
 MAX_FRAME_RATE = 60.0
 
 
@@ -35,6 +40,7 @@ class FitSettings:
     max_iter: int = 100
     reg_covar: float = 1e-6
     prior: bool = False
+    mode: str = "soft"  # em_engine.iteration.MODES: soft EM, hard EM, k-means
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,7 @@ class FitData:
     feature_names: tuple[str, ...]
     source: str | None = None
     lines: np.ndarray | None = None
+    truth: Any = None  # a synthetic preset's Truth (em_gui.frames), or None
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,7 @@ class Frame:
     settings: FitSettings
     n_history: int
     state: str
+    prior: Any = None  # the session's em_engine Prior under MAP, else None
 
 
 @dataclass(frozen=True)
@@ -76,9 +84,36 @@ class FitState:
 
 @dataclass(frozen=True)
 class History:
-    """Every objective value stored so far: ``iterations`` (M,) int, ``values`` (M,) float."""
+    """Every objective value stored so far: ``iterations`` (M,) int, ``values`` (M,) float;
+    ``bound``: the lower bound and log p(X) per half-step (em_engine.session.BoundHistory) or
+    None; ``agreement``: (iterations (A,), adjusted Rand index (A,)) of EM's labels with the true
+    ones (synthetic data), or None."""
 
     generation: int
     iterations: np.ndarray
     values: np.ndarray
     objective: str
+    bound: Any = None
+    agreement: tuple[np.ndarray, np.ndarray] | None = None
+
+
+@dataclass(frozen=True)
+class Truth:
+    """A synthetic preset's true mixture and labels: weights (K,), means (K, D), full covariances
+    (K, D, D), labels (N,) (the true component of every row)."""
+
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    labels: np.ndarray
+
+
+@dataclass(frozen=True)
+class PointTrace:
+    """Responsibilities of pinned rows across the history: ``rows`` (P,) 0-based,
+    ``iterations`` (T,), ``responsibilities`` (T, P, K)."""
+
+    generation: int
+    rows: np.ndarray
+    iterations: np.ndarray
+    responsibilities: np.ndarray

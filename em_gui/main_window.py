@@ -45,6 +45,7 @@ from em_gui.convergence import ConvergenceView
 from em_gui.files import FileActions
 from em_gui.frames import RUNNING, FitData, FitSettings, Frame
 from em_gui.history_bar import HistoryBar
+from em_gui.learning import LearningPanels, preset_truth
 from em_gui.params_panel import ParameterPanel
 from em_gui.presenter import FramePresenter
 from em_gui.redraw import FrameScheduler
@@ -111,6 +112,7 @@ class MainWindow(QMainWindow):
         self.convergence = ConvergenceView()
         self.parameters = ParameterPanel()
         self.controller = EMController(session_factory, self)
+        self.learning = LearningPanels(self)
         self.status = StatusFields(self.statusBar())
         self.files = FileActions(
             self,
@@ -132,7 +134,11 @@ class MainWindow(QMainWindow):
             self,
             self._actions,
             self.files.menu_recent,
-            [self._dock_controls.toggleViewAction(), self._dock_parameters.toggleViewAction()],
+            [
+                self._dock_controls.toggleViewAction(),
+                self._dock_parameters.toggleViewAction(),
+                *self.learning.view_actions(),
+            ],
         )
         self._presenter = FramePresenter(
             scatter=self.scatter,
@@ -154,6 +160,7 @@ class MainWindow(QMainWindow):
             parent=self,
         )
         self._connect()
+        self.learning.attach(self._dock_parameters, self._presenter.history_drawn)
         self._default_layout = self.saveState()  # docks and toolbar as built
         self._restore_settings()
         self._apply_state("paused")
@@ -182,12 +189,20 @@ class MainWindow(QMainWindow):
         top = QWidget()
         column = QVBoxLayout(top)
         column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.learning.collapse_note)
+        column.addWidget(self.learning.oned, 2)
         column.addWidget(self.scatter, 1)
         column.addWidget(self.history_bar)
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.setObjectName("splitter_bottom")
+        bottom.addWidget(self.convergence)
+        bottom.addWidget(self.learning.bound_view)
+        bottom.setChildrenCollapsible(False)
+        bottom.setSizes([500, 500])
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.setObjectName("splitter_central")
         splitter.addWidget(top)
-        splitter.addWidget(self.convergence)
+        splitter.addWidget(bottom)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([640, 240])
@@ -351,7 +366,7 @@ class MainWindow(QMainWindow):
         except (EMError, ValueError) as exc:
             self.show_error(f"Cannot generate preset {name!r}: {exc}")
             return
-        self.set_dataset(dataset)
+        self.set_dataset(dataset, preset_truth(name, dataset))
         self._preset_drawn = choice
 
     def _on_data_edited(self) -> None:
@@ -359,15 +374,16 @@ class MainWindow(QMainWindow):
         if self.controls.preset_choice() != self._preset_drawn:
             self.generate_data()
 
-    def set_dataset(self, dataset: Any) -> None:
-        """Fit new data: anything with ``X`` (N, D), ``feature_names`` and ``source``."""
+    def set_dataset(self, dataset: Any, truth: Any = None) -> None:
+        """Fit new data: anything with ``X`` (N, D), ``feature_names`` and ``source``; ``truth``:
+        a synthetic preset's (em_gui.frames.Truth)."""
         self._preset_drawn = None
         X = np.asarray(dataset.X)
         names = tuple(dataset.feature_names) or tuple(f"x{j}" for j in range(X.shape[1]))
         source = getattr(dataset, "source", None)
         lines = getattr(dataset, "lines", None)
         self.controller.configure(
-            data=FitData(X, names, source, None if lines is None else np.asarray(lines)),
+            data=FitData(X, names, source, None if lines is None else np.asarray(lines), truth),
             settings=self.fit_settings(),
             seed=self.controls.spin_seed.value(),
         )

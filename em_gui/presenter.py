@@ -28,6 +28,7 @@ class FramePresenter(QObject):
     the data's source name."""
 
     drawn = Signal(object)
+    history_drawn = Signal(object)  # the History just drawn
 
     def __init__(
         self,
@@ -130,3 +131,4 @@ class FramePresenter(QObject):
     def draw_history(self, history: History) -> None:
         """The objective per iteration."""
         self._convergence.set_history(history.iterations, history.values, history.objective)
+        self.history_drawn.emit(history)

@@ -24,6 +24,10 @@ Outgoing signals (queued to the GUI thread; the worker never touches a widget):
 - ``export_done(str)`` / ``export_failed(str, str)``: an export was written to the path / could
   not be (path, reason).
 - ``notice(str)``: something the user should know that is not an error (e.g. max_iter reached).
+- ``trace_ready(PointTrace)``: pinned rows' responsibilities across the history (``trace_points``).
+
+With a synthetic preset's truth (``FitData.truth``) the worker also scores EM's labels against
+the true ones (adjusted Rand index, em_engine.bound) at every E-step, sent in ``History``.
 
 Generations: a command that replaces what is shown (reset, reseed, restore, new settings, new data,
 an imported model, a moved mean) gets a new generation number when it is posted, and every frame
@@ -45,6 +49,7 @@ import numpy as np
 from PySide6.QtCore import QMutex, QObject, QWaitCondition, Signal, Slot
 
 from em_engine import gaussian
+from em_engine.bound import adjusted_rand_score, responsibility_trace
 from em_engine.checks import reg_covar_note
 from em_engine.errors import DataError, EMError, RowError
 from em_gui import commands as cmd
@@ -60,6 +65,7 @@ from em_gui.frames import (
     FitState,
     Frame,
     History,
+    PointTrace,
 )
 
 __all__ = ["EM_THREADS", "EMWorker"]
@@ -97,6 +103,7 @@ class EMWorker(QObject):
     notice = Signal(str)
     export_done = Signal(str)
     export_failed = Signal(str, str)
+    trace_ready = Signal(object)
     finished = Signal()
 
     def __init__(self, session_factory: Callable[..., Any] | None = None) -> None:
@@ -119,6 +126,7 @@ class EMWorker(QObject):
         self._state = PAUSED
         self._last_step_start = 0.0
         self._last_emit = -math.inf
+        self._agreement: dict[int, float] = {}  # iteration -> ARI with the true labels
         self._handlers: dict[type[cmd.Command], Callable[[Any], None]] = {
             cmd.Run: self._do_run,
             cmd.Pause: self._do_pause,
@@ -133,6 +141,7 @@ class EMWorker(QObject):
             cmd.Configure: self._do_configure,
             cmd.ExportModel: self._do_export_model,
             cmd.ExportAssignments: self._do_export_assignments,
+            cmd.TracePoints: self._do_trace_points,
         }
 
     # ------------------------------------------------------------------ commands (any thread)
@@ -240,6 +249,10 @@ class EMWorker(QObject):
         """Write the per-row assignments of the newest state (CSV) in the worker thread;
         ``export_done`` or ``export_failed`` follows."""
         self.post(cmd.ExportAssignments(Path(path)))
+
+    def trace_points(self, rows: Sequence[int]) -> None:
+        """Responsibilities of ``rows`` (0-based) across the history; ``trace_ready`` follows."""
+        self.post(cmd.TracePoints(tuple(int(r) for r in rows)))
 
     def newest_state(self) -> FitState | None:
         """The newest state the worker holds (None before data): snapshot, data and settings.
@@ -435,6 +448,7 @@ class EMWorker(QObject):
                 max_iter=settings.max_iter,
                 prior=True if settings.prior else None,
                 initial_params=None if initial_params is None else dict(initial_params),
+                mode=settings.mode,
             )
         except RowError as exc:  # named as the file names it: its row and the column's name
             raise DataError(exc.located(source, data.lines, data.feature_names)) from None
@@ -443,11 +457,20 @@ class EMWorker(QObject):
                 raise
             raise DataError(f"{source}: {exc}") from None  # new data: say which
         self._session, self._data, self._settings = session, data, settings
+        self._agreement = {}
         self._seed = int(session.snapshot.seed)
         self._after_command()
         note = reg_covar_note(data.X, settings.reg_covar, data.feature_names)
         if note is not None:
             self.notice.emit(note)
+
+    def _do_trace_points(self, command: cmd.TracePoints) -> None:
+        session = self._require_session()
+        rows = np.array([r for r in command.rows if 0 <= r < len(self._data.X)], dtype=np.intp)
+        iterations, resp = responsibility_trace(
+            session.history, self._data.X[rows], session.covariance_type
+        )
+        self.trace_ready.emit(PointTrace(self._generation, rows, iterations, resp))
 
     # ------------------------------------------------------------------ exports
     def _export(self, path: Path, write: Callable[[FitState, Path], object]) -> None:
@@ -502,6 +525,7 @@ class EMWorker(QObject):
         session = self._session
         if session is None:
             return
+        self._record_agreement(session.snapshot)
         newest = FitState(self._generation, session.snapshot, self._data, self._settings)
         self._mutex.lock()
         self._newest = newest
@@ -518,9 +542,33 @@ class EMWorker(QObject):
                 settings=self._settings,
                 n_history=len(session.history),
                 state=self._current_state(),
+                prior=getattr(session, "prior", None),
             )
         )
         iterations, values = session.objective_values()  # cheap at any history length
+        bound = session.bound_history() if hasattr(session, "bound_history") else None
+        agreement = None
+        if self._agreement:
+            keys = np.array(sorted(self._agreement), dtype=np.int64)
+            agreement = (keys, np.array([self._agreement[int(k)] for k in keys]))
         self.history_changed.emit(
-            History(self._generation, iterations, values, session.snapshot.objective)
+            History(
+                self._generation,
+                iterations,
+                values,
+                session.snapshot.objective,
+                bound,
+                agreement,
+            )
         )
+
+    def _record_agreement(self, snapshot: Any) -> None:
+        """The ARI of the labels of the E-step in ``snapshot`` with the true labels (if known);
+        values of iterations a later step replaced are dropped."""
+        truth = None if self._data is None else self._data.truth
+        scored = snapshot.log_likelihood_iteration
+        if truth is None or snapshot.labels is None or scored is None:
+            return
+        for i in [i for i in self._agreement if i > scored]:
+            del self._agreement[i]
+        self._agreement[scored] = adjusted_rand_score(truth.labels, snapshot.labels)

@@ -33,6 +33,8 @@ from em_gui.scatter.points import PointsItem
 
 #: Quiet time after the last view range change before the density is re-binned (ms).
 REBIN_DELAY_MS = 120
+#: A click selects the nearest point within this many pixels (inspect mode).
+INSPECT_RADIUS = 12.0
 
 
 class ScatterView(QtWidgets.QWidget):
@@ -47,10 +49,14 @@ class ScatterView(QtWidgets.QWidget):
         component, new x, new y: emitted when the user releases a dragged mean marker.
     point_clicked(float, float)
         data coordinates of a left click, only while add-point mode is on.
+    point_inspected(int)
+        the row (0-based) of the point nearest a left click (within INSPECT_RADIUS pixels),
+        while add-point mode is off.
     """
 
     mean_dragged = QtCore.Signal(int, float, float)
     point_clicked = QtCore.Signal(float, float)
+    point_inspected = QtCore.Signal(int)
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -89,6 +95,7 @@ class ScatterView(QtWidgets.QWidget):
         self._shown: tuple[Any, Any, int] = (None, None, 1)  # labels, confidence, k on screen
         self._hidden = np.zeros(0, dtype=bool)  # (K,) components hidden from the legend
         self._add_point_mode = False
+        self._plot_xy = np.empty((0, 2))  # where the points are drawn (1-D: with the jitter)
         self.plot_item.scene().sigMouseClicked.connect(self._on_scene_click)
         self._rebin_timer = QtCore.QTimer(self)
         self._rebin_timer.setSingleShot(True)
@@ -150,11 +157,13 @@ class ScatterView(QtWidgets.QWidget):
             raise ValueError(f"set_points expects an (N, 2) array, got shape {xy.shape}")
         self._n = len(xy)
         x, y = xy[:, 0], xy[:, 1]
+        self._plot_xy = xy
         finite_y = y[np.isfinite(y)]
         self._one_d = len(finite_y) > 0 and bool(finite_y.min() == finite_y.max())
         if self._one_d:
             self._strip_y = float(finite_y[0])
             y = y + strip_jitter(self._n)
+            self._plot_xy = np.column_stack([x, y])
         self.plot_item.getAxis("left").setStyle(showValues=not self._one_d)
         density = self.uses_density_image and bool(np.isfinite(xy).all(axis=1).any())
         self._use_density = density
@@ -372,7 +381,7 @@ class ScatterView(QtWidgets.QWidget):
         self.mean_dragged.emit(index, float(pos.x()), float(pos.y()))
 
     def _on_scene_click(self, event) -> None:
-        if not self._add_point_mode or event.button() != QtCore.Qt.MouseButton.LeftButton:
+        if event.button() != QtCore.Qt.MouseButton.LeftButton:
             return
         view_box = self.plot_item.getViewBox()
         if not view_box.sceneBoundingRect().contains(event.scenePos()):
@@ -380,7 +389,22 @@ class ScatterView(QtWidgets.QWidget):
         if self._legend.isVisible() and self._legend.sceneBoundingRect().contains(event.scenePos()):
             return  # a legend click toggles a component, it adds no point
         point = view_box.mapSceneToView(event.scenePos())
-        self.point_clicked.emit(float(point.x()), float(point.y()))
+        if self._add_point_mode:
+            self.point_clicked.emit(float(point.x()), float(point.y()))
+            return
+        row = self.nearest_point(float(point.x()), float(point.y()))
+        if row is not None:
+            self.point_inspected.emit(row)
+
+    def nearest_point(self, x: float, y: float) -> int | None:
+        """The row drawn nearest plot coordinates (x, y), within INSPECT_RADIUS pixels, or None."""
+        if len(self._plot_xy) == 0:
+            return None
+        width, height = self.plot_item.getViewBox().viewPixelSize()
+        distance = np.hypot((self._plot_xy[:, 0] - x) / width, (self._plot_xy[:, 1] - y) / height)
+        distance[~np.isfinite(distance)] = np.inf
+        row = int(np.argmin(distance))
+        return row if distance[row] <= INSPECT_RADIUS else None
 
     def set_add_point_mode(self, on: bool) -> None:
         """While on, a left click on the plot emits point_clicked(x, y)."""

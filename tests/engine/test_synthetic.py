@@ -18,8 +18,16 @@ from em_engine.synthetic import (
 )
 
 
-def test_presets_are_the_five_named() -> None:
-    assert set(PRESETS) == {"blobs", "anisotropic", "unequal", "overlap", "house_prices"}
+def test_presets_are_the_seven_named() -> None:
+    assert set(PRESETS) == {
+        "blobs",
+        "anisotropic",
+        "unequal",
+        "overlap",
+        "house_prices",
+        "house_prices_1d",
+        "collapse",
+    }
     assert all(isinstance(text, str) and text for text in PRESETS.values())
 
 

@@ -683,7 +683,11 @@ def test_window_fits_a_1280x720_screen_and_menus(qtbot, make_window):
     help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
     names = [a.text() for a in view.actions()]
     assert "Main" in names and "Restore &default settings" in names
-    assert [a.text() for a in help_menu.actions()] == ["&About EM Explorer"]
+    assert [a.text() for a in help_menu.actions()] == [
+        "&Lesson: EM step by step",
+        "",
+        "&About EM Explorer",
+    ]
 
 
 def test_restore_default_settings(qtbot, make_window, settings):

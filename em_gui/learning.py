@@ -1,0 +1,199 @@
+"""The window's "understand EM" parts, built and wired in one place.
+
+- an "Understand EM" dock with the explain panel (em_gui.explain) and the point inspector
+  (em_gui.inspector) as tabs; a click on the plot (when "Add points" is off) selects a point
+  for both;
+- the bound view (em_gui.bound_view), placed by the window next to the convergence view;
+- the 1-D view (em_gui.oned), shown above the scatter for one-column data;
+- the truth overlay: for a synthetic preset, its true components drawn dashed on the plot (the
+  "Show truth" action) and the agreement (ARI) in the bound view;
+- the collapse note (em_gui.collapse_note): what happened when a component collapsed, what the
+  collapse policy did, and the remedies;
+- the lesson (em_gui.lesson), opened from Help.
+
+The window calls ``attach`` once its presenter and controller exist; everything drawn comes from
+the newest frame and history the window draws.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from em_engine.covariance import marginal
+from em_engine.synthetic import true_parameters
+from em_gui.bound_view import BoundView
+from em_gui.collapse_note import CollapseNote
+from em_gui.explain import ExplainPanel
+from em_gui.frames import RUNNING, Frame, History, PointTrace, Truth
+from em_gui.inspector import InspectorPanel
+from em_gui.oned import OneDView
+from em_gui.palette import component_colors
+from em_gui.scatter.geometry import ellipse_polylines
+
+if TYPE_CHECKING:
+    from em_gui.main_window import MainWindow
+
+__all__ = ["LearningPanels", "preset_truth"]
+
+_TRUTH_SIGMA = (2.0,)
+
+
+def preset_truth(name: str, dataset: Any) -> Truth | None:
+    """The true mixture and labels of a synthetic preset's data set, or None without labels."""
+    labels = getattr(dataset, "labels", None)
+    if labels is None:
+        return None
+    weights, means, covariances = true_parameters(name, np.asarray(dataset.X).shape[1])
+    return Truth(weights, means, covariances, np.asarray(labels))
+
+
+class LearningPanels(QtCore.QObject):
+    """Builds the learning views for ``window`` (see the module docstring)."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self._window = window
+        self.explain = ExplainPanel()
+        self.inspector = InspectorPanel()
+        self.bound_view = BoundView()
+        self.oned = OneDView()
+        self.oned.setVisible(False)
+        self.collapse_note = CollapseNote()
+        self.tabs = QtWidgets.QTabWidget()
+        self.tabs.setObjectName("tabs_understand")
+        self.tabs.addTab(self.explain, "Explain")
+        self.tabs.addTab(self.inspector, "Inspect point")
+        self.dock = QtWidgets.QDockWidget("Understand EM", window)
+        self.dock.setObjectName("dock_understand")
+        self.dock.setWidget(self.tabs)
+        self.dock.setMinimumWidth(320)
+        self._lesson: Any = None
+        self._show_truth = False
+        self._truth_items: list[pg.PlotCurveItem] = []
+        self._highlight = pg.ScatterPlotItem(
+            size=13, pen=pg.mkPen(220, 0, 0, width=2), brush=None, symbol="o"
+        )
+        self._highlight.setZValue(8)
+        self._traced: tuple[Any, ...] | None = None
+
+    # ------------------------------------------------------------------ wiring
+    def attach(self, beside: QtWidgets.QDockWidget, history_drawn: QtCore.SignalInstance) -> None:
+        """Connect to the window's views and controller (after they exist): the dock goes in a
+        tab ``beside`` the given one; ``history_drawn`` carries each History the window draws."""
+        w = self._window
+        w.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        w.tabifyDockWidget(beside, self.dock)
+        beside.raise_()
+        w.scatter.plot_item.addItem(self._highlight, ignoreBounds=True)
+        w.snapshot_drawn.connect(self.show_frame)
+        history_drawn.connect(self.show_history)
+        w.controller.trace_ready.connect(self._on_trace)
+        w.scatter.point_inspected.connect(self.select_point)
+        self.inspector.pins_changed.connect(self._request_trace)
+        self.collapse_note.remedy_chosen.connect(self._apply_remedy)
+
+    def view_actions(self) -> list[QtWidgets.QWidgetAction | Any]:
+        """The dock's show/hide action, for the View menu."""
+        return [self.dock.toggleViewAction()]
+
+    # ------------------------------------------------------------------ commands
+    def select_point(self, row: int) -> None:
+        """Explain and inspect data row ``row`` (0-based)."""
+        self.explain.select_point(row)
+        self.inspector.select_point(row)
+
+    def set_show_truth(self, on: bool) -> None:
+        """Draw a synthetic preset's true components (dashed 2-sigma ellipses) on the plot."""
+        self._show_truth = bool(on)
+        self.bound_view.set_show_agreement(self._show_truth)
+        frame = self._window.current_frame()
+        if frame is not None:
+            self._draw_truth(frame)
+
+    def show_lesson(self) -> None:
+        """Open the lesson panel (Help → Lesson: EM step by step) at its first step."""
+        from em_gui.lesson import LessonPanel
+
+        if self._lesson is None:
+            self._lesson = LessonPanel(self._window)
+        self._lesson.start()
+
+    @property
+    def lesson(self) -> Any:
+        """The lesson panel, once opened (else None)."""
+        return self._lesson
+
+    # ------------------------------------------------------------------ drawing
+    def show_frame(self, frame: Frame) -> None:
+        """Show the frame just drawn in every learning view."""
+        self.explain.show_frame(frame)
+        self.inspector.show_frame(frame)
+        self.bound_view.mark_iteration(frame.snapshot.iteration)
+        one_d = frame.data.X.shape[1] == 1
+        self.oned.setVisible(one_d)
+        if one_d:
+            self.oned.show_frame(frame)
+        self._draw_truth(frame)
+        self._show_collapse(frame)
+        key = (frame.generation, frame.n_history)
+        if self.inspector.pinned and frame.state != RUNNING and key != self._traced:
+            self._request_trace(self.inspector.pinned)
+
+    def show_history(self, history: History) -> None:
+        """The bound, KL and ARI per half-step."""
+        self.bound_view.set_history(history)
+
+    def _request_trace(self, rows: list[int]) -> None:
+        frame = self._window.current_frame()
+        if not rows or frame is None:
+            return
+        self._traced = (frame.generation, frame.n_history)
+        self._window.controller.trace_points(rows)
+
+    def _on_trace(self, trace: PointTrace) -> None:
+        self.inspector.show_trace(trace)
+
+    def _draw_truth(self, frame: Frame) -> None:
+        plot = self._window.scatter.plot_item
+        for item in self._truth_items:
+            plot.removeItem(item)
+        self._truth_items = []
+        truth = frame.data.truth
+        if not self._show_truth or truth is None or frame.data.X.shape[1] < 2:
+            return
+        columns = self._window.controls.view_columns()
+        means, covs = marginal(truth.means, truth.covariances, "full", columns)
+        rings = ellipse_polylines(means, covs, _TRUTH_SIGMA)
+        for k, colour in enumerate(component_colors(len(means))):
+            pen = pg.mkPen(colour.darker(130), width=2.5, style=QtCore.Qt.PenStyle.DashLine)
+            item = pg.PlotCurveItem(rings[k, 0, :, 0], rings[k, 0, :, 1], pen=pen)
+            item.setZValue(6)
+            plot.addItem(item, ignoreBounds=True)
+            self._truth_items.append(item)
+
+    @property
+    def truth_items(self) -> list[pg.PlotCurveItem]:
+        """The dashed true ellipses drawn now."""
+        return list(self._truth_items)
+
+    def _show_collapse(self, frame: Frame) -> None:
+        snap = frame.snapshot
+        self.collapse_note.show_frame(frame)
+        rows = np.empty(0, dtype=np.intp)
+        if snap.labels is not None and snap.narrow and frame.data.X.shape[1] >= 2:
+            held = np.isin(snap.labels, [k for k, _ in snap.narrow])
+            rows = np.flatnonzero(held)[:200]
+        if rows.size:
+            cx, cy = self._window.controls.view_columns()
+            self._highlight.setData(frame.data.X[rows, cx], frame.data.X[rows, cy])
+        else:
+            self._highlight.setData([], [])
+
+    def _apply_remedy(self, settings: Any) -> None:
+        frame = self._window.current_frame()
+        if frame is not None:
+            self._window.controller.apply_settings(frame, settings)
