@@ -13,6 +13,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from em_gui.convergence import informative_range
 from em_gui.explain import gap_text, number
 from em_gui.frames import History
 
@@ -24,16 +25,26 @@ _KL = (120, 94, 240)
 _ARI = (0, 140, 70)
 
 
-def _plot(widget: pg.GraphicsLayoutWidget, row: int, title: str) -> pg.PlotItem:
-    plot = widget.addPlot(row=row, col=0)
+def _plot(
+    widget: pg.GraphicsLayoutWidget, row: int, col: int, title: str, span: int = 1
+) -> pg.PlotItem:
+    plot = widget.addPlot(row=row, col=col, colspan=span)
     plot.showGrid(x=True, y=True, alpha=0.15)
     plot.setTitle(title, size="8pt", color="#222")
-    plot.getAxis("left").setWidth(58)
+    plot.getAxis("left").setWidth(50)
     plot.getAxis("left").enableAutoSIPrefix(False)
     plot.getAxis("bottom").enableAutoSIPrefix(False)
     plot.setMenuEnabled(False)
-    plot.enableAutoRange(axis="y")
+    plot.disableAutoRange(axis="y")  # see _fit: a wild start would flatten the rest
     return plot
+
+
+def _fit(plot: pg.PlotItem, values: np.ndarray) -> None:
+    """The y range of the informative part of ``values`` (convergence.informative_range)."""
+    lo, hi, _ = informative_range(values)
+    if np.isfinite(lo):
+        pad = max(hi - lo, 1e-9 * max(abs(lo), abs(hi)), 1e-12) * 0.08
+        plot.setYRange(lo - pad, hi + pad, padding=0)
 
 
 class BoundView(QtWidgets.QWidget):
@@ -45,28 +56,29 @@ class BoundView(QtWidgets.QWidget):
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("w")
         self.graphics.ci.setContentsMargins(2, 2, 8, 2)
-        self.value_plot = _plot(self.graphics, 0, "Why EM climbs: log p(X | θ) and the bound 𝓛")
-        self.value_plot.addLegend(offset=(-8, -8), labelTextSize="8pt")
-        self.kl_plot = _plot(self.graphics, 1, "KL(q ‖ posterior) = log p − 𝓛")
-        self.ari_plot = _plot(self.graphics, 2, "agreement with the truth (ARI)")
+        title = (
+            f"<span style='color:rgb{_EVIDENCE}'>log p(X | θ)</span> and "
+            f"<span style='color:rgb{_BOUND}'>EM's bound 𝓛</span>"
+        )
+        self.value_plot = _plot(self.graphics, 0, 0, title, span=2)
+        self.kl_plot = _plot(self.graphics, 1, 0, "KL gap")
+        self.ari_plot = _plot(self.graphics, 1, 1, "ARI (truth)")
         self.kl_plot.setXLink(self.value_plot)
         self.ari_plot.setXLink(self.value_plot)
-        self.kl_plot.setLabel("bottom", "iteration (M-steps at i − ½)")
-        self.ari_plot.enableAutoRange(axis="y", enable=False)
+        self.value_plot.setLabel("bottom", "iteration (M at i − ½)")
+        for plot in (self.kl_plot, self.ari_plot):
+            plot.getAxis("bottom").setStyle(showValues=False)
+            plot.getAxis("bottom").setHeight(6)
         self.ari_plot.setYRange(-0.05, 1.05)
         self.graphics.ci.layout.setRowStretchFactor(0, 3)
         self.graphics.ci.layout.setRowStretchFactor(1, 2)
-        self.graphics.ci.layout.setRowStretchFactor(2, 2)
-        self.evidence_curve = self.value_plot.plot(
-            pen=pg.mkPen(_EVIDENCE, width=2), name="log p(X | θ)"
-        )
+        self.evidence_curve = self.value_plot.plot(pen=pg.mkPen(_EVIDENCE, width=2))
         self.bound_curve = self.value_plot.plot(
             pen=pg.mkPen(_BOUND, width=2, style=QtCore.Qt.PenStyle.DashLine),
             symbol="o",
             symbolSize=5,
             symbolPen=None,
             symbolBrush=_BOUND,
-            name="bound 𝓛(q, θ)",
         )
         self.kl_curve = self.kl_plot.plot(
             pen=pg.mkPen(_KL, width=1.5),
@@ -107,6 +119,10 @@ class BoundView(QtWidgets.QWidget):
             self.evidence_curve.setData(x[known], bound.evidence[known])
             self.bound_curve.setData(x, bound.bound)
             self.kl_curve.setData(x[known], bound.kl[known])
+            # the bound's E-step values are log p(X), and log p(X) after an M-step lies below the
+            # next E-step's: the bound and the newest log p(X) span the curves
+            _fit(self.value_plot, np.concatenate([bound.bound, bound.evidence[-1:]]))
+            _fit(self.kl_plot, np.concatenate([[0.0], bound.kl[known]]))
         agreement = history.agreement
         if agreement is not None:
             self.ari_curve.setData(*agreement)
@@ -122,8 +138,7 @@ class BoundView(QtWidgets.QWidget):
             return
         self._show_agreement = bool(on)
         if on:
-            self.graphics.addItem(self.ari_plot, row=2, col=0)
-            self.graphics.ci.layout.setRowStretchFactor(2, 2)
+            self.graphics.addItem(self.ari_plot, row=1, col=1)
         else:
             self.graphics.removeItem(self.ari_plot)
 

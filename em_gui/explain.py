@@ -176,8 +176,7 @@ def _objective(frame: Frame) -> str:
     if snap.kl is not None:
         lines.append(
             "KL(q ‖ p(z | X, θ)) = log p(X | θ) − 𝓛 = "
-            f"<b>{gap_text(snap.evidence, snap.bound)}</b></div>"
-            + _gap_note(snap.phase, snap.mode)
+            f"<b>{gap_text(snap.evidence, snap.bound)}</b></div>" + _gap_note(snap.phase, snap.mode)
         )
     else:
         lines.append("</div><p class='dim'>Take an E-step to score these parameters.</p>")

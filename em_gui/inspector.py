@@ -164,6 +164,8 @@ class InspectorPanel(QtWidgets.QWidget):
             x=np.arange(1, k_count + 1), height=resp, brushes=colours, pens=colours, width=0.7
         )
         self.bars_plot.setXRange(0.4, k_count + 0.6, padding=0)
+        ticks = [(k + 1, str(k + 1)) for k in range(k_count)]
+        self.bars_plot.getAxis("bottom").setTicks([ticks])
         self.table.setRowCount(k_count)
         columns = (self.terms.weighted[0], self.terms.log_weighted[0], resp)
         for k in range(k_count):

@@ -5,7 +5,8 @@
   for both;
 - the bound view (em_gui.bound_view), placed by the window next to the convergence view;
 - the 1-D view (em_gui.oned), shown above the scatter for one-column data;
-- the truth overlay: for a synthetic preset, its true components drawn dashed on the plot (the
+- the truth overlay: for a synthetic preset, its true components drawn dashed (dark grey: the
+  true components are not numbered as EM's) on the plot (the
   "Show truth" action) and the agreement (ARI) in the bound view;
 - the collapse note (em_gui.collapse_note): what happened when a component collapsed, what the
   collapse policy did, and the remedies;
@@ -31,7 +32,6 @@ from em_gui.explain import ExplainPanel
 from em_gui.frames import RUNNING, Frame, History, PointTrace, Truth
 from em_gui.inspector import InspectorPanel
 from em_gui.oned import OneDView
-from em_gui.palette import component_colors
 from em_gui.scatter.geometry import ellipse_polylines
 
 if TYPE_CHECKING:
@@ -78,6 +78,10 @@ class LearningPanels(QtCore.QObject):
             size=13, pen=pg.mkPen(220, 0, 0, width=2), brush=None, symbol="o"
         )
         self._highlight.setZValue(8)
+        self._selected = pg.ScatterPlotItem(
+            size=18, pen=pg.mkPen(0, 0, 0, width=2.5), brush=None, symbol="o"
+        )
+        self._selected.setZValue(9)
         self._traced: tuple[Any, ...] | None = None
 
     # ------------------------------------------------------------------ wiring
@@ -89,6 +93,7 @@ class LearningPanels(QtCore.QObject):
         w.tabifyDockWidget(beside, self.dock)
         beside.raise_()
         w.scatter.plot_item.addItem(self._highlight, ignoreBounds=True)
+        w.scatter.plot_item.addItem(self._selected, ignoreBounds=True)
         w.snapshot_drawn.connect(self.show_frame)
         history_drawn.connect(self.show_history)
         w.controller.trace_ready.connect(self._on_trace)
@@ -105,6 +110,9 @@ class LearningPanels(QtCore.QObject):
         """Explain and inspect data row ``row`` (0-based)."""
         self.explain.select_point(row)
         self.inspector.select_point(row)
+        frame = self._window.current_frame()
+        if frame is not None:
+            self._mark_selected(frame)
 
     def set_show_truth(self, on: bool) -> None:
         """Draw a synthetic preset's true components (dashed 2-sigma ellipses) on the plot."""
@@ -139,6 +147,7 @@ class LearningPanels(QtCore.QObject):
             self.oned.show_frame(frame)
         self._draw_truth(frame)
         self._show_collapse(frame)
+        self._mark_selected(frame)
         key = (frame.generation, frame.n_history)
         if self.inspector.pinned and frame.state != RUNNING and key != self._traced:
             self._request_trace(self.inspector.pinned)
@@ -157,6 +166,19 @@ class LearningPanels(QtCore.QObject):
     def _on_trace(self, trace: PointTrace) -> None:
         self.inspector.show_trace(trace)
 
+    def _mark_selected(self, frame: Frame) -> None:
+        """A black ring around the inspected point (on the viewed columns)."""
+        row = self.inspector.row
+        if row is None or row >= len(frame.data.X):
+            self._selected.setData([], [])
+            return
+        x = frame.data.X[row]
+        if len(x) == 1:
+            self._selected.setData([], [])  # the strip's jitter is the scatter view's own
+            return
+        cx, cy = self._window.controls.view_columns()
+        self._selected.setData([x[cx]], [x[cy]])
+
     def _draw_truth(self, frame: Frame) -> None:
         plot = self._window.scatter.plot_item
         for item in self._truth_items:
@@ -168,8 +190,8 @@ class LearningPanels(QtCore.QObject):
         columns = self._window.controls.view_columns()
         means, covs = marginal(truth.means, truth.covariances, "full", columns)
         rings = ellipse_polylines(means, covs, _TRUTH_SIGMA)
-        for k, colour in enumerate(component_colors(len(means))):
-            pen = pg.mkPen(colour.darker(130), width=2.5, style=QtCore.Qt.PenStyle.DashLine)
+        pen = pg.mkPen(40, 40, 40, width=2.5, style=QtCore.Qt.PenStyle.DashLine)
+        for k in range(len(means)):
             item = pg.PlotCurveItem(rings[k, 0, :, 0], rings[k, 0, :, 1], pen=pen)
             item.setZValue(6)
             plot.addItem(item, ignoreBounds=True)

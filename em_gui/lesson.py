@@ -18,7 +18,7 @@ from em_gui.frames import FitSettings
 if TYPE_CHECKING:
     from em_gui.main_window import MainWindow
 
-__all__ = ["STEPS", "LessonPanel", "LessonStep"]
+__all__ = ["STEPS", "LessonPanel", "LessonStep", "set_up"]
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class LessonStep:
     setup: Callable[[MainWindow], None]
 
 
-def _data(
+def set_up(
     window: MainWindow,
     preset: str,
     k: int,
@@ -60,17 +60,17 @@ def _data(
 
 
 def _latent(w: MainWindow) -> None:
-    _data(w, "house_prices_1d", 3)
+    set_up(w, "house_prices_1d", 3)
     w.action("show_truth").setChecked(True)
 
 
 def _mixture(w: MainWindow) -> None:
-    _data(w, "house_prices", 3)
+    set_up(w, "house_prices", 3)
     w.action("show_truth").setChecked(True)
 
 
 def _e_step(w: MainWindow) -> None:
-    _data(w, "overlap", 3, init="random", seed=3)
+    set_up(w, "overlap", 3, init="random_from_data", seed=0)
     w.e_step()
 
 
@@ -80,22 +80,22 @@ def _m_step(w: MainWindow) -> None:
 
 
 def _likelihood(w: MainWindow) -> None:
-    _data(w, "overlap", 3, init="random", seed=3)
+    set_up(w, "overlap", 3, init="random_from_data", seed=0)
     w.run()
 
 
 def _optima(w: MainWindow) -> None:
-    _data(w, "blobs", 4, init="random", seed=11)
+    set_up(w, "blobs", 4, init="random_from_data", seed=3)
     w.run()
 
 
 def _map(w: MainWindow) -> None:
-    _data(w, "collapse", 3)
+    set_up(w, "collapse", 3)
     w.run()
 
 
 def _kmeans(w: MainWindow) -> None:
-    _data(w, "anisotropic", 3, mode="kmeans")
+    set_up(w, "anisotropic", 3, mode="kmeans")
     w.run()
 
 

@@ -205,7 +205,7 @@ class MainWindow(QMainWindow):
         splitter.addWidget(bottom)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([640, 240])
+        splitter.setSizes([580, 300])
         splitter.setChildrenCollapsible(False)
         # below these the scatter plot is a strip under its legend and the curve has no height
         self.scatter.setMinimumHeight(260)

@@ -41,6 +41,7 @@ class OneDView(QtWidgets.QWidget):
         for plot in (self.density_plot, self.band_plot):
             plot.setMenuEnabled(False)
             plot.getAxis("left").setWidth(56)
+            plot.getAxis("left").enableAutoSIPrefix(False)
         self.density_plot.setLabel("left", "density")
         self.band_plot.setLabel("left", "r<sub>k</sub>(x)")
         self.band_plot.setYRange(0.0, 1.0, padding=0.02)
@@ -56,7 +57,7 @@ class OneDView(QtWidgets.QWidget):
         self.mean_lines: list[pg.InfiniteLine] = []
         self.sigma_bars: list[pg.ErrorBarItem] = []
         self.bands: list[pg.FillBetweenItem] = []
-        self._band_edges: list[pg.PlotDataItem] = []
+        self._band_edges: list[pg.PlotCurveItem] = []
         self.grid = np.empty(0)
         self.responsibilities = np.empty((0, 0))
         self.weighted = np.empty((0, 0))
@@ -78,7 +79,9 @@ class OneDView(QtWidgets.QWidget):
         legend.addItem(self.mixture_curve, "p(x)")
         self.component_curves, self.mean_lines, self.sigma_bars = [], [], []
         self.bands, self._band_edges = [], []
-        edges = [self.band_plot.plot(pen=None) for _ in range(k + 1)]
+        edges = [pg.PlotCurveItem(pen=pg.mkPen(0, 0, 0, 0)) for _ in range(k + 1)]
+        for edge in edges:
+            self.band_plot.addItem(edge)
         self._band_edges = edges
         for i, colour in enumerate(component_colors(k)):
             name = f"π<sub>{i + 1}</sub>𝒩<sub>{i + 1}</sub>"
