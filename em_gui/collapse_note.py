@@ -99,12 +99,10 @@ class CollapseNote(QtWidgets.QFrame):
         if snap.narrow:
             counts = None if snap.labels is None else snap.labels
             for k, fraction in snap.narrow:
-                held = (
-                    "" if counts is None else f" of the {int((counts == k).sum())} points it holds"
-                )
+                held = "" if counts is None else f" ({int((counts == k).sum())}, ringed in red)"
                 lines.append(
-                    f"<b>Component {k + 1} has collapsed</b> onto a few points: its smallest "
-                    f"variance is {number(fraction, 2)} of the data's{held} (ringed in red). "
+                    f"<b>Component {k + 1} has collapsed</b> onto a few points{held}: its "
+                    f"smallest variance is {number(fraction, 2)} of the data's."
                 )
             lines.append(
                 "Maximum likelihood rewards this without bound: a Gaussian on one point has "
