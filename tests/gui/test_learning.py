@@ -1,0 +1,304 @@
+"""The "understand EM" views in the window (offscreen): the numbers they show are read back from
+the widgets and compared with the engine's; the 1-D view is checked in pixels; the lesson is
+walked end to end."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+
+from em_engine.bound import adjusted_rand_score, point_terms
+from em_engine.session import EMSession
+from em_gui import MainWindow
+from em_gui.explain import number
+from em_gui.frames import CONVERGED, RUNNING
+from em_gui.inspector import MAX_PINNED
+from em_gui.lesson import STEPS, set_up
+from em_gui.palette import component_colors
+
+
+@pytest.fixture
+def learning_window(qtbot, settings):
+    errors: list[str] = []
+    window = MainWindow(settings=settings, error_sink=errors.append, load_default_data=False)
+    window.errors = errors
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    window.set_speed(None)
+    yield window
+    assert not errors
+
+
+def drawn(qtbot, window, predicate, timeout=10000):
+    """Wait until the drawn frame is the newest and satisfies predicate(frame)."""
+
+    def ok() -> bool:
+        frame = window.current_frame()
+        return (
+            frame is not None
+            and frame.generation == window.controller.generation
+            and window.is_drawn_up_to_date()
+            and predicate(frame)
+        )
+
+    qtbot.waitUntil(ok, timeout=timeout)
+    return window.current_frame()
+
+
+def preset(qtbot, window, name, k, **settings):
+    set_up(window, name, k, **settings)
+    return drawn(qtbot, window, lambda f: name in f.data.source and f.snapshot.phase == "init")
+
+
+def plain(text: str) -> str:
+    """Rich-text numbers as the panel shows them, as plain text."""
+    return text.replace("<sup>", "").replace("</sup>", "")
+
+
+def test_explain_panel_shows_the_engines_numbers(qtbot, learning_window):
+    window = learning_window
+    frame = preset(qtbot, window, "overlap", 3, init="random_from_data")
+    window.e_step()
+    frame = drawn(qtbot, window, lambda f: f.snapshot.phase == "e")
+    row = 17
+    window.learning.select_point(row)
+    text = window.learning.explain.text.toPlainText()
+    snap = frame.snapshot
+    terms = point_terms(frame.data.X[row], snap.weights, snap.means, snap.covariances, "full")
+    assert f"point n = {row + 1}" in text
+    for k in range(3):  # each responsibility, as the engine computed it
+        assert plain(number(terms.responsibilities[0, k])) in text
+        assert plain(number(terms.component[0, k])) in text
+    assert plain(number(terms.log_density[0])) in text
+    assert plain(number(snap.evidence, 7)) in text
+    assert "KL(q ‖ p(z | X, θ)) = log p(X | θ) − 𝓛 = 0" in text  # an E-step closes the gap
+    window.m_step()
+    frame = drawn(qtbot, window, lambda f: f.snapshot.phase == "m")
+    window.learning.explain.select_component(2)
+    text = window.learning.explain.text.toPlainText()
+    snap = frame.snapshot
+    assert "M-step for component" in text.splitlines()[1]  # the half-step just taken comes first
+    assert f"Nk = Σn rnk = {plain(number(snap.nk[2]))}" in text
+    assert f"= {plain(number(snap.weights[2]))}" in text
+    assert plain(number(snap.kl)) in text
+    assert snap.kl > 0
+
+
+def test_point_inspector_numbers_click_and_pinned_traces(qtbot, learning_window):
+    window = learning_window
+    frame = preset(qtbot, window, "overlap", 3, init="random_from_data")
+    window.step()
+    frame = drawn(qtbot, window, lambda f: f.snapshot.iteration == 1)
+    inspector = window.learning.inspector
+    # a click on a point (Add points off) inspects it
+    row = int(np.argmax(frame.data.X[:, 0]))  # the rightmost point: no neighbour on top of it
+    window.learning.tabs.setCurrentIndex(1)
+    pixel = window.scatter.widget_pixels(frame.data.X[[row]])[0]
+    viewport = window.scatter.plot_widget.viewport()
+    offset = viewport.pos()
+    qtbot.mouseClick(
+        viewport,
+        Qt.MouseButton.LeftButton,
+        pos=QPoint(int(pixel[0]) - offset.x(), int(pixel[1]) - offset.y()),
+    )
+    qtbot.waitUntil(lambda: inspector.row == row)
+    snap = frame.snapshot
+    terms = point_terms(frame.data.X[row], snap.weights, snap.means, snap.covariances, "full")
+    table = inspector.table
+    for k in range(3):
+        shown = [float(table.item(k, c).text()) for c in (1, 2, 3)]
+        expected = [terms.weighted[0, k], terms.log_weighted[0, k], terms.responsibilities[0, k]]
+        assert shown == pytest.approx(expected, rel=1e-5)
+    log_density = float(
+        re.search(r"log p\(x\) = (\S+)", inspector.density_label.text())[1].replace("−", "-")
+    )
+    assert log_density == pytest.approx(terms.log_density[0], rel=1e-5)
+    # pins: the worker follows them across the history
+    inspector.pin()
+    window.learning.select_point(3)
+    inspector.pin()
+    assert inspector.pinned == [row, 3]
+    with qtbot.waitSignal(window.controller.trace_ready, timeout=10000):
+        window.run()
+    qtbot.waitUntil(lambda: window.current_frame().state == CONVERGED, timeout=10000)
+    qtbot.waitUntil(
+        lambda: (
+            len(inspector.trace_curves) == 6
+            and inspector.trace_curves[0].xData[-1] == window.current_frame().n_history - 1
+        ),
+        timeout=10000,
+    )
+    final = window.current_frame().snapshot
+    last = point_terms(
+        frame.data.X[[row, 3]], final.weights, final.means, final.covariances, "full"
+    )
+    ends = [curve.yData[-1] for curve in inspector.trace_curves]
+    assert ends == pytest.approx(list(last.responsibilities.ravel()), rel=1e-9)
+    for extra in range(MAX_PINNED + 1):
+        window.learning.select_point(10 + extra)
+        inspector.pin()
+    assert len(inspector.pinned) == MAX_PINNED
+    inspector.unpin_all()
+    assert inspector.trace_curves == [] and inspector.pinned == []
+
+
+def test_bound_view_draws_the_engines_bound(qtbot, learning_window):
+    window = learning_window
+    frame = preset(qtbot, window, "overlap", 3, init="random_from_data")
+    for _ in range(3):
+        window.step()
+    frame = drawn(qtbot, window, lambda f: f.snapshot.iteration == 3)
+    view = window.learning.bound_view
+    qtbot.waitUntil(lambda: len(view.bound_curve.xData) == 6)
+    session = EMSession(frame.data.X, 3, init="random_from_data", seed=frame.snapshot.seed)
+    for _ in range(3):
+        session.step()
+    history = session.bound_history()
+    assert np.array_equal(view.bound_curve.xData, history.half_steps / 2)
+    assert np.array_equal(view.bound_curve.yData, history.bound)
+    assert np.array_equal(view.kl_curve.yData, history.kl)
+    assert np.all(view.kl_curve.yData[1::2] > 0)  # M-steps open the gap
+    readout = view.readout.text()
+    assert "iteration 3" in readout and number(history.bound[-1], 7) in readout
+
+
+def test_mode_switch_runs_kmeans_and_hard_em(qtbot, learning_window):
+    window = learning_window
+    preset(qtbot, window, "anisotropic", 3)
+    controls = window.controls
+    controls.combo_mode.setCurrentIndex(controls.combo_mode.findData("kmeans"))
+    frame = drawn(qtbot, window, lambda f: f.snapshot.mode == "kmeans")
+    assert frame.settings.mode == "kmeans" and not controls.check_prior.isEnabled()
+    assert np.allclose(frame.snapshot.weights, 1 / 3)
+    window.run()
+    frame = drawn(qtbot, window, lambda f: f.state == CONVERGED)
+    assert frame.snapshot.objective == "classification log-likelihood"
+    assert "k-means" in window.learning.explain.text.toPlainText()
+    controls.combo_mode.setCurrentIndex(controls.combo_mode.findData("hard"))
+    frame = drawn(qtbot, window, lambda f: f.snapshot.mode == "hard")
+    assert controls.check_prior.isEnabled()
+
+
+def test_truth_toggle_draws_true_components_and_ari(qtbot, learning_window):
+    window = learning_window
+    frame = preset(qtbot, window, "house_prices", 3, init="random_from_data")
+    assert window.learning.truth_items == []
+    window.action("show_truth").setChecked(True)
+    assert len(window.learning.truth_items) == 3
+    assert window.learning.bound_view.shows_agreement
+    window.run()
+    frame = drawn(qtbot, window, lambda f: f.state == CONVERGED)
+    curve = window.learning.bound_view.ari_curve
+    qtbot.waitUntil(
+        lambda: curve.xData is not None and curve.xData[-1] == frame.snapshot.iteration - 1
+    )
+    expected = adjusted_rand_score(frame.data.truth.labels, frame.snapshot.labels)
+    assert curve.yData[-1] == pytest.approx(expected)
+    assert expected > 0.5
+    window.action("show_truth").setChecked(False)
+    assert window.learning.truth_items == []
+
+
+def _pixel_colour(view, plot, x: float, y: float):
+    """The colour the 1-D view shows at plot coordinates (x, y)."""
+    scene = plot.getViewBox().mapViewToScene(QPointF(x, y))
+    point = view.graphics.mapFromScene(scene)
+    image = view.graphics.grab().toImage()
+    ratio = image.devicePixelRatio()
+    return image.pixelColor(int(point.x() * ratio), int(point.y() * ratio))
+
+
+def test_one_d_view_draws_histogram_densities_and_bands(qtbot, learning_window):
+    window = learning_window
+    frame = preset(qtbot, window, "house_prices_1d", 3)
+    oned = window.learning.oned
+    assert oned.isVisible()
+    window.run()
+    frame = drawn(qtbot, window, lambda f: f.state == CONVERGED)
+    snap = frame.snapshot
+    terms = point_terms(oned.grid[:, None], snap.weights, snap.means, snap.covariances, "full")
+    assert np.array_equal(oned.mixture_curve.yData, terms.density)
+    assert np.array_equal(oned.component_curves[1].yData, terms.weighted[:, 1])
+    colours = component_colors(3)
+    for k in range(3):
+        mean = float(snap.means[k, 0])
+        assert oned.mean_lines[k].value() == pytest.approx(mean)
+        # the responsibility band under each mean is that component's colour (on white)
+        pixel = _pixel_colour(oned, oned.band_plot, mean, 0.5)
+        expected = colours[k]
+        alpha = 170 / 255
+        for got, base in (
+            (pixel.red(), expected.red()),
+            (pixel.green(), expected.green()),
+            (pixel.blue(), expected.blue()),
+        ):
+            assert abs(got - (alpha * base + (1 - alpha) * 255)) < 40
+    # the histogram is drawn: grey bars under the mixture's peak
+    peak = float(oned.grid[np.argmax(terms.density)])
+    bar = _pixel_colour(oned, oned.density_plot, peak, float(terms.density.max()) * 0.2)
+    assert abs(bar.red() - 200) < 30 and bar.red() == bar.green() == bar.blue()
+    # 2-D data hide the view again
+    preset(qtbot, window, "blobs", 4)
+    assert not oned.isVisible()
+
+
+def test_collapse_note_and_a_remedy(qtbot, learning_window):
+    window = learning_window
+    preset(qtbot, window, "collapse", 3)
+    window.run()
+    frame = drawn(qtbot, window, lambda f: f.state == CONVERGED, timeout=20000)
+    note = window.learning.collapse_note
+    assert frame.snapshot.narrow and note.isVisible()
+    k = frame.snapshot.narrow[0][0]
+    assert f"Component {k + 1} has collapsed" in note.text.text()
+    texts = [b.text() for b in note.buttons]
+    assert texts == ["MAP prior", "reg_covar = 0.01", "K = 2", "diagonal covariance"]
+    note.buttons[0].click()  # MAP: a new fit with the prior
+    frame = drawn(qtbot, window, lambda f: f.settings.prior and f.snapshot.phase == "init")
+    window.run()
+    frame = drawn(qtbot, window, lambda f: f.state == CONVERGED, timeout=20000)
+    assert not frame.snapshot.narrow and not note.isVisible()
+
+
+def test_the_lesson_walks_end_to_end(qtbot, learning_window):
+    window = learning_window
+    window.action("lesson").trigger()
+    lesson = window.learning.lesson
+    assert lesson.isVisible() and lesson.index == 0
+    assert not lesson.button_back.isEnabled()
+    expected_presets = [
+        "house_prices_1d",
+        "house_prices",
+        "overlap",
+        "overlap",
+        "overlap",
+        "blobs",
+        "collapse",
+        "anisotropic",
+    ]
+    for i, name in enumerate(expected_presets):
+        if i:
+            lesson.button_next.click()
+        assert lesson.index == i and lesson.title.text().startswith(f"{i + 1}. {STEPS[i].title}")
+        frame = drawn(
+            qtbot,
+            window,
+            lambda f, name=name: f"'{name}'" in f.data.source and f.state != RUNNING,
+            timeout=20000,
+        )
+        if i == 2:
+            assert frame.snapshot.phase == "e"
+        if i == 3:
+            assert frame.snapshot.phase == "m"
+    assert frame.snapshot.mode == "kmeans" and not lesson.button_next.isEnabled()
+    lesson.button_back.click()
+    assert lesson.index == 6
+    lesson.button_close.click()
+    assert not lesson.isVisible()
+    window.action("lesson").trigger()  # opened again: from the start
+    assert lesson.isVisible() and lesson.index == 0
