@@ -82,13 +82,13 @@ class Scored:
     objective : what the mode climbs: soft: log p(X | theta); hard, kmeans: the classification
         log-likelihood; with a prior + log p(theta)
     evidence : log p(X | theta) (+ log p(theta) with a prior), whatever the mode
-    entropy : H(q) of the E-step's q (0 in hard modes)
+    theta : the parameters scored
     """
 
     result: gaussian.EStepResult
     objective: float
     evidence: float
-    entropy: float
+    theta: Theta
 
 
 class EMIteration:
@@ -158,18 +158,21 @@ class EMIteration:
         log_prior_value = self._log_prior(theta)
         evidence = result.log_likelihood + log_prior_value
         if not hard:
-            entropy = result.log_likelihood - self._q(theta, result.stats)
-            return Scored(result, evidence, evidence, entropy)
+            return Scored(result, evidence, evidence, theta)
         one_hot = np.zeros((self.X.shape[0], theta.weights.size))
         one_hot[np.arange(self.X.shape[0]), result.labels] = 1.0
         stats = gaussian.stats_from_resp(self.X, one_hot, self.covariance_type, self.sample_weight)
         result = replace(result, stats=stats)
-        return Scored(result, self._q(theta, stats) + log_prior_value, evidence, 0.0)
+        return Scored(result, self._q(theta, stats) + log_prior_value, evidence, theta)
 
     def bound(self, theta: Theta, scored: Scored) -> float:
         """L(q, theta) (+ log p(theta)) for the q of ``scored``'s E-step: on the parameters it
         scored, its objective; on the next M-step's, the bound that M-step raised."""
-        return self._q(theta, scored.result.stats) + scored.entropy + self._log_prior(theta)
+        stats = scored.result.stats
+        entropy = 0.0  # hard modes: one-hot q
+        if self.mode == "soft":  # H(q) = log p(X | scored theta) - Q(scored theta | q)
+            entropy = scored.result.log_likelihood - self._q(scored.theta, stats)
+        return self._q(theta, stats) + entropy + self._log_prior(theta)
 
     def m_step(self, stats: gaussian.SufficientStats) -> _Parameters:
         """weights (K,), means (K, D), covariances (type shape) from the E-step's statistics:

@@ -49,11 +49,12 @@ import numpy as np
 from PySide6.QtCore import QMutex, QObject, QWaitCondition, Signal, Slot
 
 from em_engine import gaussian
-from em_engine.bound import adjusted_rand_score, responsibility_trace
+from em_engine.bound import responsibility_trace
 from em_engine.checks import reg_covar_note
 from em_engine.errors import DataError, EMError, RowError
 from em_gui import commands as cmd
 from em_gui import exports
+from em_gui.agreement import AgreementLog
 from em_gui.errorlog import log_unexpected
 from em_gui.frames import (
     CONVERGED,
@@ -126,7 +127,7 @@ class EMWorker(QObject):
         self._state = PAUSED
         self._last_step_start = 0.0
         self._last_emit = -math.inf
-        self._agreement: dict[int, float] = {}  # iteration -> ARI with the true labels
+        self._agreement = AgreementLog()  # ARI with the true labels per iteration
         self._handlers: dict[type[cmd.Command], Callable[[Any], None]] = {
             cmd.Run: self._do_run,
             cmd.Pause: self._do_pause,
@@ -457,7 +458,7 @@ class EMWorker(QObject):
                 raise
             raise DataError(f"{source}: {exc}") from None  # new data: say which
         self._session, self._data, self._settings = session, data, settings
-        self._agreement = {}
+        self._agreement.clear()
         self._seed = int(session.snapshot.seed)
         self._after_command()
         note = reg_covar_note(data.X, settings.reg_covar, data.feature_names)
@@ -525,7 +526,7 @@ class EMWorker(QObject):
         session = self._session
         if session is None:
             return
-        self._record_agreement(session.snapshot)
+        self._agreement.record(session.snapshot, None if self._data is None else self._data.truth)
         newest = FitState(self._generation, session.snapshot, self._data, self._settings)
         self._mutex.lock()
         self._newest = newest
@@ -547,10 +548,6 @@ class EMWorker(QObject):
         )
         iterations, values = session.objective_values()  # cheap at any history length
         bound = session.bound_history() if hasattr(session, "bound_history") else None
-        agreement = None
-        if self._agreement:
-            keys = np.array(sorted(self._agreement), dtype=np.int64)
-            agreement = (keys, np.array([self._agreement[int(k)] for k in keys]))
         self.history_changed.emit(
             History(
                 self._generation,
@@ -558,17 +555,6 @@ class EMWorker(QObject):
                 values,
                 session.snapshot.objective,
                 bound,
-                agreement,
+                self._agreement.series(),
             )
         )
-
-    def _record_agreement(self, snapshot: Any) -> None:
-        """The ARI of the labels of the E-step in ``snapshot`` with the true labels (if known);
-        values of iterations a later step replaced are dropped."""
-        truth = None if self._data is None else self._data.truth
-        scored = snapshot.log_likelihood_iteration
-        if truth is None or snapshot.labels is None or scored is None:
-            return
-        for i in [i for i in self._agreement if i > scored]:
-            del self._agreement[i]
-        self._agreement[scored] = adjusted_rand_score(truth.labels, snapshot.labels)

@@ -187,6 +187,8 @@ def test_point_terms_match_the_formula():
     terms = point_terms(X[:4], *params(snapshot), "diag")
     lw = log_weighted(X[:4], *params(snapshot), "diag")
     assert np.allclose(terms.log_weighted, lw)
+    assert np.allclose(terms.log_component, lw - np.log(snapshot.weights))
+    assert np.allclose(terms.weighted, np.exp(lw))
     assert np.allclose(terms.log_density, logsumexp(lw))
     assert np.allclose(terms.responsibilities, np.exp(lw - logsumexp(lw)[:, None]))
 
@@ -225,3 +227,36 @@ def test_cli_fit_mode(tmp_path, capsys):
     assert f"{model.score(X) * len(X):.6f}" in out
     assert main(["fit", str(data), "-k", "3", "--mode", "kmeans", "--prior"]) == 2
     assert "takes no --prior" in capsys.readouterr().err
+
+
+def test_narrow_components_are_named():
+    from em_engine.synthetic import make_preset
+
+    X = make_preset("collapse", 500, seed=0).X
+    ml = EMSession(X, 3, seed=0)
+    for snapshot in ml.run(100):
+        pass
+    assert len(snapshot.narrow) == 1
+    k, fraction = snapshot.narrow[0]
+    smallest = np.linalg.eigvalsh(snapshot.covariances[k])[0]
+    assert fraction == pytest.approx(smallest / np.mean(np.var(X, axis=0)), rel=1e-2)
+    assert np.count_nonzero(snapshot.labels == k) <= 3
+    map_fit = EMSession(X, 3, seed=0, prior=True)
+    for snapshot in map_fit.run(100):
+        pass
+    assert snapshot.narrow == ()
+
+
+def test_responsibility_trace_follows_the_history():
+    from em_engine.bound import responsibility_trace
+
+    X = small_data()
+    session = EMSession(X, 3, "spherical", seed=1)
+    for _ in range(6):
+        session.step()
+    iterations, resp = responsibility_trace(session.history, X[[0, 5]], "spherical", max_entries=4)
+    assert list(iterations) == [0, 2, 4, 6]
+    for t, i in enumerate(iterations):
+        entry = session.history[int(i)]
+        terms = point_terms(X[[0, 5]], entry.weights, entry.means, entry.covariances, "spherical")
+        assert np.allclose(resp[t], terms.responsibilities)
