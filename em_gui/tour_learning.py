@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["LEARNING_JOURNEYS", "LearningJourneys"]
+__all__ = ["LEARNING_JOURNEYS", "LEARNING_PARTS", "LearningJourneys"]
 
 #: These journeys, in tour order (after em_gui.tour's own).
 LEARNING_JOURNEYS = (
@@ -18,6 +18,8 @@ LEARNING_JOURNEYS = (
     "collapse",
     "lesson",
 )
+#: The pictures of the journeys that save more than one (OUTDIR/NN-journey-part.png).
+LEARNING_PARTS = {"explain": ("e-step", "m-step"), "lesson": ("e-step", "kmeans")}
 #: The row the explain and inspector journeys select (0-based).
 INSPECTED_ROW = 7
 

@@ -234,17 +234,18 @@ def test_narrow_components_are_named():
 
     X = make_preset("collapse", 500, seed=0).X
     ml = EMSession(X, 3, seed=0)
-    for snapshot in ml.run(100):
+    for _ in ml.run(100):
         pass
+    snapshot = ml.snapshot
     assert len(snapshot.narrow) == 1
     k, fraction = snapshot.narrow[0]
     smallest = np.linalg.eigvalsh(snapshot.covariances[k])[0]
     assert fraction == pytest.approx(smallest / np.mean(np.var(X, axis=0)), rel=1e-2)
     assert np.count_nonzero(snapshot.labels == k) <= 3
     map_fit = EMSession(X, 3, seed=0, prior=True)
-    for snapshot in map_fit.run(100):
+    for _ in map_fit.run(100):
         pass
-    assert snapshot.narrow == ()
+    assert map_fit.snapshot.narrow == ()
 
 
 def test_responsibility_trace_follows_the_history():

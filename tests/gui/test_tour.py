@@ -13,6 +13,7 @@ import pytest
 from PySide6.QtGui import QImage
 
 from em_gui.tour import BAD_CSV_CELL, BAD_CSV_ROW, JOURNEYS, main
+from em_gui.tour_learning import LEARNING_PARTS
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = sorted(p.stem for p in (ROOT / "resources" / "samples").glob("*.csv"))
@@ -32,7 +33,7 @@ def rgb(path: Path) -> np.ndarray:
 def expected_names() -> list[str]:
     names = []
     for number, journey in enumerate(JOURNEYS, start=1):
-        parts = SAMPLES if journey == "samples" else [""]
+        parts = SAMPLES if journey == "samples" else LEARNING_PARTS.get(journey, [""])
         names += [f"{number:02d}-{journey}" + (f"-{part}" if part else "") for part in parts]
     return names
 
