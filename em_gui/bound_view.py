@@ -100,7 +100,7 @@ class BoundView(QtWidgets.QWidget):
         layout.setSpacing(2)
         layout.addWidget(self.graphics, 1)
         layout.addWidget(self.readout)
-        self.setMinimumWidth(260)
+        self.setMinimumWidth(150)
         self._history: History | None = None
         self._iteration: int | None = None
         self._show_agreement = False

@@ -66,8 +66,9 @@ def _e_step(frame: Frame, row: int) -> str:
     weighted, resp = terms.weighted[0], terms.responsibilities[0]
     densities = terms.component[0]
     n = f"<i>n</i> = {row + 1}"
+    which = "The next E-step" if snap.phase in ("init", "m") else "E-step"
     head = (
-        f"<h3>E-step for point {n}</h3><div class='f'>x<sub>n</sub> = {_vector(X[row])}<br>"
+        f"<h3>{which} for point {n}</h3><div class='f'>x<sub>n</sub> = {_vector(X[row])}<br>"
         "r<sub>nk</sub> = π<sub>k</sub> 𝒩(x<sub>n</sub> | μ<sub>k</sub>, Σ<sub>k</sub>) / "
         "Σ<sub>j</sub> π<sub>j</sub> 𝒩(x<sub>n</sub> | μ<sub>j</sub>, Σ<sub>j</sub>)</div>"
     )
@@ -258,6 +259,11 @@ class ExplainPanel(QtWidgets.QWidget):
     def component(self) -> int:
         """The explained component (0-based)."""
         return max(self.combo_component.currentIndex(), 0)
+
+    @property
+    def frame(self) -> Frame | None:
+        """The frame shown."""
+        return self._frame
 
     def show_frame(self, frame: Frame) -> None:
         """Explain ``frame`` (the one drawn)."""

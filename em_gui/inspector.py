@@ -132,6 +132,11 @@ class InspectorPanel(QtWidgets.QWidget):
         self.pins_changed.emit(self.pinned)
 
     # ------------------------------------------------------------------ drawing
+    @property
+    def frame(self) -> Frame | None:
+        """The frame shown."""
+        return self._frame
+
     def show_frame(self, frame: Frame) -> None:
         """Inspect the selected point under ``frame``'s parameters; new data drops the
         selection and the pins."""

@@ -70,7 +70,7 @@ class LearningPanels(QtCore.QObject):
         self.dock = QtWidgets.QDockWidget("Understand EM", window)
         self.dock.setObjectName("dock_understand")
         self.dock.setWidget(self.tabs)
-        self.dock.setMinimumWidth(320)
+        self.dock.setMinimumWidth(300)
         self._lesson: Any = None
         self._show_truth = False
         self._truth_items: list[pg.PlotCurveItem] = []
@@ -83,6 +83,10 @@ class LearningPanels(QtCore.QObject):
         )
         self._selected.setZValue(9)
         self._traced: tuple[Any, ...] | None = None
+        self._frame: Frame | None = None
+        # after the switch, once the panel is on screen
+        self.tabs.currentChanged.connect(lambda _: QtCore.QTimer.singleShot(0, self._show_tabs))
+        self.dock.visibilityChanged.connect(lambda _: QtCore.QTimer.singleShot(0, self._show_tabs))
 
     # ------------------------------------------------------------------ wiring
     def attach(self, beside: QtWidgets.QDockWidget, history_drawn: QtCore.SignalInstance) -> None:
@@ -108,9 +112,11 @@ class LearningPanels(QtCore.QObject):
     # ------------------------------------------------------------------ commands
     def select_point(self, row: int) -> None:
         """Explain and inspect data row ``row`` (0-based)."""
-        self.explain.select_point(row)
-        self.inspector.select_point(row)
         frame = self._window.current_frame()
+        for panel in (self.explain, self.inspector):
+            if frame is not None and panel.frame is not frame:
+                panel.show_frame(frame)
+            panel.select_point(row)
         if frame is not None:
             self._mark_selected(frame)
 
@@ -137,9 +143,10 @@ class LearningPanels(QtCore.QObject):
 
     # ------------------------------------------------------------------ drawing
     def show_frame(self, frame: Frame) -> None:
-        """Show the frame just drawn in every learning view."""
-        self.explain.show_frame(frame)
-        self.inspector.show_frame(frame)
+        """Show the frame just drawn in every learning view (the explain and inspector tabs
+        when they are on screen: they catch up when shown)."""
+        self._frame = frame
+        self._show_tabs()
         self.bound_view.mark_iteration(frame.snapshot.iteration)
         one_d = frame.data.X.shape[1] == 1
         self.oned.setVisible(one_d)
@@ -151,6 +158,16 @@ class LearningPanels(QtCore.QObject):
         key = (frame.generation, frame.n_history)
         if self.inspector.pinned and frame.state != RUNNING and key != self._traced:
             self._request_trace(self.inspector.pinned)
+
+    def _show_tabs(self, *_args: object) -> None:
+        frame = self._frame
+        if frame is None:
+            return
+        for panel in (self.explain, self.inspector):
+            # a dock behind another tab stays "visible", with nothing of it on screen
+            on_screen = panel.isVisible() and not panel.visibleRegion().isEmpty()
+            if on_screen and panel.frame is not frame:
+                panel.show_frame(frame)
 
     def show_history(self, history: History) -> None:
         """The bound, KL and ARI per half-step."""

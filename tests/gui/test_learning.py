@@ -30,6 +30,7 @@ def learning_window(qtbot, settings):
     window.show()
     qtbot.waitExposed(window)
     window.set_speed(None)
+    window.learning.dock.raise_()  # the Understand EM tab (its panels draw while on screen)
     yield window
     assert not errors
 
@@ -302,3 +303,19 @@ def test_the_lesson_walks_end_to_end(qtbot, learning_window):
     assert not lesson.isVisible()
     window.action("lesson").trigger()  # opened again: from the start
     assert lesson.isVisible() and lesson.index == 0
+
+
+def test_hidden_panels_catch_up_when_shown(qtbot, learning_window):
+    from PySide6.QtWidgets import QDockWidget
+
+    window = learning_window
+    preset(qtbot, window, "overlap", 3, init="random_from_data")
+    window.findChild(QDockWidget, "dock_parameters").raise_()
+    qtbot.waitUntil(lambda: window.learning.explain.visibleRegion().isEmpty())
+    window.step()
+    window.step()
+    frame = drawn(qtbot, window, lambda f: f.snapshot.iteration == 2)
+    assert window.learning.explain.frame is not frame  # not drawn while hidden
+    window.learning.dock.raise_()
+    qtbot.waitUntil(lambda: window.learning.explain.frame is frame)
+    assert "iteration 2, after M-step" in window.learning.explain.text.toPlainText()
