@@ -156,6 +156,11 @@ def _m_step(frame: Frame, k: int) -> str:
                 f"<br><span class='dim'>(the full form; {snap.covariance_type} covariances "
                 "use the same terms on their variances)</span>"
             )
+    if snap.mode == "hard":
+        body = (
+            "Hard EM: r<sub>nk</sub> is 1 for the component each point was given to, "
+            f"0 for the others.<br>{body}"
+        )
     return title + counts + f"<div class='f'>{body}</div>"
 
 

@@ -84,9 +84,14 @@ class LearningPanels(QtCore.QObject):
         self._selected.setZValue(9)
         self._traced: tuple[Any, ...] | None = None
         self._frame: Frame | None = None
-        # after the switch, once the panel is on screen
-        self.tabs.currentChanged.connect(lambda _: QtCore.QTimer.singleShot(0, self._show_tabs))
-        self.dock.visibilityChanged.connect(lambda _: QtCore.QTimer.singleShot(0, self._show_tabs))
+        # after a tab switch, once the panel is on screen (a timer of this object's: it goes
+        # with the window)
+        self._catch_up = QtCore.QTimer(self)
+        self._catch_up.setSingleShot(True)
+        self._catch_up.setInterval(0)
+        self._catch_up.timeout.connect(self._show_tabs)
+        self.tabs.currentChanged.connect(self._schedule_catch_up)
+        self.dock.visibilityChanged.connect(self._schedule_catch_up)
 
     # ------------------------------------------------------------------ wiring
     def attach(self, beside: QtWidgets.QDockWidget, history_drawn: QtCore.SignalInstance) -> None:
@@ -158,6 +163,9 @@ class LearningPanels(QtCore.QObject):
         key = (frame.generation, frame.n_history)
         if self.inspector.pinned and frame.state != RUNNING and key != self._traced:
             self._request_trace(self.inspector.pinned)
+
+    def _schedule_catch_up(self, *_args: object) -> None:
+        self._catch_up.start()
 
     def _show_tabs(self, *_args: object) -> None:
         frame = self._frame

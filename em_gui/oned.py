@@ -64,7 +64,7 @@ class OneDView(QtWidgets.QWidget):
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.graphics)
-        self.setMinimumHeight(220)
+        self.setMinimumHeight(140)
         self._data = None
 
     def _set_component_count(self, k: int) -> None:

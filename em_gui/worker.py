@@ -94,7 +94,7 @@ class EMWorker(QObject):
     ----------
     session_factory : callable, optional
         Called as ``factory(X, n_components, covariance_type=, init=, seed=, tol=, reg_covar=,
-        max_iter=, prior=, initial_params=)``; em_engine.EMSession by default.
+        max_iter=, prior=, initial_params=, mode=)``; em_engine.EMSession by default.
     """
 
     snapshot_ready = Signal(object)
