@@ -92,13 +92,14 @@ class CollapseNote(QtWidgets.QFrame):
         """Show the note for ``frame`` (or hide it when nothing collapsed)."""
         snap = frame.snapshot
         events = [e for e in snap.events if "collapsed" in e or "unusable" in e]
-        if not events and not snap.narrow:
+        narrow = snap.narrow if snap.iteration > 0 else ()  # a narrow start is no collapse
+        if not events and not narrow:
             self.setVisible(False)
             return
         lines = []
-        if snap.narrow:
+        if narrow:
             counts = None if snap.labels is None else snap.labels
-            for k, fraction in snap.narrow:
+            for k, fraction in narrow:
                 held = "" if counts is None else f" ({int((counts == k).sum())}, ringed in red)"
                 lines.append(
                     f"<b>Component {k + 1} has collapsed</b> onto a few points{held}: its "

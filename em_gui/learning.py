@@ -231,7 +231,8 @@ class LearningPanels(QtCore.QObject):
         snap = frame.snapshot
         self.collapse_note.show_frame(frame)
         rows = np.empty(0, dtype=np.intp)
-        if snap.labels is not None and snap.narrow and frame.data.X.shape[1] >= 2:
+        visible = self.collapse_note.isVisible() and snap.labels is not None
+        if visible and snap.narrow and frame.data.X.shape[1] >= 2:
             held = np.isin(snap.labels, [k for k, _ in snap.narrow])
             rows = np.flatnonzero(held)[:200]
         if rows.size:

@@ -70,7 +70,7 @@ def _mixture(w: MainWindow) -> None:
 
 
 def _e_step(w: MainWindow) -> None:
-    set_up(w, "overlap", 3, init="random_from_data", seed=0)
+    set_up(w, "overlap", 3, init="random_means", seed=0)
     w.e_step()
 
 
@@ -80,12 +80,12 @@ def _m_step(w: MainWindow) -> None:
 
 
 def _likelihood(w: MainWindow) -> None:
-    set_up(w, "overlap", 3, init="random_from_data", seed=0)
+    set_up(w, "overlap", 3, init="random_means", seed=0)
     w.run()
 
 
 def _optima(w: MainWindow) -> None:
-    set_up(w, "blobs", 4, init="random_from_data", seed=3)
+    set_up(w, "blobs", 4, init="random_means", seed=3)
     w.run()
 
 
@@ -201,6 +201,9 @@ class LessonPanel(QtWidgets.QDockWidget):
         self.button_next.clicked.connect(self.next)
         self.button_close.clicked.connect(self.close)
         window.addDockWidget(QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, self)
+        controls = window.findChild(QtWidgets.QDockWidget, "dock_controls")
+        if controls is not None:  # a tab beside the controls: the lesson sets them itself
+            window.tabifyDockWidget(controls, self)
 
     @property
     def index(self) -> int:

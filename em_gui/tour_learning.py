@@ -46,7 +46,7 @@ class LearningJourneys:
 
     def journey_explain(self) -> None:
         """One E-step on overlapping clusters, a point selected: the explain panel's formulas."""
-        self._preset("overlap", 3, init="random_from_data", seed=0)
+        self._preset("overlap", 3, init="random_means", seed=0)
         self.window.action("e_step").trigger()
         self.wait_drawn(lambda f: f.snapshot.phase == "e", "the E-step")
         self.window.learning.select_point(INSPECTED_ROW)
@@ -60,7 +60,7 @@ class LearningJourneys:
     def journey_inspector(self) -> None:
         """A point inspected and two pinned, then a run: their responsibilities over the run."""
         learning = self.window.learning
-        self._preset("overlap", 3, init="random_from_data", seed=0)
+        self._preset("overlap", 3, init="random_means", seed=0)
         for row in (INSPECTED_ROW, INSPECTED_ROW + 1):
             learning.select_point(row)
             learning.inspector.pin()
@@ -80,7 +80,7 @@ class LearningJourneys:
 
     def journey_truth(self) -> None:
         """House prices with the truth shown: dashed true ellipses and the ARI per iteration."""
-        self._preset("house_prices", 3, init="random_from_data", seed=0)
+        self._preset("house_prices", 3, init="random_means", seed=0)
         self.window.action("show_truth").setChecked(True)
         self._run_to_convergence("house prices")
         self.save(self._describe_now())

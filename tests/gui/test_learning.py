@@ -63,7 +63,7 @@ def plain(text: str) -> str:
 
 def test_explain_panel_shows_the_engines_numbers(qtbot, learning_window):
     window = learning_window
-    frame = preset(qtbot, window, "overlap", 3, init="random_from_data")
+    frame = preset(qtbot, window, "overlap", 3, init="random_means")
     window.e_step()
     frame = drawn(qtbot, window, lambda f: f.snapshot.phase == "e")
     row = 17
@@ -92,7 +92,7 @@ def test_explain_panel_shows_the_engines_numbers(qtbot, learning_window):
 
 def test_point_inspector_numbers_click_and_pinned_traces(qtbot, learning_window):
     window = learning_window
-    frame = preset(qtbot, window, "overlap", 3, init="random_from_data")
+    frame = preset(qtbot, window, "overlap", 3, init="random_means")
     window.step()
     frame = drawn(qtbot, window, lambda f: f.snapshot.iteration == 1)
     inspector = window.learning.inspector
@@ -150,13 +150,13 @@ def test_point_inspector_numbers_click_and_pinned_traces(qtbot, learning_window)
 
 def test_bound_view_draws_the_engines_bound(qtbot, learning_window):
     window = learning_window
-    frame = preset(qtbot, window, "overlap", 3, init="random_from_data")
+    frame = preset(qtbot, window, "overlap", 3, init="random_means")
     for _ in range(3):
         window.step()
     frame = drawn(qtbot, window, lambda f: f.snapshot.iteration == 3)
     view = window.learning.bound_view
     qtbot.waitUntil(lambda: len(view.bound_curve.xData) == 6)
-    session = EMSession(frame.data.X, 3, init="random_from_data", seed=frame.snapshot.seed)
+    session = EMSession(frame.data.X, 3, init="random_means", seed=frame.snapshot.seed)
     for _ in range(3):
         session.step()
     history = session.bound_history()
@@ -187,7 +187,7 @@ def test_mode_switch_runs_kmeans_and_hard_em(qtbot, learning_window):
 
 def test_truth_toggle_draws_true_components_and_ari(qtbot, learning_window):
     window = learning_window
-    frame = preset(qtbot, window, "house_prices", 3, init="random_from_data")
+    frame = preset(qtbot, window, "house_prices", 3, init="random_means")
     assert window.learning.truth_items == []
     window.action("show_truth").setChecked(True)
     assert len(window.learning.truth_items) == 3
@@ -309,7 +309,7 @@ def test_hidden_panels_catch_up_when_shown(qtbot, learning_window):
     from PySide6.QtWidgets import QDockWidget
 
     window = learning_window
-    preset(qtbot, window, "overlap", 3, init="random_from_data")
+    preset(qtbot, window, "overlap", 3, init="random_means")
     window.findChild(QDockWidget, "dock_parameters").raise_()
     qtbot.waitUntil(lambda: window.learning.explain.visibleRegion().isEmpty())
     window.step()
