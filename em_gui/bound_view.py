@@ -122,7 +122,10 @@ class BoundView(QtWidgets.QWidget):
             # the bound's E-step values are log p(X), and log p(X) after an M-step lies below the
             # next E-step's: the bound and the newest log p(X) span the curves
             _fit(self.value_plot, np.concatenate([bound.bound, bound.evidence[-1:]]))
-            _fit(self.kl_plot, np.concatenate([[0.0], bound.kl[known]]))
+            kl = bound.kl[known]
+            top = float(np.max(kl, initial=0.0))
+            # rounding leaves |KL| ~ 1e-14 after an E-step: the axis starts at 0 and spans >= 1e-3
+            self.kl_plot.setYRange(min(0.0, float(np.min(kl, initial=0.0))), max(top * 1.08, 1e-3))
         agreement = history.agreement
         if agreement is not None:
             self.ari_curve.setData(*agreement)

@@ -101,6 +101,7 @@ class LearningPanels(QtCore.QObject):
         w.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         w.tabifyDockWidget(beside, self.dock)
         beside.raise_()
+        w.resizeDocks([beside], [340], QtCore.Qt.Orientation.Horizontal)  # room for the plots
         w.scatter.plot_item.addItem(self._highlight, ignoreBounds=True)
         w.scatter.plot_item.addItem(self._selected, ignoreBounds=True)
         w.snapshot_drawn.connect(self.show_frame)

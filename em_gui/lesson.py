@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 __all__ = ["STEPS", "LessonPanel", "LessonStep", "set_up"]
 
 
+#: The point the E-step and M-step steps explain (0-based row).
+LESSON_ROW = 7
+
+
 @dataclass(frozen=True)
 class LessonStep:
     """One step: its title, what to look at (rich text) and how it sets up the window."""
@@ -41,8 +45,12 @@ def set_up(
     covariance: str = "full",
     init: str = "kmeans",
     seed: int = 0,
+    truth: bool = False,
+    explain: int | None = None,
 ) -> None:
-    """Generate ``preset`` and start a fit with these settings (the controls show them)."""
+    """Generate ``preset`` and start a fit with these settings (the controls show them);
+    ``truth``: show the true components; ``explain``: open the Understand EM tab with that
+    data row (0-based) selected."""
     controls = window.controls
     settings = FitSettings(
         n_components=k,
@@ -56,21 +64,24 @@ def set_up(
         controls.values(settings), preset=preset, samples=samples, data_seed=0, seed=seed
     )
     controls.show_values(values)
+    window.action("show_truth").setChecked(truth)
     window.generate_data()
+    if explain is not None:
+        window.learning.dock.raise_()
+        window.learning.tabs.setCurrentIndex(0)
+        window.learning.select_point(explain)
 
 
 def _latent(w: MainWindow) -> None:
-    set_up(w, "house_prices_1d", 3)
-    w.action("show_truth").setChecked(True)
+    set_up(w, "house_prices_1d", 3, truth=True)
 
 
 def _mixture(w: MainWindow) -> None:
-    set_up(w, "house_prices", 3)
-    w.action("show_truth").setChecked(True)
+    set_up(w, "house_prices", 3, truth=True)
 
 
 def _e_step(w: MainWindow) -> None:
-    set_up(w, "overlap", 3, init="random_means", seed=0)
+    set_up(w, "overlap", 3, init="random_means", seed=0, explain=LESSON_ROW)
     w.e_step()
 
 
@@ -85,7 +96,7 @@ def _likelihood(w: MainWindow) -> None:
 
 
 def _optima(w: MainWindow) -> None:
-    set_up(w, "blobs", 4, init="random_means", seed=3)
+    set_up(w, "blobs", 4, init="random_means", seed=3, truth=True)
     w.run()
 
 

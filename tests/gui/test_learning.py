@@ -16,7 +16,7 @@ from em_gui import MainWindow
 from em_gui.explain import number
 from em_gui.frames import CONVERGED, RUNNING
 from em_gui.inspector import MAX_PINNED
-from em_gui.lesson import STEPS, set_up
+from em_gui.lesson import LESSON_ROW, STEPS, set_up
 from em_gui.palette import component_colors
 
 
@@ -292,8 +292,11 @@ def test_the_lesson_walks_end_to_end(qtbot, learning_window):
             lambda f, name=name: f"'{name}'" in f.data.source and f.state != RUNNING,
             timeout=20000,
         )
-        if i == 2:
+        if i == 2:  # the E-step: the Explain tab shows a point's responsibilities
             assert frame.snapshot.phase == "e"
+            assert window.learning.explain.row == LESSON_ROW
+            assert f"point n = {LESSON_ROW + 1}" in window.learning.explain.text.toPlainText()
+        assert window.action("show_truth").isChecked() == (i in (0, 1, 5))
         if i == 3:
             assert frame.snapshot.phase == "m"
     assert frame.snapshot.mode == "kmeans" and not lesson.button_next.isEnabled()
