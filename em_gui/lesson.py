@@ -106,7 +106,7 @@ def _map(w: MainWindow) -> None:
 
 
 def _kmeans(w: MainWindow) -> None:
-    set_up(w, "anisotropic", 3, mode="kmeans")
+    set_up(w, "anisotropic", 3, mode="kmeans", init="random_means")
     w.run()
 
 
