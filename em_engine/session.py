@@ -323,7 +323,9 @@ class EMSession:
             self._X, covariance_type, self.reg_covar, self.prior, self.tol, self.sample_weight
         )
         self._initial_params = self._check_initial_params(initial_params)
-        self._policy = CollapsePolicy(self._X, self.n_components, covariance_type, self.reg_covar)
+        self._policy = CollapsePolicy(
+            self._X, self.n_components, covariance_type, self.reg_covar, self.sample_weight
+        )
         self.seed = _check_int("seed", seed, 0, _MAX_SEED)
         self._start(started)
 
