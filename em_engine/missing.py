@@ -70,12 +70,12 @@ class Patterns:
     n_missing: int
 
     @classmethod
-    def of(cls, X: np.ndarray) -> Patterns | None:
+    def of(cls, X: np.ndarray, fitting: bool = True) -> Patterns | None:
         """The patterns of X (N, D) float32/float64 whose only non-finite values are NaN; None
         when no cell is missing (the plain engine then runs, unchanged).
 
-        Raises RowError for a row with every cell missing and DataError for a column with no
-        observed value (nothing could be learnt about it)."""
+        Raises RowError for a row with every cell missing and, when ``fitting``, DataError for
+        a column with no observed value (nothing could be learnt about it)."""
         missing = np.isnan(X)
         if not missing.any():
             return None
@@ -89,7 +89,7 @@ class Patterns:
                 int(empty[0]),
             )
         unseen = np.flatnonzero(missing.all(axis=0))
-        if unseen.size:
+        if fitting and unseen.size:
             raise DataError(
                 f"column {int(unseen[0]) + 1} has no observed value: every cell is missing"
             )

@@ -556,7 +556,9 @@ class GaussianMixture:
 
     def _patterns(self, X: np.ndarray) -> em_missing.Patterns | None:
         """X's missingness patterns (None without NaN, or when they are refused anyway)."""
-        return None if getattr(self, "missing", "error") == "error" else em_missing.Patterns.of(X)
+        if getattr(self, "missing", "error") == "error":
+            return None
+        return em_missing.Patterns.of(X, fitting=False)
 
     def _e_step(self, X: np.ndarray, **options: bool) -> gaussian.EStepResult:
         patterns = self._patterns(X)
