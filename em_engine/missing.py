@@ -28,16 +28,27 @@ Shapes: N rows, D features, K components; covariances in scikit-learn's shape pe
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
 from em_engine import gaussian
 from em_engine.covariance import check_covariance_type
+from em_engine.data import Dataset, read_csv
 from em_engine.errors import DataError, DensityUnderflowError, RowError
 
-__all__ = ["MISSING_OPTIONS", "Patterns", "check_missing", "e_step", "estimate_log_prob_resp"]
+__all__ = [
+    "MISSING_OPTIONS",
+    "Patterns",
+    "check_missing",
+    "drop_missing_rows",
+    "e_step",
+    "estimate_log_prob_resp",
+    "read_with_missing",
+]
 
 #: How rows with missing cells (NaN) are treated: refused, left out, or fitted by EM (MAR).
 MISSING_OPTIONS = ("error", "drop", "em")
@@ -50,6 +61,49 @@ def check_missing(missing: str, owner: str = "missing") -> str:
     if not isinstance(missing, str) or missing not in MISSING_OPTIONS:
         raise ValueError(f"{owner} must be one of {MISSING_OPTIONS}, got {missing!r}")
     return missing
+
+
+def read_with_missing(
+    path: str | os.PathLike[str], missing: str = "error", **options: Any
+) -> Dataset:
+    """``read_csv(path, **options)`` with missing cells (empty, NA, NaN) treated as ``missing``
+    says: "error" (read_csv's error naming the row and column), "drop" (their rows left out,
+    counted in ``n_dropped`` with a reason each) or "em" (NaN in ``X``, for EM)."""
+    check_missing(missing)
+    dataset = read_csv(path, missing_as_nan=missing != "error", **options)
+    return drop_missing_rows(dataset) if missing == "drop" else dataset
+
+
+def drop_missing_rows(dataset: Dataset) -> Dataset:
+    """``dataset`` without its rows that have a missing (NaN) cell, each counted in
+    ``n_dropped`` with a reason ("row 12: column 'x' is missing", rows as the file numbers
+    them); DataError naming the file when no row is left."""
+    missing = np.isnan(dataset.X)
+    rows = np.flatnonzero(missing.any(axis=1))
+    if rows.size == 0:
+        return dataset
+    n = dataset.X.shape[0]
+    lines = np.arange(1, n + 1) if dataset.lines is None else np.asarray(dataset.lines)
+    if rows.size == n:
+        where = f"{dataset.source}: " if dataset.source else ""
+        raise DataError(f"{where}every row has a missing cell: no row is left")
+    columns = np.argmax(missing[rows], axis=1)
+    names = dataset.feature_names
+    reasons = [
+        (int(lines[i]), f"row {lines[i]}: column '{names[j]}' is missing")
+        for i, j in zip(rows, columns, strict=True)
+    ]
+    earlier = [(int(r.split(":")[0].split()[-1]), r) for r in dataset.drop_reasons]
+    kept = np.ones(n, dtype=bool)
+    kept[rows] = False
+    return replace(
+        dataset,
+        X=np.ascontiguousarray(dataset.X[kept]),
+        lines=lines[kept],
+        n_dropped=dataset.n_dropped + rows.size,
+        drop_reasons=tuple(reason for _, reason in sorted(earlier + reasons)),
+        labels=None if dataset.labels is None else dataset.labels[kept],
+    )
 
 
 @dataclass(frozen=True, eq=False)
