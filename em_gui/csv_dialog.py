@@ -42,15 +42,17 @@ class CsvImportDialog(QtWidgets.QDialog):
 
     OK runs ``em_engine.data.read_csv``; a ``DataError`` is shown inside the dialog, which stays
     open.
-    When rows were dropped (the "drop invalid rows" option), their count and reasons are shown first
-    and a second OK imports the remaining rows. After ``accept()``, ``dataset()`` returns the data.
+    When rows were dropped (the "drop invalid rows" option, or missing cells set to drop their
+    rows), their count and reasons are shown first and a second OK imports the remaining rows.
+    After ``accept()``, ``dataset()`` returns the data. ``missing`` is the missing-cells choice
+    offered first ("error", "drop" or "em"; the window passes the one last chosen).
     """
 
     def __init__(
         self,
         path: str | os.PathLike[str],
         parent: QtWidgets.QWidget | None = None,
-        missing: str = "em",
+        missing: str = "error",
     ):
         super().__init__(parent)
         self.path = os.fspath(path)
