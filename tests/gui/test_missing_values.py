@@ -98,6 +98,12 @@ def test_em_steps_draw_imputed_points_at_the_conditional_means(
         np.testing.assert_array_equal(snap.labels[shown_rows], labels)
         assert window.scatter.legend.shows_imputed
         assert IMPUTED_TEXT in [label.text for _, label in window.scatter.legend.items]
+    # the exports score rows with missing cells by their observed cells, as the estimator does
+    out = gaps_csv.with_name("assignments.csv")
+    with qtbot.waitSignal(window.export_done):
+        assert window.export_assignments(out)
+    table = np.loadtxt(out, delimiter=",", skiprows=1)
+    np.testing.assert_allclose(table[:, 3], model.score_samples(X), rtol=1e-10)
     # observed points are drawn where they are; a missing viewed cell is not drawn there
     points = window.scatter.points
     assert np.isnan(points.x[shown_rows] + points.y[shown_rows]).all()
