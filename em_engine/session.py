@@ -26,6 +26,10 @@ or produce NaN: every M-step's parameters, and the initial ones, go through the 
 objective may drop at an iteration with such an event.
 
 ``GaussianMixture`` keeps scikit-learn's behaviour instead (a ValueError naming reg_covar).
+
+With ``missing="em"``, X may hold NaN for missing cells: the E-step and M-step are those of
+em_engine.missing (missing at random), and each snapshot carries ``imputed``, the data with
+missing cells at the conditional means of the E-step that gave its labels.
 """
 
 from __future__ import annotations
