@@ -443,7 +443,7 @@ class GaussianMixture:
         self._check_parameters()
         names = _feature_names(X)
         allow_nan = self.missing != "error"
-        few = 1 if sample_weight is not None or allow_nan else 2
+        few = 1 if sample_weight is not None or self.missing == "drop" else 2
         X_all = X = check_data(X, min_samples=few, fitting=True, allow_nan=allow_nan)
         weights = check_sample_weight(sample_weight, X.shape[0])
         kept = np.ones(X.shape[0], dtype=bool) if weights is None else weights > 0.0
