@@ -56,8 +56,10 @@ def check_magnitude(X: np.ndarray) -> None:
     if X.size == 0:
         return
     limit = _MAX_ABS[X.dtype.type]
-    if np.abs(X).max() > limit:  # name the first such row, and how many there are
+    if not np.abs(X).max() <= limit:  # (or a NaN, a missing cell) name the first such row
         too_large = np.abs(X) > limit
+        if not too_large.any():
+            return
         rows = np.flatnonzero(too_large.any(axis=1))
         row, column = int(rows[0]), int(np.argmax(too_large[rows[0]]))
         more = f"; {len(rows) - 1} more rows like it" if len(rows) > 1 else ""
@@ -102,6 +104,7 @@ def check_data(
     scan: bool = True,
     fitting: bool = False,
     copy: bool = False,
+    allow_nan: bool = False,
 ) -> np.ndarray:
     """X as the (N, D) array EM works on: float32 stays float32, other real numbers float64.
 
@@ -113,6 +116,7 @@ def check_data(
     scan : refuse NaN and infinity (False only for the kernels, whose callers have checked X)
     fitting : also refuse values whose squares would overflow (``check_magnitude``)
     copy : return a private C-ordered, read-only copy (the session's own data)
+    allow_nan : NaN marks a missing cell (em_engine.missing) and passes the scan; infinity does not
 
     Returns
     -------
@@ -165,7 +169,7 @@ def check_data(
             f"{needed} is required; {name} has too few {what}s"
         )
     if scan:
-        bad = ~np.isfinite(array)
+        bad = np.isinf(array) if allow_nan else ~np.isfinite(array)
         if bad.any():
             row, col = np.argwhere(bad)[0]
             value = array[row, col]

@@ -172,6 +172,16 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_missing_option(parser: argparse.ArgumentParser, em: str) -> None:
+    parser.add_argument(
+        "--missing",
+        choices=("error", "drop", "em"),
+        default="error",
+        help="rows with missing cells (empty, NA or NaN): 'error' stops (default), 'drop' skips "
+        f"the rows (counted on stderr), 'em' {em}",
+    )
+
+
 def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--init",
@@ -256,6 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_fit_options(fit)
     _add_data_options(fit)
+    _add_missing_option(
+        fit, "fits them by EM, missing at random (each row's observed cells count; see README)"
+    )
     fit.add_argument(
         "--weights",
         metavar="COLUMN",
@@ -278,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("model", metavar="MODEL.json", help="model file written by 'fit' or the app")
     score.add_argument("data", metavar="DATA.csv", help="CSV file with one sample per row")
     _add_data_options(score)
+    _add_missing_option(score, "scores each row by the density of its observed cells")
     score.add_argument(
         "-o",
         "--out",
@@ -341,10 +355,11 @@ def _delimiter(text: str | None) -> str | None:
 
 
 def _load_data(args: argparse.Namespace, columns: Sequence[str] | None = None) -> Dataset:
-    from em_engine.data import read_csv
+    from em_engine.missing import read_with_missing
 
-    dataset = read_csv(
+    dataset = read_with_missing(
         args.data,
+        getattr(args, "missing", "error"),
         delimiter=_delimiter(args.delimiter),
         columns=columns if columns is not None else args.columns,
         drop_invalid=getattr(args, "drop_invalid", False),
@@ -353,6 +368,15 @@ def _load_data(args: argparse.Namespace, columns: Sequence[str] | None = None) -
         args.notes.append(
             f"dropped {dataset.n_dropped} invalid row{'s' if dataset.n_dropped > 1 else ''} "
             f"(first: {dataset.drop_reasons[0]})"
+        )
+    missing = np.isnan(dataset.X)
+    if missing.any():  # --missing em
+        cells, rows = int(missing.sum()), np.flatnonzero(missing.any(axis=1))
+        first = rows[0] + 1 if dataset.lines is None else dataset.lines[rows[0]]
+        how = "fitted by EM, missing at random" if args.command == "fit" else "scored"
+        args.notes.append(
+            f"{cells} missing cell{'s' * (cells > 1)} in {len(rows)} row{'s' * (len(rows) > 1)} "
+            f"(first: row {first}): {how} from the observed cells"
         )
     return dataset
 
@@ -483,6 +507,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         args.components,
         args.covariance,
         progress=lambda it, bound: report(f"iteration {it}: objective per row {bound:.6g}"),
+        missing="em" if args.missing == "em" else "error",
         **_fit_params(args),
     )
     with _naming_rows(dataset):
@@ -534,7 +559,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     if args.out == "-":  # the usual name of standard output
         args.out = None
     _check_output(args.out, [args.model, args.data])
-    model = load_model(args.model)
+    model = load_model(args.model).set_params(missing=args.missing)
     dataset = _load_data(args, _score_columns(args, model))
     X = dataset.X
     d = model.means_.shape[1]

@@ -17,6 +17,7 @@ import csv
 import errno
 import io
 import itertools
+import math
 import os
 import re
 import stat
@@ -449,11 +450,22 @@ def cell_problem(cell: str, name: str) -> str | None:
     return None
 
 
+#: Cells that ``read_csv(missing_as_nan=True)`` reads as missing (NaN), besides empty ones.
+MISSING_CELLS = frozenset({"na", "nan"})
+
+
+def _missing_or_float(cell: str) -> float:
+    """float(cell), NaN for an empty cell or one of MISSING_CELLS (a missing value)."""
+    text = cell.strip()
+    return math.nan if not text or text.lower() in MISSING_CELLS else float(text)
+
+
 def _careful_read(
-    text: str, layout: _Layout, cols: list[int], path: Path
+    text: str, layout: _Layout, cols: list[int], path: Path, missing_as_nan: bool = False
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Parse row by row with the csv module; return the good rows, their line numbers and one
-    reason per bad row."""
+    reason per bad row (with ``missing_as_nan``, missing cells are NaN, not a reason)."""
+    number = _missing_or_float if missing_as_nan else float
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=layout.delimiter)
     skip = layout.first_field
     names = [layout.names[j] for j in cols]
@@ -477,7 +489,7 @@ def _careful_read(
                 reason = f"has {n} field{'s' if n != 1 else ''}, expected {n_fields}"
             else:
                 try:
-                    values.append([float(row[f]) for f in fields])
+                    values.append([number(row[f]) for f in fields])
                     lines.append(start)
                     continue
                 except ValueError:
@@ -490,13 +502,13 @@ def _careful_read(
     except csv.Error as exc:
         raise DataError(f"{path}: row {end + 1}: {exc}") from None
     X = np.array(values, dtype=np.float64).reshape(len(values), len(cols))
-    finite = np.isfinite(X).all(axis=1)
+    finite = (~np.isinf(X) if missing_as_nan else np.isfinite(X)).all(axis=1)
     if not finite.all():
         for i in np.flatnonzero(~finite):
             row_problem = next(
                 f"column '{n}' is {v}, not a finite number"
                 for v, n in zip(X[i], names, strict=True)
-                if not np.isfinite(v)
+                if not np.isfinite(v) and not (missing_as_nan and np.isnan(v))
             )
             problems.append((lines[i], row_problem))
         X = X[finite]
@@ -513,6 +525,7 @@ def read_csv(
     columns: Sequence[str | int] | None = None,
     drop_invalid: bool = False,
     dtype: type | np.dtype = np.float64,
+    missing_as_nan: bool = False,
 ) -> Dataset:
     """Read a numeric CSV file.
 
@@ -532,6 +545,9 @@ def read_csv(
         number of fields, instead of raising; they are counted in ``n_dropped`` with reasons.
     dtype : float dtype
         dtype of ``X`` (float64 or float32).
+    missing_as_nan : bool
+        Read an empty cell, ``NA`` or ``NaN`` in a chosen column as NaN, a missing value (for EM
+        with missing values, em_engine.missing), instead of an invalid cell.
 
     Returns
     -------
@@ -557,7 +573,7 @@ def read_csv(
     if fast is not None:
         X, lines = fast
     else:
-        X, lines, problems = _careful_read(text, layout, cols, path)
+        X, lines, problems = _careful_read(text, layout, cols, path, missing_as_nan)
         if problems and not drop_invalid:
             more = len(problems) - 1
             suffix = f" ({more} more invalid row{'s' if more > 1 else ''})" if more else ""

@@ -477,6 +477,8 @@ class EStepResult:
     labels : (N,) intp argmax responsibility, or None
     confidence : (N,) max responsibility, or None
     sample_log_density : (N,) log p(x_n), or None
+    imputed : (N, D) the data with missing cells at their conditional means (em_engine.missing),
+        or None
     """
 
     log_likelihood: float
@@ -484,6 +486,7 @@ class EStepResult:
     labels: np.ndarray | None = None
     confidence: np.ndarray | None = None
     sample_log_density: np.ndarray | None = None
+    imputed: np.ndarray | None = None
 
 
 def e_step(

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from em_engine import gaussian
+from em_engine import missing as em_missing
 from em_engine.covariance import compute_precision_cholesky
 from em_engine.prior import Prior, log_prior
 
@@ -67,6 +68,8 @@ class EMIteration:
     tol : convergence threshold on the objective per sample
     sample_weight : (N,) float64 frequency weights (checked), or None: the objective and the
         statistics weight each row, and "per sample" means per unit of total weight
+    patterns : None (X has no missing cell: the plain engine), or ``Patterns.of(X)``: X holds
+        NaN for missing cells, fitted by EM for missing at random (em_engine.missing)
     """
 
     def __init__(
@@ -77,8 +80,10 @@ class EMIteration:
         prior: Prior | None = None,
         tol: float = 0.0,
         sample_weight: np.ndarray | None = None,
+        patterns: em_missing.Patterns | None = None,
     ) -> None:
         self.X = X
+        self.patterns = patterns
         self.sample_weight = sample_weight
         self.total_weight = X.shape[0] if sample_weight is None else float(sample_weight.sum())
         self.covariance_type = covariance_type
@@ -88,16 +93,30 @@ class EMIteration:
         self._maximise = gaussian.m_step if prior is None else prior.m_step
 
     def e_step(self, theta: Theta, *, with_labels: bool = False) -> Scored:
-        """The blocked E-step on theta (labels and confidence when asked) and its objective."""
-        result = gaussian.e_step(
-            self.X,
-            theta.weights,
-            theta.means,
-            theta.precisions_cholesky,
-            self.covariance_type,
-            with_labels=with_labels,
-            sample_weight=self.sample_weight,
-        )
+        """The blocked E-step on theta (labels and confidence when asked; with missing cells
+        also the imputed data, for display) and its objective."""
+        if self.patterns is None:
+            result = gaussian.e_step(
+                self.X,
+                theta.weights,
+                theta.means,
+                theta.precisions_cholesky,
+                self.covariance_type,
+                with_labels=with_labels,
+                sample_weight=self.sample_weight,
+            )
+        else:
+            result = em_missing.e_step(
+                self.X,
+                self.patterns,
+                theta.weights,
+                theta.means,
+                theta.covariances,
+                self.covariance_type,
+                with_labels=with_labels,
+                with_imputed=with_labels,
+                sample_weight=self.sample_weight,
+            )
         objective = result.log_likelihood
         if self.prior is not None:
             objective += log_prior(

@@ -12,7 +12,9 @@ the log posterior per sample), ``progress`` (a callback ``progress(iteration, lo
 engine never prints), the classmethod ``from_parameters`` and ``sample_weight`` (frequency
 weights) for ``fit``, ``fit_predict``, ``score``, ``scores``, ``bic`` and ``aic``: integer weights
 fit as the data with each row repeated w_n times (zero: the row is left out), N is the total
-weight; ``score_samples``, ``predict`` and ``predict_proba`` are per row, unweighted.
+weight; ``score_samples``, ``predict`` and ``predict_proba`` are per row, unweighted;
+``missing`` ("error", "drop" or "em"): how NaN cells (missing values) are treated, see
+em_engine.missing.
 
 Shapes: N samples, D features, K components; ``covariances_`` and ``precisions_cholesky_`` have
 scikit-learn's shape for each type: full (K, D, D), tied (D, D), diag (K, D), spherical (K,).
@@ -30,8 +32,15 @@ from typing import Any
 import numpy as np
 
 from em_engine import covariance, gaussian
+from em_engine import missing as em_missing
 from em_engine.checks import ParameterError, check_data, check_parameters, check_sample_weight
-from em_engine.errors import ConvergenceWarning, DataError, NotFittedError, sklearn_compatible
+from em_engine.errors import (
+    ConvergenceWarning,
+    DataError,
+    NotFittedError,
+    RowError,
+    sklearn_compatible,
+)
 from em_engine.init import (
     INIT_METHODS,
     check_random_state,
@@ -58,6 +67,7 @@ _PARAM_NAMES = (
     "verbose_interval",
     "prior",
     "progress",
+    "missing",
 )
 
 
@@ -162,6 +172,11 @@ class GaussianMixture:
     verbose, verbose_interval : accepted for compatibility; the engine never prints (use progress)
     prior : None (maximum likelihood), True (``Prior.default`` of the data) or a ``Prior`` (MAP)
     progress : None or a callable progress(iteration, lower_bound) called after every iteration
+    missing : how NaN cells (missing values) are treated: "error" (default, refused as
+        scikit-learn does), "drop" (rows with a NaN are left out of the fit) or "em" (missing at
+        random: EM on each row's observed cells, em_engine.missing). Unless "error",
+        score_samples, predict and predict_proba score a row with NaN cells by the marginal
+        density of its observed cells, and ``impute`` fills them in.
 
     Attributes (after fit)
     ----------------------
@@ -190,6 +205,7 @@ class GaussianMixture:
         verbose_interval: int = 10,
         prior: bool | Prior | None = None,
         progress: Callable[[int, float], object] | None = None,
+        missing: str = "error",
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -207,6 +223,7 @@ class GaussianMixture:
         self.verbose_interval = verbose_interval
         self.prior = prior
         self.progress = progress
+        self.missing = missing
 
     def __repr__(self) -> str:
         defaults = GaussianMixture()
@@ -263,6 +280,7 @@ class GaussianMixture:
         _check_interval(self.n_init, "n_init", Integral, 1)
         _check_option(self.init_params, "init_params", INIT_METHODS)
         _check_interval(self.verbose_interval, "verbose_interval", Integral, 1)
+        _check_option(self.missing, "missing", em_missing.MISSING_OPTIONS)
         if not isinstance(self.warm_start, bool | np.bool_):
             raise ValueError(
                 "The 'warm_start' parameter of GaussianMixture must be an instance of 'bool'. "
@@ -311,7 +329,7 @@ class GaussianMixture:
     def _check_X(self, X: Any) -> np.ndarray:
         self._check_is_fitted()
         self._check_feature_names(_feature_names(X))
-        X = check_data(X)
+        X = check_data(X, allow_nan=getattr(self, "missing", "error") != "error")
         self._check_n_features(X.shape[1])
         return X
 
@@ -424,12 +442,22 @@ class GaussianMixture:
         """
         self._check_parameters()
         names = _feature_names(X)
-        X_all = X = check_data(X, min_samples=1 if sample_weight is not None else 2, fitting=True)
+        allow_nan = self.missing != "error"
+        few = 1 if sample_weight is not None or self.missing == "drop" else 2
+        X_all = X = check_data(X, min_samples=few, fitting=True, allow_nan=allow_nan)
         weights = check_sample_weight(sample_weight, X.shape[0])
+        kept = np.ones(X.shape[0], dtype=bool) if weights is None else weights > 0.0
+        if self.missing == "drop":
+            kept &= ~np.isnan(X).any(axis=1)
+        if not kept.all():
+            X = X[kept]
+            weights = None if weights is None else weights[kept]
+        if weights is None and X.shape[0] < 2:
+            raise DataError(
+                f"{X.shape[0]} row{'s' * (X.shape[0] != 1)} without a missing value left: "
+                "fitting needs at least 2"
+            )
         if weights is not None:
-            kept = weights > 0.0
-            if not kept.all():
-                X, weights = X[kept], weights[kept]
             if weights.sum() < 2.0:
                 raise DataError(
                     f"the sample weights add up to {weights.sum():g}: fitting needs a total "
@@ -445,13 +473,22 @@ class GaussianMixture:
         if not do_init:
             self._check_n_features(n_features)
         inits = self._check_inits(n_features)
+        patterns = None
+        if self.missing == "em":
+            try:
+                patterns = em_missing.Patterns.of(X)
+            except RowError as exc:  # named as a row of the X given
+                raise RowError(exc.reason, int(np.flatnonzero(kept)[exc.row])) from None
+        # with missing cells, the start and the default prior see them at their column's mean
+        start = X if patterns is None else em_missing.mean_filled(X, weights)
         em = EMIteration(
             X,
             self.covariance_type,
             self.reg_covar,
-            self._resolve_prior(X, weights),
+            self._resolve_prior(start, weights),
             self.tol,
             weights,
+            patterns,
         )
         n_init = self.n_init if do_init else 1
         random_state = check_random_state(self.random_state)
@@ -460,7 +497,7 @@ class GaussianMixture:
         converged_best = False
         for _ in range(n_init):
             if do_init:
-                theta = self._initial_parameters(X, random_state, inits, em)
+                theta = self._initial_parameters(start, random_state, inits, em)
                 lower_bound = -math.inf
             else:
                 theta = Theta(  # float64, also after a fit on float32 data
@@ -517,7 +554,24 @@ class GaussianMixture:
 
     # --- using a fitted model --------------------------------------------------------------------
 
+    def _patterns(self, X: np.ndarray) -> em_missing.Patterns | None:
+        """X's missingness patterns (None without NaN, or when they are refused anyway)."""
+        if getattr(self, "missing", "error") == "error":
+            return None
+        return em_missing.Patterns.of(X, fitting=False)
+
     def _e_step(self, X: np.ndarray, **options: bool) -> gaussian.EStepResult:
+        patterns = self._patterns(X)
+        if patterns is not None:
+            return em_missing.e_step(
+                X,
+                patterns,
+                self.weights_,
+                self.means_,
+                self.covariances_,
+                self.covariance_type,
+                **options,
+            )
         return gaussian.e_step(
             X,
             self.weights_,
@@ -550,10 +604,26 @@ class GaussianMixture:
     def score_samples_and_proba(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         """Log density (N,) and responsibilities (N, K) of X (N, D) from one pass over X."""
         X = self._check_X(X)
-        log_density, log_resp = gaussian.estimate_log_prob_resp(
-            X, self.weights_, self.means_, self.precisions_cholesky_, self.covariance_type
-        )
+        patterns = self._patterns(X)
+        if patterns is None:
+            log_density, log_resp = gaussian.estimate_log_prob_resp(
+                X, self.weights_, self.means_, self.precisions_cholesky_, self.covariance_type
+            )
+        else:
+            log_density, log_resp = em_missing.estimate_log_prob_resp(
+                X, patterns, self.weights_, self.means_, self.covariances_, self.covariance_type
+            )
         return log_density, np.exp(log_resp)
+
+    def impute(self, X: Any) -> np.ndarray:
+        """X (N, D) as float64 with each missing (NaN) cell replaced by its conditional mean
+        under the fitted model, sum_k r_nk E_k[x_miss | x_obs] (responsibilities from the
+        observed cells); X itself, as float64, when nothing is missing. Needs missing != "error".
+        """
+        X = self._check_X(X)
+        if self._patterns(X) is None:
+            return np.array(X, dtype=np.float64)
+        return self._e_step(X, with_imputed=True).imputed
 
     def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Draw n_samples points: X (n_samples, D) float64 and their components y (n_samples,),
@@ -675,6 +745,7 @@ def build_mixture(
     n_init: int = 1,
     parameters: tuple[Any, Any, Any] | None = None,
     progress: Callable[[int, float], object] | None = None,
+    missing: str = "error",
 ) -> GaussianMixture:
     """The estimator for a fit's settings, the one mapping of settings to estimator parameters
     that the command line and the window share.
@@ -692,6 +763,7 @@ def build_mixture(
         "prior": True if prior else None,
         "n_init": n_init,
         "progress": progress,
+        "missing": missing,
     }
     if parameters is None:
         return GaussianMixture(n_components, **params)

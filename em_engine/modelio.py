@@ -129,7 +129,10 @@ def _fit_details(model: Any, X: np.ndarray | None) -> dict[str, Any]:
     if isinstance(loaded, Mapping):
         details.update({key: loaded[key] for key in FIT_FIELDS if key in loaded})
     if X is not None:
-        details.update(scores_details(model.scores(check_data(X, column=True))))
+        allow_nan = getattr(model, "missing", "error") != "error"  # missing cells: marginal
+        details.update(
+            scores_details(model.scores(check_data(X, column=True, allow_nan=allow_nan)))
+        )
     return details
 
 

@@ -1,4 +1,5 @@
-"""CSV import dialog: preview, delimiter, header, columns to fit, dropping invalid rows."""
+"""CSV import dialog: preview, delimiter, header, columns to fit, missing cells, dropping invalid
+rows."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from em_engine.data import (
     cell_problem,
     delimiter_name,
     is_number,  # the reader's own test of a numeric cell
-    read_csv,
     sniff_csv,
 )
 from em_engine.errors import DataError
+from em_engine.missing import read_with_missing
+from em_gui.missing_cells import MissingCellsCombo
 
 #: Delimiter choices: label -> delimiter (None: detect).
 DELIMITERS: dict[str, str | None] = {
@@ -40,11 +42,18 @@ class CsvImportDialog(QtWidgets.QDialog):
 
     OK runs ``em_engine.data.read_csv``; a ``DataError`` is shown inside the dialog, which stays
     open.
-    When rows were dropped (the "drop invalid rows" option), their count and reasons are shown first
-    and a second OK imports the remaining rows. After ``accept()``, ``dataset()`` returns the data.
+    When rows were dropped (the "drop invalid rows" option, or missing cells set to drop their
+    rows), their count and reasons are shown first and a second OK imports the remaining rows.
+    After ``accept()``, ``dataset()`` returns the data. ``missing`` is the missing-cells choice
+    offered first ("error", "drop" or "em"; the window passes the one last chosen).
     """
 
-    def __init__(self, path: str | os.PathLike[str], parent: QtWidgets.QWidget | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        parent: QtWidgets.QWidget | None = None,
+        missing: str = "error",
+    ):
         super().__init__(parent)
         self.path = os.fspath(path)
         self.setWindowTitle(f"Import CSV - {os.path.basename(self.path)}")
@@ -64,6 +73,7 @@ class CsvImportDialog(QtWidgets.QDialog):
             "Leave out rows with a non-numeric, empty or non-finite value in a chosen column,\n"
             "or with the wrong number of fields, instead of stopping with an error"
         )
+        self.missing_combo = MissingCellsCombo(missing)
         self.detected_label = QtWidgets.QLabel()
         self.detected_label.setStyleSheet("color: #555")
 
@@ -95,6 +105,7 @@ class CsvImportDialog(QtWidgets.QDialog):
         form = QtWidgets.QFormLayout()
         form.addRow("Delimiter:", self.delimiter_combo)
         form.addRow("Header:", self.header_combo)
+        form.addRow("Missing cells:", self.missing_combo)
         form.addRow("", self.drop_box)
         layout = QtWidgets.QVBoxLayout(self)
         layout.addLayout(form)
@@ -114,6 +125,7 @@ class CsvImportDialog(QtWidgets.QDialog):
         self.delimiter_combo.currentIndexChanged.connect(self._refresh_preview)
         self.header_combo.currentIndexChanged.connect(self._refresh_preview)
         self.drop_box.toggled.connect(self._clear_pending)
+        self.missing_combo.currentIndexChanged.connect(self._clear_pending)
         self.columns_list.itemChanged.connect(self._clear_pending)
         self._refresh_preview()
 
@@ -138,6 +150,10 @@ class CsvImportDialog(QtWidgets.QDialog):
         """Check or uncheck the column ``index`` for fitting."""
         state = QtCore.Qt.CheckState.Checked if checked else QtCore.Qt.CheckState.Unchecked
         self.columns_list.item(index).setCheckState(state)
+
+    def missing_choice(self) -> str:
+        """How missing cells are read: "em", "drop" or "error" (em_engine.missing)."""
+        return self.missing_combo.choice()
 
     def dataset(self) -> Dataset | None:
         """The data read when the dialog was accepted, else None."""
@@ -243,8 +259,9 @@ class CsvImportDialog(QtWidgets.QDialog):
             self._show_message(reason, error=True)
             return
         try:
-            data = read_csv(
+            data = read_with_missing(
                 self.path,
+                self.missing_choice(),
                 delimiter=self.delimiter(),
                 header=self.header(),
                 columns=columns,

@@ -79,7 +79,8 @@ class FileActions(QObject):
     # ------------------------------------------------------------------ opening
     def open_csv(self, path: str | Path | None = None) -> None:
         """Load a CSV file. Without ``path``: file dialog, then the import dialog (preview,
-        delimiter, header, columns). With ``path``: read it directly (auto-detected layout)."""
+        delimiter, header, columns, missing cells). With ``path``: read it directly
+        (auto-detected layout, missing cells as last chosen in the dialog: EM at first)."""
         if path is None:
             chosen, _ = QFileDialog.getOpenFileName(
                 self._parent,
@@ -90,10 +91,10 @@ class FileActions(QObject):
             if chosen:
                 self.open_csv_with_dialog(chosen)
             return
-        from em_engine.data import read_csv
+        from em_engine.missing import read_with_missing
 
         try:
-            dataset = read_csv(path)
+            dataset = read_with_missing(path, self._settings.missing_cells())
         except (EMError, ValueError, OSError) as exc:
             self.report_failure("Cannot load", path, str(exc))
             return
@@ -105,12 +106,13 @@ class FileActions(QObject):
         from em_gui.csv_dialog import CsvImportDialog
 
         try:
-            dialog = CsvImportDialog(str(path), self._parent)
+            dialog = CsvImportDialog(str(path), self._parent, self._settings.missing_cells())
         except (EMError, ValueError, OSError) as exc:
             self.report_failure("Cannot load", path, str(exc))
             return
         if dialog.exec() and dialog.dataset() is not None:
             self._settings.remember_file(path)
+            self._settings.set_missing_cells(dialog.missing_choice())
             self._set_dataset(dialog.dataset())
 
     def open_file(self, path: str | Path, *, interactive: bool = False) -> None:

@@ -46,6 +46,7 @@ JOURNEYS = (
     "big",
     "history",
     "bad-csv",
+    "missing-values",
 )
 DEFAULT_SIZE = (1280, 800)
 DEFAULT_BIG_POINTS = 1_000_000
@@ -56,6 +57,9 @@ ONE_D_SAMPLE = "house_prices_1d.csv"
 #: The bad CSV: a sample's first rows with one cell mistyped (a letter O for a zero).
 BAD_CSV_ROW = 12
 BAD_CSV_CELL = "3O5.1"
+#: A sample with missing (empty) cells, fitted by EM for missing at random.
+MISSING_SAMPLE = "blobs_missing.csv"
+MISSING_STEPS = 3
 
 
 class TourError(Exception):
@@ -387,6 +391,21 @@ class Tour:
         self.wait(lambda: bool(self.errors) and bool(boxes()), "the error message shown")
         self.settle()
         self.save(f"message: {self.errors[-1]}", image=_composite(window, boxes()[-1]))
+
+    def journey_missing_values(self) -> None:
+        """A CSV with empty cells, fitted by EM (the window's default for missing cells): after a
+        few steps, hollow markers at the imputed positions and an "imputed" legend entry."""
+        from em_engine._resources import resource_path
+
+        self._start()
+        self._open(resource_path("samples", MISSING_SAMPLE))
+        for step in range(1, MISSING_STEPS + 1):
+            self.window.action("step").trigger()
+            self.wait_drawn(
+                lambda f, i=step: f.snapshot.iteration == i and f.snapshot.imputed is not None,
+                f"iteration {step} with imputed cells",
+            )
+        self.save(_describe(self.window))
 
 
 def _composite(window: MainWindow, box: Any) -> QImage:

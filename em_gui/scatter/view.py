@@ -27,6 +27,7 @@ from em_gui.scatter.geometry import (
     interval_boxes,
     strip_jitter,
 )
+from em_gui.scatter.imputed import ImputedItem
 from em_gui.scatter.legend import ComponentLegend
 from em_gui.scatter.markers import MeanMarker, label_offsets
 from em_gui.scatter.points import PointsItem
@@ -71,6 +72,9 @@ class ScatterView(QtWidgets.QWidget):
         self.plot_item.addItem(self._points)
         self._density = DensityImage()
         self.plot_item.addItem(self._density.item)
+        self._imputed = ImputedItem()
+        self.plot_item.addItem(self._imputed, ignoreBounds=True)
+        self._imputed_shown: tuple[Any, Any] = (None, None)  # positions, labels
         self._legend = ComponentLegend(view_box)
         self._legend.entry_clicked.connect(self.toggle_component)
         self._legend_k = -1
@@ -106,6 +110,11 @@ class ScatterView(QtWidgets.QWidget):
     def density(self) -> DensityImage:
         """The density image (shown above DENSITY_THRESHOLD points)."""
         return self._density
+
+    @property
+    def imputed(self) -> ImputedItem:
+        """The imputed points (rows with a missing cell in a viewed column)."""
+        return self._imputed
 
     @property
     def legend(self) -> ComponentLegend:
@@ -172,6 +181,7 @@ class ScatterView(QtWidgets.QWidget):
         self.plot_item.setLabel("bottom", x_label, color="#222")
         self.plot_item.setLabel("left", y_label, color="#222")
         self._set_component_count(0)
+        self.show_imputed(None, None)
         self._state_rings = (empty_rings(), np.empty((0, 2)))
         self._show_rings()
         self.reset_view()
@@ -212,6 +222,14 @@ class ScatterView(QtWidgets.QWidget):
                 marker.label().setText(text)
         self._show_rings()
         self.place_labels()
+
+    def show_imputed(self, xy: np.ndarray | None, labels: np.ndarray | None) -> None:
+        """Draw the imputed points: (M, 2) positions in the viewed columns (None: none) and
+        their components (M,) (None: grey, before an E-step); a legend entry says what they are.
+        """
+        self._imputed_shown = (xy, labels)
+        self._imputed.show(xy, labels, self._hidden)
+        self._legend.set_imputed(xy is not None and len(xy) > 0)
 
     def _show_rings(self) -> None:
         """The state's rings, those of a mean being dragged moved along with it."""
@@ -335,6 +353,7 @@ class ScatterView(QtWidgets.QWidget):
         self._markers[component].setVisible(not self._hidden[component])
         self._legend.set_hidden([self.is_hidden(i) for i in range(self._legend.entry_count)])
         self._show_points(*self._shown)
+        self._imputed.show(*self._imputed_shown, self._hidden)
 
     def marker_items(self) -> list[pg.TargetItem]:
         """The mean markers of the components currently shown (for tests and the window)."""

@@ -17,7 +17,7 @@ from em_gui.tour import BAD_CSV_CELL, BAD_CSV_ROW, JOURNEYS, main
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = sorted(p.stem for p in (ROOT / "resources" / "samples").glob("*.csv"))
 #: Pictures of a fit, where points take their component's colour.
-FITTED = ("e-step", "m-step", "converged", "samples", "one-d", "big", "history")
+FITTED = ("e-step", "m-step", "converged", "samples", "one-d", "big", "history", "missing-values")
 
 
 def rgb(path: Path) -> np.ndarray:
