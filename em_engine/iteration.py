@@ -89,7 +89,17 @@ class EMIteration:
 
     def e_step(self, theta: Theta, *, with_labels: bool = False) -> Scored:
         """The blocked E-step on theta (labels and confidence when asked) and its objective."""
-        result = gaussian.e_step(
+        result = self._e_pass(theta, with_labels)
+        objective = result.log_likelihood
+        if self.prior is not None:
+            objective += log_prior(
+                theta.weights, theta.means, theta.covariances, self.covariance_type, self.prior
+            )
+        return Scored(result, objective)
+
+    def _e_pass(self, theta: Theta, with_labels: bool) -> gaussian.EStepResult:
+        """The E-step's pass over X (em_engine.distributed runs it on a Dask cluster)."""
+        return gaussian.e_step(
             self.X,
             theta.weights,
             theta.means,
@@ -98,12 +108,6 @@ class EMIteration:
             with_labels=with_labels,
             sample_weight=self.sample_weight,
         )
-        objective = result.log_likelihood
-        if self.prior is not None:
-            objective += log_prior(
-                theta.weights, theta.means, theta.covariances, self.covariance_type, self.prior
-            )
-        return Scored(result, objective)
 
     def m_step(self, stats: gaussian.SufficientStats) -> _Parameters:
         """weights (K,), means (K, D), covariances (type shape) from the E-step's statistics:
