@@ -220,7 +220,7 @@ def fit_predict(model: GaussianMixture, X: Any, sample_weight: Any = None) -> da
         prior = None
     em = DaskEMIteration(X, model.covariance_type, model.reg_covar, prior, model.tol)
     model._run_em(em, names, inits, _sampler(X, model, em))
-    return per_row(model, X, "labels", precise=False)
+    return _map_rows(model, X, "labels", precise=False)
 
 
 def _chunk_rows(
@@ -248,7 +248,7 @@ def _chunk_rows(
         return result.labels if what == "labels" else result.sample_log_density
 
 
-def per_row(model: GaussianMixture, X: Any, what: str, precise: bool = True) -> da.Array:
+def per_row(model: GaussianMixture, X: Any, what: str) -> da.Array:
     """A fitted model's per-row results on a dask X (N, D), as a dask array chunked as X's rows:
     what = "density" (N,) log p(x_n), "labels" (N,) the most probable component, "proba" (N, K)
     the responsibilities. A row that cannot be scored is a RowError naming it when computed."""
@@ -256,6 +256,11 @@ def per_row(model: GaussianMixture, X: Any, what: str, precise: bool = True) -> 
     X, names = as_dask_array(X)
     model._check_feature_names(names)
     model._check_n_features(X.shape[1])
+    return _map_rows(model, X, what, precise=True)
+
+
+def _map_rows(model: GaussianMixture, X: da.Array, what: str, precise: bool) -> da.Array:
+    """per_row on a checked X; ``precise`` refuses rows whose labels rounding would decide."""
     parameters = (model.weights_, model.means_, model.precisions_cholesky_)
     dtype = np.dtype(np.intp) if what == "labels" else X.dtype
     if what == "proba":
