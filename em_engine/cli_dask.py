@@ -93,7 +93,9 @@ def dask_dataset(args: argparse.Namespace) -> Iterator[Dataset]:
             "pip install 'em-explorer[dask]'"
         ) from None
     with _client(args.dask):
-        X, names = as_dask_array(_read(args, dd))
+        # read once into the workers' memory: the fit's passes and the scores reuse it
+        X, names = as_dask_array(_read(args, dd).persist())
+        X = X.persist()
         if X.shape[0] < 2:
             raise CliError(f"{args.data} has {X.shape[0]} row of data; a fit needs at least 2")
         dataset = Dataset(X=X, feature_names=tuple(names), source=args.data)

@@ -20,8 +20,9 @@ Dask is imported only here, and this module only when the data already are a Das
   (on all rows, and so exactly the in-memory start for the same random_state, when N is at most
   that). With weights_init, means_init and precisions_init all given no sample is drawn.
 - **Using the model.** ``predict``, ``predict_proba`` and ``score_samples`` of a dask X are dask
-  arrays (the in-memory per-row functions mapped over the chunks); ``score``, ``bic`` and
-  ``aic`` compute them. Sample weights are not supported for Dask data.
+  arrays (the in-memory per-row functions mapped over the chunks), ``score`` a lazy dask scalar;
+  ``scores``, ``bic`` and ``aic`` compute theirs. ``save_model`` writes the fitted model as any
+  other. Sample weights are not supported for Dask data.
 
 The scheduler is dask's current one: a ``distributed.Client``'s when one is active, else
 dask's local threads. Shapes: N samples, D features, K components.
@@ -243,7 +244,7 @@ def _chunk_rows(
             covariance_type,
             with_labels=what == "labels",
             with_density=what == "density",
-            precise=precise,
+            precise=precise and what == "labels",  # as in memory: only predict is precise
         )
         return result.labels if what == "labels" else result.sample_log_density
 

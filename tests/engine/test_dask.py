@@ -146,10 +146,11 @@ def test_a_dataframe_fits_its_numeric_columns_by_name(X, tmp_path: Path) -> None
     assert_same_numbers(expected, model)
     np.testing.assert_array_equal(model.predict(ddf).compute(), expected.predict(X))
     path = tmp_path / "model.json"
-    save_model(model, path)
+    save_model(model, path, X=ddf)  # scored on the cluster
     loaded = load_model(path)
     np.testing.assert_allclose(loaded.means_, model.means_, rtol=1e-15)
     assert loaded.fit_details_["n_iter"] == model.n_iter_
+    assert loaded.fit_details_["bic"] == pytest.approx(expected.bic(X), rel=1e-12)
 
 
 def test_a_bad_value_names_its_row_in_the_whole_data(X) -> None:
