@@ -459,6 +459,22 @@ def _normalise(wlp: np.ndarray, top: np.ndarray, ws: _Workspace) -> np.ndarray:
     return np.sum(wlp, axis=0, out=ws.get("total", (n,), wlp.dtype))
 
 
+def _first_argmax(values: np.ndarray, out: np.ndarray, ws: _Workspace) -> np.ndarray:
+    """out (B,) = np.argmax(values (K, B), axis=0): the first largest, by K passes over B rows.
+    numpy's argmax over the first axis runs one tiny argmax per column: it took half of a
+    10M-row E-step with labels (K = 5)."""
+    n = values.shape[1]
+    best = ws.get("best", (n,), values.dtype)
+    np.copyto(best, values[0])
+    better = ws.get("better", (n,), np.dtype(bool))
+    out.fill(0)
+    for k in range(1, values.shape[0]):
+        np.greater(values[k], best, out=better)
+        np.copyto(out, k, where=better)
+        np.maximum(best, values[k], out=best)
+    return out
+
+
 def _sum_log(values: np.ndarray) -> float:
     """sum(log(values)) for values in [1, K]: logs of products of 16, a 16th of the log calls."""
     n = values.size - values.size % 16
@@ -618,7 +634,7 @@ def _e_pass(
         resp, top = p.weighted_log_prob(rows, start, ws, precise)
         total = _normalise(resp, top, ws)
         if labels is not None:
-            np.argmax(resp, axis=0, out=labels[start:stop])
+            _first_argmax(resp, labels[start:stop], ws)
         if weights_of_rows is not None:
             out = ws.get("log_norm", top.shape, p.dtype) if density is None else density[start:stop]
             log_norm = np.log(total, out=out)
