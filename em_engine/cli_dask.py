@@ -13,6 +13,8 @@ its numeric columns (or --columns). Dask and distributed are the optional extra
 from __future__ import annotations
 
 import argparse
+import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,7 +43,8 @@ def _read(args: argparse.Namespace, dd: Any) -> Any:
     if Path(path).is_dir() or path.lower().endswith(_PARQUET_SUFFIXES):
         frame = dd.read_parquet(path)
     else:
-        options: dict[str, Any] = {"sep": _delimiter(args.delimiter) or ","}
+        # low_memory=False: a column with text is one error here, not also a pandas warning
+        options: dict[str, Any] = {"sep": _delimiter(args.delimiter) or ",", "low_memory": False}
         if _is_local(path):
             preview = sniff_csv(path, delimiter=options["sep"] if args.delimiter else None)
             options["sep"] = preview.delimiter
@@ -67,12 +70,39 @@ def _client(address: str) -> Iterator[Any]:
     closed (with the cluster) on leaving."""
     from distributed import Client, LocalCluster
 
-    if address:
-        with Client(address) as client:
+    # a failed task is this command's one error line, not the workers' logged tracebacks
+    logger = logging.getLogger("distributed")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        if address:
+            with Client(address) as client:
+                yield client
+            return
+        with (
+            LocalCluster(dashboard_address=None, silence_logs=logging.CRITICAL) as cluster,
+            Client(cluster) as client,
+        ):
             yield client
-        return
-    with LocalCluster(dashboard_address=None) as cluster, Client(cluster) as client:
-        yield client
+    finally:
+        logger.setLevel(level)
+
+
+def _not_numbers(exc: ValueError, source: str) -> CliError | None:
+    """dask's "Mismatched dtypes" error (a column with text beyond the rows its types were
+    guessed from) as one line naming the column; None for other errors."""
+    text = str(exc)
+    if "Mismatched dtypes" not in text:
+        return None
+    rows = re.findall(r"^\|\s*(.+?)\s*\|[^|]*\|[^|]*\|$", text, re.MULTILINE)
+    columns = [name for name in rows if name != "Column"]  # the table's header
+    problem = re.search(r"ValueError\(\"(.+?)\"\)", text)
+    where = f"column {', '.join(repr(c) for c in columns)}" if columns else "a column"
+    why = f" ({problem.group(1)})" if problem else ""
+    return CliError(
+        f"{source}: {where} holds a value that is not a number{why}; --dask does not number "
+        "rows: fit without --dask to find it"
+    )
 
 
 @contextmanager
@@ -93,16 +123,20 @@ def dask_dataset(args: argparse.Namespace) -> Iterator[Dataset]:
             "pip install 'em-explorer[dask]'"
         ) from None
     with _client(args.dask):
-        # read once into the workers' memory: the fit's passes and the scores reuse it
-        X, names = as_dask_array(_read(args, dd).persist())
-        X = X.persist()
-        if X.shape[0] < 2:
-            raise CliError(f"{args.data} has {X.shape[0]} row of data; a fit needs at least 2")
-        dataset = Dataset(X=X, feature_names=tuple(names), source=args.data)
         try:
-            yield dataset
+            # read once into the workers' memory: the fit's passes and the scores reuse it
+            X, names = as_dask_array(_read(args, dd).persist())
+            X = X.persist()
+            if X.shape[0] < 2:
+                raise CliError(f"{args.data} has {X.shape[0]} row of data; a fit needs at least 2")
+            yield Dataset(X=X, feature_names=tuple(names), source=args.data)
         except RowError as exc:
             column = "" if exc.column is None else f", column {names[exc.column]!r}"
             raise CliError(
                 f"{args.data}: data row {exc.row + 1}{column}: {exc.reason}; nothing written"
             ) from None
+        except ValueError as exc:
+            error = _not_numbers(exc, args.data)
+            if error is None:
+                raise
+            raise error from None

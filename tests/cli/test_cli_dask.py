@@ -92,6 +92,18 @@ def test_a_bad_value_is_one_line_naming_its_row_and_column(capsys, tmp_path: Pat
     assert not out.exists()
 
 
+def test_text_past_the_guessed_types_is_one_line_naming_its_column(capsys, tmp_path, address):
+    """dask guesses column types from the file's start; text further on is named, not dask's
+    table of dtypes."""
+    X = np.random.default_rng(0).normal(size=(20_000, 2))  # ~800 kB: past dask's 256 kB sample
+    lines = ["a,b", *(f"{a!r},{b!r}" for a, b in X.tolist())]
+    lines[15_001] = "abc,1.5"
+    path = tmp_path / "text.csv"
+    path.write_text("\n".join(lines) + "\n")
+    status, out, err = run(capsys, "fit", path, "-k", "2", "--dask", address)
+    assert_one_error_line(status, out, err, "text.csv: column 'a'", "not a number", "'abc'")
+
+
 @pytest.mark.parametrize("option", [["--weights", "x"], ["--drop-invalid"]])
 def test_options_dask_cannot_take_are_refused(capsys, option, address) -> None:
     status, out, err = run(capsys, "fit", BLOBS, "-k", "2", *option, "--dask", address)
