@@ -129,6 +129,8 @@ def dask_dataset(args: argparse.Namespace) -> Iterator[Dataset]:
             X = X.persist()
             if X.shape[0] < 2:
                 raise CliError(f"{args.data} has {X.shape[0]} row of data; a fit needs at least 2")
+            if names is None:  # a Parquet file's columns may be numbers
+                names = [f"x{j + 1}" for j in range(X.shape[1])]
             yield Dataset(X=X, feature_names=tuple(names), source=args.data)
         except RowError as exc:
             column = "" if exc.column is None else f", column {names[exc.column]!r}"

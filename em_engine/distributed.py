@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import dask
 import dask.array as da
@@ -43,10 +43,8 @@ from em_engine.checks import check_magnitude, work_dtype
 from em_engine.errors import DataError, RowError
 from em_engine.init import check_random_state
 from em_engine.iteration import EMIteration, Theta
+from em_engine.mixture import GaussianMixture, _feature_names
 from em_engine.prior import Prior
-
-if TYPE_CHECKING:
-    from em_engine.mixture import GaussianMixture
 
 __all__ = ["INIT_SAMPLE_ROWS", "SPLIT_EVERY", "DaskEMIteration", "as_dask_array", "fit_predict"]
 
@@ -56,8 +54,8 @@ SPLIT_EVERY = 8
 
 def as_dask_array(X: Any) -> tuple[da.Array, np.ndarray | None]:
     """X (a dask array (N, D), or a dask dataframe) as a float32/float64 dask array (N, D) with
-    known row chunks and one column chunk, and its column names (a dataframe's numeric columns;
-    None for an array). DataError for data that are not numbers or not 2-D."""
+    known row chunks and one column chunk, and its column names (a dataframe's numeric columns
+    when they are strings, else None). DataError for data that are not numbers or not 2-D."""
     names = None
     if not isinstance(X, da.Array):
         if not hasattr(X, "select_dtypes"):
@@ -65,7 +63,7 @@ def as_dask_array(X: Any) -> tuple[da.Array, np.ndarray | None]:
         numeric = X.select_dtypes("number")
         if len(numeric.columns) == 0:
             raise DataError("the dataframe has no numeric column to fit")
-        names = np.asarray([str(name) for name in numeric.columns], dtype=object)
+        names = _feature_names(numeric)  # as for a pandas DataFrame: string names only
         X = numeric.to_dask_array(lengths=True)
     if X.ndim != 2:
         raise DataError(f"X must be a 2-D array (samples x features), got {X.ndim} dimensions")
