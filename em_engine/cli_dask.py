@@ -22,7 +22,7 @@ from typing import Any
 
 from em_engine.cli import CliError, _delimiter
 from em_engine.data import Dataset, sniff_csv
-from em_engine.errors import RowError
+from em_engine.errors import DataError, RowError
 
 __all__ = ["dask_dataset"]
 
@@ -125,7 +125,10 @@ def dask_dataset(args: argparse.Namespace) -> Iterator[Dataset]:
     with _client(args.dask):
         try:
             # read once into the workers' memory: the fit's passes and the scores reuse it
-            X, names = as_dask_array(_read(args, dd).persist())
+            try:
+                X, names = as_dask_array(_read(args, dd).persist())
+            except DataError as exc:  # no numeric column, say
+                raise CliError(f"{args.data}: {exc}") from None
             X = X.persist()
             if X.shape[0] < 2:
                 raise CliError(f"{args.data} has {X.shape[0]} row of data; a fit needs at least 2")
