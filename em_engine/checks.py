@@ -95,6 +95,12 @@ def reg_covar_note(
     )
 
 
+def is_dask_collection(X: Any) -> bool:
+    """Whether X is a Dask array or dataframe, told by its type's module: dask is never imported
+    here (only em_engine.distributed imports it, for data that is already a Dask object)."""
+    return type(X).__module__.partition(".")[0] in ("dask", "dask_expr")
+
+
 def check_data(
     X: Any,
     *,

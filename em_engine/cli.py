@@ -15,7 +15,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
@@ -276,6 +276,15 @@ def build_parser() -> argparse.ArgumentParser:
         "w counts as w copies, 0 leaves it out",
     )
     fit.add_argument(
+        "--dask",
+        nargs="?",
+        const="",
+        metavar="SCHEDULER",
+        help="fit on a Dask cluster (the optional extra em-explorer[dask]): the scheduler's "
+        "address, e.g. tcp://host:8786, or none for a local cluster; DATA (CSV or Parquet) is "
+        "read by the workers",
+    )
+    fit.add_argument(
         "-o",
         "--out",
         metavar="MODEL.json",
@@ -484,19 +493,29 @@ def _note_reg_covar(args: argparse.Namespace, dataset: Dataset) -> None:
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
-    from em_engine.mixture import build_mixture
-    from em_engine.modelio import save_model, scores_details
-
     if args.out == "-":
         raise CliError(
             "--out -: the model is written to a file; give its name (the summary "
             "goes to standard output)"
         )
     _check_output(args.out, [args.data])
+    if args.dask is not None:
+        from em_engine.cli_dask import dask_dataset
+
+        with dask_dataset(args) as dataset:
+            return _fit_and_report(args, dataset, None)
     dataset, weights = _load_weighted_data(args)
-    X = dataset.X
-    _check_rows(X, args.data)
+    _check_rows(dataset.X, args.data)
     _note_reg_covar(args, dataset)
+    return _fit_and_report(args, dataset, weights)
+
+
+def _fit_and_report(args: argparse.Namespace, dataset: Dataset, weights: np.ndarray | None) -> int:
+    """Fit dataset.X (a numpy or, with --dask, a dask array), print the summary, write --out."""
+    from em_engine.mixture import build_mixture
+    from em_engine.modelio import save_model, scores_details
+
+    X = dataset.X
     if args.components > X.shape[0]:
         raise CliError(
             f"{args.components} components need at least {args.components} rows; "
@@ -510,7 +529,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         missing="em" if args.missing == "em" else "error",
         **_fit_params(args),
     )
-    with _naming_rows(dataset):
+    # --dask: em_engine.cli_dask names a refused row (the file's lines are not known there)
+    with nullcontext() if args.dask is not None else _naming_rows(dataset):
         scores = model.fit(X, sample_weight=weights).scores(X, sample_weight=weights)
     n, log_likelihood = scores.n_samples, scores.log_likelihood
     lines = [

@@ -95,18 +95,19 @@ class EMIteration:
     def e_step(self, theta: Theta, *, with_labels: bool = False) -> Scored:
         """The blocked E-step on theta (labels and confidence when asked; with missing cells
         also the imputed data, for display) and its objective."""
-        if self.patterns is None:
-            result = gaussian.e_step(
-                self.X,
-                theta.weights,
-                theta.means,
-                theta.precisions_cholesky,
-                self.covariance_type,
-                with_labels=with_labels,
-                sample_weight=self.sample_weight,
+        result = self._e_pass(theta, with_labels)
+        objective = result.log_likelihood
+        if self.prior is not None:
+            objective += log_prior(
+                theta.weights, theta.means, theta.covariances, self.covariance_type, self.prior
             )
-        else:
-            result = em_missing.e_step(
+        return Scored(result, objective)
+
+    def _e_pass(self, theta: Theta, with_labels: bool) -> gaussian.EStepResult:
+        """The E-step's pass over X (em_engine.distributed runs it on a Dask cluster; with
+        missing cells, em_engine.missing's pass by missingness pattern)."""
+        if self.patterns is not None:
+            return em_missing.e_step(
                 self.X,
                 self.patterns,
                 theta.weights,
@@ -117,12 +118,15 @@ class EMIteration:
                 with_imputed=with_labels,
                 sample_weight=self.sample_weight,
             )
-        objective = result.log_likelihood
-        if self.prior is not None:
-            objective += log_prior(
-                theta.weights, theta.means, theta.covariances, self.covariance_type, self.prior
-            )
-        return Scored(result, objective)
+        return gaussian.e_step(
+            self.X,
+            theta.weights,
+            theta.means,
+            theta.precisions_cholesky,
+            self.covariance_type,
+            with_labels=with_labels,
+            sample_weight=self.sample_weight,
+        )
 
     def m_step(self, stats: gaussian.SufficientStats) -> _Parameters:
         """weights (K,), means (K, D), covariances (type shape) from the E-step's statistics:

@@ -33,7 +33,13 @@ import numpy as np
 
 from em_engine import covariance, gaussian
 from em_engine import missing as em_missing
-from em_engine.checks import ParameterError, check_data, check_parameters, check_sample_weight
+from em_engine.checks import (
+    ParameterError,
+    check_data,
+    check_parameters,
+    check_sample_weight,
+    is_dask_collection,
+)
 from em_engine.errors import (
     ConvergenceWarning,
     DataError,
@@ -385,7 +391,7 @@ class GaussianMixture:
         )
 
     def _initial_parameters(
-        self, X: np.ndarray, random_state: Any, inits: dict[str, np.ndarray], em: EMIteration
+        self, X: np.ndarray | None, random_state: Any, inits: dict[str, np.ndarray], em: EMIteration
     ) -> Theta:
         """The starting parameters, as scikit-learn's ``_initialize_parameters``: an M-step from
         initial responsibilities, then the user's weights_init / means_init / precisions_init in
@@ -441,6 +447,10 @@ class GaussianMixture:
         final lower bound is kept. A ConvergenceWarning is issued if it did not converge.
         """
         self._check_parameters()
+        if is_dask_collection(X):
+            from em_engine import distributed
+
+            return distributed.fit_predict(self, X, sample_weight)
         names = _feature_names(X)
         allow_nan = self.missing != "error"
         few = 1 if sample_weight is not None or self.missing == "drop" else 2
@@ -463,16 +473,7 @@ class GaussianMixture:
                     f"the sample weights add up to {weights.sum():g}: fitting needs a total "
                     "weight of at least 2"
                 )
-        n_samples, n_features = X.shape
-        if n_samples < self.n_components:
-            raise ValueError(
-                "Expected n_samples >= n_components "
-                f"but got n_components = {self.n_components}, n_samples = {n_samples}"
-            )
-        do_init = not (self.warm_start and hasattr(self, "converged_"))
-        if not do_init:
-            self._check_n_features(n_features)
-        inits = self._check_inits(n_features)
+        inits = self._check_fit_shape(*X.shape)
         patterns = None
         if self.missing == "em":
             try:
@@ -490,6 +491,32 @@ class GaussianMixture:
             weights,
             patterns,
         )
+        self._run_em(em, names, inits, lambda: (start, em))
+        return self._e_step(X_all, with_labels=True).labels
+
+    def _check_fit_shape(self, n_samples: int, n_features: int) -> dict[str, np.ndarray]:
+        """Check the data's shape against the settings; the checked initial parameters."""
+        if n_samples < self.n_components:
+            raise ValueError(
+                "Expected n_samples >= n_components "
+                f"but got n_components = {self.n_components}, n_samples = {n_samples}"
+            )
+        if self.warm_start and hasattr(self, "converged_"):
+            self._check_n_features(n_features)
+        return self._check_inits(n_features)
+
+    def _run_em(
+        self,
+        em: EMIteration,
+        names: np.ndarray | None,
+        inits: dict[str, np.ndarray],
+        init_data: Callable[[], tuple[np.ndarray, EMIteration]],
+    ) -> None:
+        """The EM loop over ``em`` (best of n_init runs) and the fitted attributes. Each run
+        starts from the initialisation on ``init_data()``'s data (X itself, or a sample of it
+        with its own EMIteration: em_engine.distributed), called only when it is needed."""
+        n_features = em.X.shape[1]
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
         random_state = check_random_state(self.random_state)
         max_lower_bound = -math.inf
@@ -497,7 +524,8 @@ class GaussianMixture:
         converged_best = False
         for _ in range(n_init):
             if do_init:
-                theta = self._initial_parameters(start, random_state, inits, em)
+                sample, sample_em = init_data() if len(inits) < 3 else (None, em)
+                theta = self._initial_parameters(sample, random_state, inits, sample_em)
                 lower_bound = -math.inf
             else:
                 theta = Theta(  # float64, also after a fit on float32 data
@@ -537,10 +565,10 @@ class GaussianMixture:
                 "Best performing initialization did not converge. Try different init "
                 "parameters, or increase max_iter, tol, or check for degenerate data.",
                 sklearn_compatible(ConvergenceWarning),
-                stacklevel=2,
+                stacklevel=3,  # fit_predict's caller
             )
         theta, n_iter, lower_bounds = best
-        self._set_parameters(theta, X.dtype)
+        self._set_parameters(theta, em.X.dtype)
         self.n_features_in_ = n_features
         if names is not None:
             self.feature_names_in_ = names
@@ -550,7 +578,6 @@ class GaussianMixture:
         self.n_iter_ = n_iter
         self.lower_bound_ = max_lower_bound
         self.lower_bounds_ = lower_bounds
-        return self._e_step(X_all, with_labels=True).labels
 
     # --- using a fitted model --------------------------------------------------------------------
 
@@ -582,7 +609,11 @@ class GaussianMixture:
         )
 
     def score_samples(self, X: Any) -> np.ndarray:
-        """Log density log p(x_n) of each sample, (N,)."""
+        """Log density log p(x_n) of each sample, (N,) (a dask array for a dask X)."""
+        if is_dask_collection(X):
+            from em_engine import distributed
+
+            return distributed.per_row(self, X, "density")
         return self._e_step(self._check_X(X), with_density=True).sample_log_density
 
     def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
@@ -594,11 +625,19 @@ class GaussianMixture:
         return scores.log_likelihood / scores.n_samples
 
     def predict(self, X: Any) -> np.ndarray:
-        """Most probable component of each sample, (N,)."""
+        """Most probable component of each sample, (N,) (a dask array for a dask X)."""
+        if is_dask_collection(X):
+            from em_engine import distributed
+
+            return distributed.per_row(self, X, "labels")
         return self._e_step(self._check_X(X), with_labels=True, precise=True).labels
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Responsibilities (N, K)."""
+        """Responsibilities (N, K) (a dask array for a dask X)."""
+        if is_dask_collection(X):
+            from em_engine import distributed
+
+            return distributed.per_row(self, X, "proba")
         return self.score_samples_and_proba(X)[1]
 
     def score_samples_and_proba(self, X: Any) -> tuple[np.ndarray, np.ndarray]:

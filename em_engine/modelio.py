@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from em_engine._version import __version__
-from em_engine.checks import ParameterError, check_data, check_parameters
+from em_engine.checks import ParameterError, check_data, check_parameters, is_dask_collection
 from em_engine.covariance import COVARIANCE_TYPES, covariance_shape
 from em_engine.data import write_csv, write_text_atomic
 from em_engine.errors import ModelFileError
@@ -129,10 +129,10 @@ def _fit_details(model: Any, X: np.ndarray | None) -> dict[str, Any]:
     if isinstance(loaded, Mapping):
         details.update({key: loaded[key] for key in FIT_FIELDS if key in loaded})
     if X is not None:
-        allow_nan = getattr(model, "missing", "error") != "error"  # missing cells: marginal
-        details.update(
-            scores_details(model.scores(check_data(X, column=True, allow_nan=allow_nan)))
-        )
+        if not is_dask_collection(X):  # a dask X is scored on its cluster
+            allow_nan = getattr(model, "missing", "error") != "error"  # missing cells: marginal
+            X = check_data(X, column=True, allow_nan=allow_nan)
+        details.update(scores_details(model.scores(X)))
     return details
 
 

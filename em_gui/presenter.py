@@ -16,6 +16,7 @@ from em_gui.convergence import ConvergenceView
 from em_gui.frames import FitData, Frame, History
 from em_gui.history_bar import HistoryBar
 from em_gui.params_panel import ParameterPanel
+from em_gui.redraw import Preparation
 from em_gui.scatter import ScatterView
 from em_gui.status import StatusFields
 
@@ -55,17 +56,19 @@ class FramePresenter(QObject):
         # rows with a missing cell in a viewed column: drawn where the engine imputes them
         self._imputed_rows = np.empty(0, dtype=np.intp)
 
-    def prepare(self, frame: Frame) -> bool:
-        """Point colours of ``frame`` when its data and viewed columns are those drawn now."""
+    def prepare(self, frame: Frame) -> Preparation:
+        """A step of the point colours of ``frame`` when its data and viewed columns are those
+        drawn now (FrameScheduler's ``prepare``)."""
         snap = frame.snapshot
         if (
             frame.data is not self._drawn_data
             or self._controls.view_columns() != self._drawn_columns
             or snap.labels is None
         ):
-            return False
-        self._scatter.prepare_state(snap.labels, snap.confidence, len(snap.weights))
-        return True
+            return "none"
+        k = len(snap.weights)
+        ready = self._scatter.prepare_state(snap.labels, snap.confidence, k, in_steps=True)
+        return "ready" if ready else "more"
 
     def draw(self, frame: Frame) -> None:
         """Draw ``frame`` at once (all views)."""

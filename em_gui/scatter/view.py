@@ -8,6 +8,7 @@ newest"): per frame only an int code per point (``points``) or a colour per dens
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from PySide6 import QtCore, QtWidgets
 
 from em_gui import palette
 from em_gui.scatter import export
-from em_gui.scatter.colours import PreparedColors, prepare_colors
+from em_gui.scatter.colours import PreparedColors, prepare_color_steps
 from em_gui.scatter.density import DENSITY_THRESHOLD, DensityImage
 from em_gui.scatter.ellipses import EllipsesItem
 from em_gui.scatter.geometry import (
@@ -89,6 +90,8 @@ class ScatterView(QtWidgets.QWidget):
         self._one_d = False
         self._strip_y = 0.0  # 1-D data: the y of every point before the jitter
         self._prepared: PreparedColors | None = None
+        # prepare_state in steps: the state (labels, confidence, k, hidden) and its steps
+        self._preparing: tuple[tuple[Any, ...], Iterator[PreparedColors | None]] | None = None
         self._applied: np.ndarray | None = None  # the colours on screen
         self._shown: tuple[Any, Any, int] = (None, None, 1)  # labels, confidence, k on screen
         self._hidden = np.zeros(0, dtype=bool)  # (K,) components hidden from the legend
@@ -175,7 +178,7 @@ class ScatterView(QtWidgets.QWidget):
             self._density.set_points(x, y)
         else:
             self._points.set_points(x, y)
-        self._prepared = self._applied = None
+        self._prepared = self._applied = self._preparing = None
         if density:
             self._show_points(None, None, 1)
         self.plot_item.setLabel("bottom", x_label, color="#222")
@@ -283,8 +286,13 @@ class ScatterView(QtWidgets.QWidget):
         return rects
 
     def prepare_state(
-        self, labels: np.ndarray | None, confidence: np.ndarray | None, k: int
-    ) -> None:
+        self,
+        labels: np.ndarray | None,
+        confidence: np.ndarray | None,
+        k: int,
+        *,
+        in_steps: bool = False,
+    ) -> bool:
         """Compute the point colours of a state ahead of ``show_state`` (nothing is drawn).
 
         This is the O(N) part of a frame; a window can run it in one event and ``show_state``
@@ -298,11 +306,32 @@ class ScatterView(QtWidgets.QWidget):
         ----------
         labels : (N,) or None, confidence : (N,) or None, as for show_state
         k : number of components
+        in_steps : one step per call (density view: DENSITY_STEP_ROWS points, so that tens of
+            millions of points take several short events); returns False until the colours are
+            ready (call again with the same state), True then. Without it they are at once.
         """
         density = self._density if self._use_density else None
-        self._prepared = prepare_colors(
-            self._prepared, labels, confidence, k, self._hidden, self._n, density
-        )
+        state = (labels, confidence, k, self._hidden.tobytes())
+        before = None if self._preparing is None else self._preparing[0]
+        if not (
+            before is not None
+            and before[0] is labels
+            and before[1] is confidence
+            and before[2:] == state[2:]
+        ):
+            steps = prepare_color_steps(
+                self._prepared, labels, confidence, k, self._hidden, self._n, density
+            )
+            self._preparing = (state, steps)
+        steps = self._preparing[1]
+        prepared = next(steps)
+        while prepared is None and not in_steps:
+            prepared = next(steps)
+        if prepared is None:
+            return False
+        self._preparing = None
+        self._prepared = prepared
+        return True
 
     def _show_points(
         self, labels: np.ndarray | None, confidence: np.ndarray | None, k: int
@@ -439,7 +468,7 @@ class ScatterView(QtWidgets.QWidget):
 
     def _recolour_density(self) -> None:
         """Colour new density bins with the state on screen (its colours were per old bin)."""
-        self._prepared = self._applied = None
+        self._prepared = self._applied = self._preparing = None
         self._show_points(*self._shown)
 
     # -- export ----------------------------------------------------------------------------
