@@ -37,6 +37,7 @@ __all__ = [
     "permuted",
     "run_starts",
     "session_start",
+    "snapshot_start",
 ]
 
 #: Largest K matched by trying every permutation (8! = 40320); greedy above.
@@ -305,4 +306,28 @@ def session_start(session: Any) -> Start:
         snap.converged,
         snap.iteration,
         initial,
+    )
+
+
+def snapshot_start(snapshot: Any, n_samples: float) -> Start | None:
+    """A Start from a session Snapshot (the window's fit on screen), without another pass over
+    the data: its objective (the log-likelihood, or the log posterior with a prior) and the BIC
+    from it with N = ``n_samples``; None before the objective is known."""
+    from em_engine.covariance import n_parameters
+
+    if snapshot.log_likelihood is None:
+        return None
+    k, d = np.shape(snapshot.means)
+    p = n_parameters(k, d, snapshot.covariance_type)
+    ll = float(snapshot.log_likelihood)
+    return Start(
+        int(snapshot.seed),
+        np.array(snapshot.weights, dtype=np.float64),
+        np.array(snapshot.means, dtype=np.float64),
+        np.array(snapshot.covariances, dtype=np.float64),
+        snapshot.covariance_type,
+        ll,
+        -2.0 * ll + p * math.log(n_samples),
+        bool(snapshot.converged),
+        int(snapshot.iteration),
     )

@@ -54,16 +54,11 @@ class SelectionRow(NamedTuple):
 
 @dataclass(frozen=True)
 class SelectionResult:
-    """All candidates in the order fitted (covariance type, then K), and the best by BIC.
-
-    ``models``: with ``keep_models``, the fitted GaussianMixture of each row (None where it
-    failed), in the order of ``rows``; else empty.
-    """
+    """All candidates in the order fitted (covariance type, then K), and the best by BIC."""
 
     rows: tuple[SelectionRow, ...]
     best: SelectionRow
     n_samples: int
-    models: tuple[Any, ...] = ()
 
     @property
     def best_icl(self) -> SelectionRow:
@@ -145,7 +140,8 @@ def select_model(
     reg_covar: float = 1e-6,
     prior: Any = None,
     progress: Callable[[SelectionRow, int, int], None] | None = None,
-    keep_models: bool = False,
+    on_model: Callable[[SelectionRow, Any], None] | None = None,
+    on_iteration: Callable[[int, float], object] | None = None,
 ) -> SelectionResult:
     """Fit a GaussianMixture for every K and covariance type; compare by BIC, AIC and ICL.
 
@@ -161,8 +157,12 @@ def select_model(
         ``init_params``).
     progress : callable(row, done, total), optional
         Called after each candidate (an exception it raises stops the sweep: a cancel).
-    keep_models : bool
-        Keep each fitted model in ``result.models`` (the window loads them).
+    on_model : callable(row, model), optional
+        Called after each candidate, before ``progress``, with its fitted GaussianMixture (None
+        when it failed): the window keeps them to load one.
+    on_iteration : callable(iteration, lower_bound), optional
+        Called at every EM iteration of every fit (an exception other than ValueError that it
+        raises stops the sweep at once: a cancel).
 
     Returns
     -------
@@ -192,7 +192,6 @@ def select_model(
     check_components(max(ks), len(set(ks)), len(types), X.shape[0])
     total = len(ks) * len(types)
     rows: list[SelectionRow] = []
-    models: list[Any] = []
     for cov_type in types:
         for k in ks:
             model = GaussianMixture(
@@ -205,6 +204,7 @@ def select_model(
                 init_params=init,
                 random_state=seed,
                 prior=prior,
+                progress=on_iteration,
             )
             try:
                 with np.errstate(all="ignore"):
@@ -226,14 +226,12 @@ def select_model(
                 row = SelectionRow(int(k), cov_type, None, None, None, False, 0, _first_line(exc))
                 model = None
             rows.append(row)
-            if keep_models:
-                models.append(model)
+            if on_model is not None:
+                on_model(row, model)
             if progress is not None:
                 progress(row, len(rows), total)
     fitted = [row for row in rows if row.error is None]
     if not fitted:
         raise DataError(f"no model could be fitted ({rows[0].error})")
     best = min(fitted, key=lambda row: row.bic)
-    return SelectionResult(
-        rows=tuple(rows), best=best, n_samples=int(X.shape[0]), models=tuple(models)
-    )
+    return SelectionResult(rows=tuple(rows), best=best, n_samples=int(X.shape[0]))
