@@ -10,10 +10,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["THRESHOLDS", "UncertaintySummary", "most_uncertain", "summarise", "uncertainty"]
+__all__ = [
+    "CLASS_QUANTILES",
+    "THRESHOLDS",
+    "UncertaintySummary",
+    "most_uncertain",
+    "summarise",
+    "uncertainty",
+    "uncertainty_classes",
+]
 
 #: Uncertainties whose exceedance counts the summary gives.
 THRESHOLDS = (0.1, 0.25, 0.5)
+#: mclust's uncertainty plot: points above these quantiles of the uncertainty are drawn larger.
+CLASS_QUANTILES = (0.75, 0.95)
 
 
 def uncertainty(confidence: np.ndarray) -> np.ndarray:
@@ -67,3 +77,13 @@ def most_uncertain(confidence: np.ndarray, n: int) -> np.ndarray:
         return np.zeros(0, dtype=np.intp)
     part = np.argpartition(-u, n - 1)[:n] if n < u.size else np.arange(u.size)
     return part[np.lexsort((part, -u[part]))]
+
+
+def uncertainty_classes(confidence: np.ndarray) -> np.ndarray:
+    """mclust's classes of the uncertainties (N,): 0 up to the 75th percentile, 1 up to the 95th,
+    2 above it ((N,) int8); a point of uncertainty 0 is always in class 0."""
+    u = uncertainty(confidence)
+    breaks = np.percentile(u, [100 * q for q in CLASS_QUANTILES])
+    classes = np.searchsorted(breaks, u, side="left").astype(np.int8)
+    classes[u <= 0.0] = 0
+    return classes

@@ -147,9 +147,10 @@ def render_frame(plot_item: Any, size: tuple[int, int], caption: str) -> np.ndar
 
 class AnimationExporter(QtCore.QObject):
     """Takes the frames through the window and hands them to the encoder (see the module
-    docstring). ``finished(paths)`` when written, ``failed(message)``, ``cancelled()``."""
+    docstring). ``finished(paths)`` when written, ``failed(message)``, ``cancelled()``; each
+    once the encoder's thread has ended."""
 
-    finished = QtCore.Signal(list)
+    finished = QtCore.Signal(object)  # the list of paths written
     failed = QtCore.Signal(str)
     cancelled = QtCore.Signal()
 
@@ -163,6 +164,7 @@ class AnimationExporter(QtCore.QObject):
         self._waiting_for: int | None = None
         self._dialog: QtWidgets.QProgressDialog | None = None
         self._job: BackgroundJob | None = None
+        self._written: list[str] | None = None  # what the encoder wrote
         self._timer = QtCore.QTimer(self)
         self._timer.setInterval(_POLL_MS)
         self._timer.timeout.connect(self._poll)
@@ -274,18 +276,22 @@ class AnimationExporter(QtCore.QObject):
 
         job = BackgroundJob(work, "animation export", self)
         job.progress.connect(lambda i: self._dialog and self._dialog.setValue(n + int(i)))
-        job.done.connect(self.finished)
+        job.done.connect(lambda paths: setattr(self, "_written", paths))
         job.failed.connect(self.failed)
         job.finished.connect(self._on_encoded)
         self._job = job
         job.start()
 
     def _on_encoded(self) -> None:
+        """The encoder's thread has ended: say how it went."""
         cancelled = self._job is not None and self._job.cancelled
+        written, self._written = self._written, None
         self._job = None
         self._end()
         if cancelled:
             self.cancelled.emit()
+        elif written is not None:
+            self.finished.emit(written)
 
     def _end(self) -> None:
         self._timer.stop()

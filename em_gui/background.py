@@ -78,7 +78,7 @@ class BackgroundJob(QObject):
     def __init__(self, work: Callable[..., Any], label: str, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._flag = threading.Event()
-        self._thread: QThread | None = QThread()
+        self._thread: QThread | None = QThread(self)
         self._thread.setObjectName(f"{label.replace(' ', '_')}_thread")
         self._runner = _Runner(work, label, self._flag)
         self._runner.moveToThread(self._thread)

@@ -11,6 +11,7 @@ stepped from.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,6 +117,7 @@ class ComparisonPanel(QtWidgets.QWidget):
             size=22, symbol="star", brush=pg.mkBrush(255, 215, 0), pen=pg.mkPen("k", width=1.2)
         )
         self._best_mark.setZValue(10)
+        self._best_mark.setAcceptedMouseButtons(QtCore.Qt.MouseButton.NoButton)  # clicks go through
         self.plot.addItem(self._best_mark)
 
         self.table = QtWidgets.QTableWidget(0, len(_COLUMNS), objectName="table_compare")
@@ -163,19 +165,21 @@ class ComparisonPanel(QtWidgets.QWidget):
                 if cancelled():
                     raise Cancelled
 
-            return select_model(
-                X,
-                range(1, kmax + 1),
-                COVARIANCE_TYPES,
-                seed=seed,
-                init=settings.init,
-                max_iter=settings.max_iter,
-                tol=settings.tol,
-                reg_covar=settings.reg_covar,
-                prior=True if settings.prior else None,
-                on_model=lambda row, model: report((row, model)),
-                on_iteration=check,
-            )
+            with warnings.catch_warnings():  # not converged: the table's column says so
+                warnings.simplefilter("ignore")
+                return select_model(
+                    X,
+                    range(1, kmax + 1),
+                    COVARIANCE_TYPES,
+                    seed=seed,
+                    init=settings.init,
+                    max_iter=settings.max_iter,
+                    tol=settings.tol,
+                    reg_covar=settings.reg_covar,
+                    prior=True if settings.prior else None,
+                    on_model=lambda row, model: report((row, model)),
+                    on_iteration=check,
+                )
 
         job = BackgroundJob(work, "model sweep", self)
         job.progress.connect(self._on_candidate)
@@ -229,6 +233,7 @@ class ComparisonPanel(QtWidgets.QWidget):
         self._job = None
         self.button_start.setEnabled(True)
         self.button_cancel.setEnabled(False)
+        self._redraw()
         if self._outcome == "cancelled":
             self.label_best.setText(
                 f"Cancelled after {len(self._candidates)} of {self.progress.maximum()} fits. "
@@ -313,7 +318,7 @@ class ComparisonPanel(QtWidgets.QWidget):
             if candidate.model is not None:
                 self.model_chosen.emit(candidate)
 
-    def point_position(self, index: int) -> QtCore.QPointF:
+    def point_position(self, index: int) -> QtCore.QPoint:
         """Where candidate ``index`` is drawn, in the plot widget's coordinates (tests click
         there)."""
         row = self._candidates[index].row

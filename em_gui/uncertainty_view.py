@@ -1,7 +1,9 @@
 """Uncertainty view, in mclust's spirit: the points of the viewed columns shaded and sized by their
 classification uncertainty 1 - max responsibility (from the engine's snapshot: its
-``confidence``), the most uncertain points listed (file row, uncertainty, values), and a summary
-(em_engine.uncertainty). It follows the fit on screen while it is shown.
+``confidence``) in mclust's three classes (up to the 75th percentile small and light, to the
+95th medium, above it large and dark red), the most uncertain points listed (file row,
+uncertainty, values), and a summary (em_engine.uncertainty). It follows the fit on screen while
+it is shown.
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
-from em_engine.uncertainty import most_uncertain, summarise, uncertainty
+from em_engine.uncertainty import most_uncertain, summarise, uncertainty, uncertainty_classes
 from em_gui.frames import Frame
 
 __all__ = ["UncertaintyView"]
@@ -21,20 +23,9 @@ __all__ = ["UncertaintyView"]
 N_LISTED = 25
 #: At most this many points are drawn (a fixed stride), the listed ones always among them.
 MAX_DRAWN = 20_000
-#: Shades from certain (light grey) to most uncertain (dark red); sizes from small to large.
-_LOW, _HIGH = np.array([215, 215, 215]), np.array([180, 20, 30])
-_SIZES = (3.0, 11.0)
-
-
-def _brushes(levels: np.ndarray) -> list[QtGui.QBrush]:
-    """One brush per point for uncertainty levels in [0, 1] (N,), 16 shades cached."""
-    steps = np.minimum((levels * 16).astype(int), 15)
-    table = []
-    for i in range(16):
-        t = i / 15
-        r, g, b = (_LOW + (_HIGH - _LOW) * t).astype(int)
-        table.append(pg.mkBrush(int(r), int(g), int(b), int(110 + 145 * t)))
-    return [table[s] for s in steps]
+#: Per class (em_engine.uncertainty.uncertainty_classes): symbol size and RGBA.
+_SIZES = np.array([3.0, 6.0, 10.0])
+_COLOURS = ((200, 200, 200, 130), (230, 140, 60, 220), (180, 20, 30, 255))
 
 
 class UncertaintyView(QtWidgets.QWidget):
@@ -47,7 +38,11 @@ class UncertaintyView(QtWidgets.QWidget):
         self.plot.setObjectName("plot_uncertainty")
         self.plot.setMinimumSize(260, 180)
         self.plot.hideButtons()
-        self.plot.setTitle("1 − max responsibility: darker and larger is less certain", size="9pt")
+        self.plot.setTitle(
+            "Uncertainty 1 − max responsibility: red above its 95th percentile, orange above "
+            "the 75th",
+            size="9pt",
+        )
         self._points = pg.ScatterPlotItem(pen=None)
         self.plot.addItem(self._points)
         self.summary = QtWidgets.QLabel(objectName="label_uncertainty_summary")
@@ -93,15 +88,16 @@ class UncertaintyView(QtWidgets.QWidget):
         drawn = np.union1d(np.arange(0, len(u), stride), top)
         k = len(frame.snapshot.weights)
         worst = 1.0 - 1.0 / k if k > 1 else 1.0
-        levels = np.clip(u[drawn] / worst, 0.0, 1.0)
+        classes = uncertainty_classes(confidence)[drawn]
         x = data.X[drawn, columns[0]]
         y = data.X[drawn, columns[1]] if data.X.shape[1] > 1 else np.zeros(len(drawn))
-        order = np.argsort(levels, kind="stable")  # the uncertain ones on top
+        order = np.argsort(classes, kind="stable")  # the uncertain ones on top
+        brushes = [pg.mkBrush(*c) for c in _COLOURS]
         self._points.setData(
             x[order],
             y[order],
-            size=_SIZES[0] + (_SIZES[1] - _SIZES[0]) * levels[order],
-            brush=_brushes(levels[order]),
+            size=_SIZES[classes[order]],
+            brush=[brushes[c] for c in classes[order]],
         )
         self.plot.setLabel("bottom", data.feature_names[columns[0]])
         if data.X.shape[1] > 1:

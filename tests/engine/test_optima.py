@@ -137,12 +137,16 @@ def test_icl_is_bic_plus_twice_the_entropy_of_the_responsibilities(
     three_on_a_line: np.ndarray,
 ) -> None:
     X = three_on_a_line[::3]
-    result = select_model(X, [1, 2, 3], ["full", "spherical"], seed=2, keep_models=True)
-    assert len(result.models) == len(result.rows)
+    models = []
+    result = select_model(
+        X, [1, 2, 3], ["full", "spherical"], seed=2, on_model=lambda r, m: models.append((r, m))
+    )
+    assert [r for r, _ in models] == list(result.rows)
     for row in result.rows:
         model = GaussianMixture(
             n_components=row.n_components, covariance_type=row.covariance_type, random_state=2
         ).fit(X)
+        np.testing.assert_allclose(model.means_, models[result.rows.index(row)][1].means_)
         resp = model.predict_proba(X)
         entropy = -sum(r * math.log(r) for r in resp.ravel() if r > 0)
         assert row.icl == pytest.approx(model.bic(X) + 2 * entropy, rel=1e-9)
