@@ -179,8 +179,8 @@ def group_optima(
     scale: np.ndarray | None = None,
     *,
     ll_tol: float = 1e-3,
-    mean_tol: float = 0.05,
-    weight_tol: float = 0.02,
+    mean_tol: float = 0.25,
+    weight_tol: float = 0.05,
 ) -> list[Optimum]:
     """Group final fits into distinct optima, best log-likelihood first.
 

@@ -116,33 +116,32 @@ def encode(request: AnimationRequest, frames: list[np.ndarray], report: Any = No
 
 
 def render_frame(plot_item: Any, size: tuple[int, int], caption: str) -> np.ndarray:
-    """The plot ``plot_item`` rendered offscreen into ``size`` (aspect kept, white margins) with
-    ``caption`` at the top left; (H, W, 4) uint8 RGBA."""
+    """The plot ``plot_item`` rendered offscreen into ``size`` under a band with ``caption``
+    (aspect kept, white margins); (H, W, 4) uint8 RGBA."""
     width, height = size
     image = QtGui.QImage(width, height, QtGui.QImage.Format.Format_RGBA8888)
     image.fill(QtGui.QColor("white"))
+    band = max(14, height // 14)
     painter = QtGui.QPainter(image)
     try:
         painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
-        source = plot_item.sceneBoundingRect()
-        target = QtCore.QRectF(0, 0, width, height)
-        plot_item.scene().render(painter, target, source)
+        target = QtCore.QRectF(0, band, width, height - band)
+        plot_item.scene().render(painter, target, plot_item.sceneBoundingRect())
         font = painter.font()
-        font.setPixelSize(max(10, height // 28))
+        font.setPixelSize(max(9, int(band * 0.7)))
         font.setBold(True)
         painter.setFont(font)
-        metrics = QtGui.QFontMetrics(font)
-        box = metrics.boundingRect(caption).adjusted(-4, -2, 4, 2)
-        box.moveTopLeft(QtCore.QPoint(6, 4))
-        painter.fillRect(box, QtGui.QColor(255, 255, 255, 220))
         painter.setPen(QtGui.QColor("#222"))
-        painter.drawText(box, QtCore.Qt.AlignmentFlag.AlignCenter, caption)
+        painter.drawText(
+            QtCore.QRectF(6, 0, width - 12, band),
+            QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignVCenter,
+            caption,
+        )
     finally:
         painter.end()
     bits = np.frombuffer(image.constBits(), dtype=np.uint8, count=image.sizeInBytes())
-    return (
-        bits.reshape(height, image.bytesPerLine())[:, : width * 4].reshape(height, width, 4).copy()
-    )
+    rows = bits.reshape(height, image.bytesPerLine())[:, : width * 4]
+    return rows.reshape(height, width, 4).copy()
 
 
 class AnimationExporter(QtCore.QObject):

@@ -135,8 +135,8 @@ class ComparisonPanel(QtWidgets.QWidget):
         splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         splitter.addWidget(self.plot)
         splitter.addWidget(self.table)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
         splitter.setChildrenCollapsible(False)
         layout = QtWidgets.QVBoxLayout(self)
         layout.addLayout(bar)
@@ -262,6 +262,8 @@ class ComparisonPanel(QtWidgets.QWidget):
     def _redraw(self) -> None:
         criterion = self.combo_criterion.currentText()
         self.plot.setTitle(f"{criterion} by K and covariance type (lower is better)", size="9pt")
+        ks = sorted({c.row.n_components for c in self._candidates}) or [1]
+        self.plot.getAxis("bottom").setTicks([[(k, str(k)) for k in ks]])
         self.plot.setLabel("left", criterion)
         for cov_type, curve in self._curves.items():
             mine = [

@@ -48,6 +48,7 @@ class UncertaintyView(QtWidgets.QWidget):
         self.summary = QtWidgets.QLabel(objectName="label_uncertainty_summary")
         self.summary.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         self.summary.setAlignment(QtCore.Qt.AlignmentFlag.AlignTop)
+        self.summary.setWordWrap(True)
         self.table = QtWidgets.QTableWidget(0, 3, objectName="table_uncertain")
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
