@@ -7,6 +7,7 @@ in the order that matches the fit on screen, so they keep their colours.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ from em_engine.optima import align_components, permuted
 from em_gui.animation import AnimationExporter
 from em_gui.atlas import AtlasChoice, AtlasPanel
 from em_gui.comparison import Candidate, ComparisonPanel
-from em_gui.frames import FitData, Frame
+from em_gui.frames import RUNNING, FitData, Frame
 from em_gui.uncertainty_view import UncertaintyView
 
 if TYPE_CHECKING:
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 __all__ = ["CompareTools"]
 
 _KEYS = ("weights", "means", "covariances")
+#: While EM runs, the uncertainty view follows at most once per this many seconds.
+UNCERTAINTY_INTERVAL_S = 0.5
 
 
 class CompareTools(QObject):
@@ -40,6 +43,7 @@ class CompareTools(QObject):
         self.atlas = AtlasPanel()
         self.uncertainty = UncertaintyView()
         self.animation = AnimationExporter(window)
+        self._uncertainty_shown = -float("inf")
         self.docks = {
             "comparison": self._dock("Model comparison", "dock_comparison", self.comparison),
             "atlas": self._dock("Restart atlas", "dock_atlas", self.atlas),
@@ -172,8 +176,13 @@ class CompareTools(QObject):
     # ------------------------------------------------------------------ following the fit
     def _on_frame_drawn(self, frame: Frame) -> None:
         self.atlas.note_frame(frame)
-        if self.docks["uncertainty"].isVisible():
-            self.uncertainty.show_frame(frame, self._window.controls.view_columns())
+        if not self.docks["uncertainty"].isVisible():
+            return
+        now = time.monotonic()
+        if frame.state == RUNNING and now - self._uncertainty_shown < UNCERTAINTY_INTERVAL_S:
+            return  # a few O(N) passes: not at every frame of a run (its last one is shown)
+        self._uncertainty_shown = now
+        self.uncertainty.show_frame(frame, self._window.controls.view_columns())
 
     def _on_uncertainty_shown(self, visible: bool) -> None:
         frame = self._window.current_frame()

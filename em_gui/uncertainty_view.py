@@ -36,7 +36,7 @@ class UncertaintyView(QtWidgets.QWidget):
         self.setObjectName("uncertainty_view")
         self.plot = pg.PlotWidget(background="w")
         self.plot.setObjectName("plot_uncertainty")
-        self.plot.setMinimumSize(260, 180)
+        self.plot.setMinimumSize(240, 110)
         self.plot.hideButtons()
         self.plot.setTitle(
             "Uncertainty 1 − max responsibility: red above its 95th percentile, orange above "
@@ -66,6 +66,8 @@ class UncertaintyView(QtWidgets.QWidget):
         splitter.setStretchFactor(1, 2)
         splitter.setChildrenCollapsible(False)
         layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(4)
         layout.addWidget(splitter)
         self._shown: tuple[int, tuple[int, int]] | None = None
         self.summary.setText("No responsibilities yet: take an E-step.")
