@@ -169,3 +169,24 @@ def test_uncertainty_summary_and_most_uncertain_points() -> None:
     assert summary.maximum == pytest.approx(0.5)
     assert dict(summary.above) == {0.1: 3, 0.25: 3, 0.5: 0}
     assert summary.lines()[2] == "above 0.1: 3 points (50.0%)"
+
+
+@pytest.mark.filterwarnings("ignore:Best performing initialization did not converge")
+def test_a_sweep_stops_inside_a_fit_when_on_iteration_raises(three_on_a_line: np.ndarray) -> None:
+    class Stop(Exception):
+        pass
+
+    calls = []
+
+    def on_iteration(iteration: int, bound: float) -> None:
+        calls.append(iteration)
+        if len(calls) == 52:
+            raise Stop
+
+    rows = []
+    with pytest.raises(Stop):
+        select_model(
+            three_on_a_line, [1, 2, 3], ["full"], tol=0.0, max_iter=50,
+            on_iteration=on_iteration, progress=lambda row, i, n: rows.append(row),
+        )  # fmt: skip
+    assert len(rows) == 1  # K = 1 ran its 50 iterations; K = 2 stopped in its 2nd

@@ -289,3 +289,20 @@ def test_animation_refuses_a_bad_request(qtbot, window, tmp_path) -> None:
     assert not exporter.export(AnimationRequest(tmp_path / "a.bmp", first=0, last=0))
     assert "save as .gif or .png" in window.errors[-1]
     assert not (tmp_path / "a.gif").exists()
+
+
+def test_animation_cancelled_while_taking_frames_writes_nothing(qtbot, window, tmp_path) -> None:
+    settings = FitSettings(n_components=3, init="random_from_data", tol=0.0, max_iter=30)
+    load(qtbot, window, make_preset("blobs", 300, seed=2), settings)
+    window.run()
+    last = wait_for(qtbot, window, lambda f: f.state != "running" and f.n_history == 31)
+    exporter = window.compare.animation
+    request = AnimationRequest(tmp_path / "fit.gif", first=0, last=30, size=(200, 150))
+    assert exporter.export(request)
+    qtbot.waitUntil(lambda: len(exporter._frames) >= 2)
+    with qtbot.waitSignal(exporter.cancelled):
+        exporter.cancel()
+    assert not exporter.is_busy()
+    wait_for(qtbot, window, lambda f: f.snapshot.iteration == last.snapshot.iteration)
+    assert list(tmp_path.iterdir()) == []
+    assert not running_threads(window)
