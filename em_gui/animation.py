@@ -169,6 +169,10 @@ class AnimationExporter(QtCore.QObject):
         self._timer.timeout.connect(self._poll)
         self.failed.connect(window.show_error)
 
+    def frames_taken(self) -> int:
+        """Frames taken so far by the export in progress."""
+        return len(self._frames)
+
     def is_busy(self) -> bool:
         """True while frames are taken or encoded."""
         return self._request is not None

@@ -104,6 +104,7 @@ class AtlasPanel(QtWidgets.QWidget):
         self._visited: list[Start] = []
         self._visited_key: tuple[Any, ...] | None = None
         self._visited_seen: set[tuple[int, int, float]] = set()
+        self._visited_scale: np.ndarray | None = None
         self._visited_optima: list[Optimum] = []
 
         self.spin_starts = QtWidgets.QSpinBox(objectName="spin_starts", minimum=2, maximum=500)

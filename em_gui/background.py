@@ -103,10 +103,6 @@ class BackgroundJob(QObject):
         """True once cancel or stop was called."""
         return self._flag.is_set()
 
-    def is_running(self) -> bool:
-        """True while the thread runs."""
-        return self._thread is not None and self._thread.isRunning()
-
     def stop(self, timeout_ms: int = 2000) -> bool:
         """Cancel and wait for the thread to end (closing the window); True when it ended
         within ``timeout_ms`` (else it is waited for: a fit in progress ends first)."""

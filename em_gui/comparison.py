@@ -15,6 +15,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
@@ -323,6 +324,16 @@ class ComparisonPanel(QtWidgets.QWidget):
             candidate = self._candidates[index]
             if candidate.model is not None:
                 self.model_chosen.emit(candidate)
+
+    def drawn_curve(self, cov_type: str) -> tuple[np.ndarray, np.ndarray]:
+        """The K values and criterion values drawn for ``cov_type`` (read back from the plot)."""
+        xs, ys = self._curves[cov_type].getData()
+        return np.asarray(xs), np.asarray(ys)
+
+    def drawn_best(self) -> tuple[float, float] | None:
+        """Where the star is drawn (K, value), or None."""
+        xs, ys = self._best_mark.getData()
+        return (float(xs[0]), float(ys[0])) if len(xs) else None
 
     def point_position(self, index: int) -> QtCore.QPoint:
         """Where candidate ``index`` is drawn, in the plot widget's coordinates (tests click

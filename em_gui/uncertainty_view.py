@@ -134,6 +134,10 @@ class UncertaintyView(QtWidgets.QWidget):
                 self.table.setItem(i, j, QtWidgets.QTableWidgetItem(text))
         self.table.resizeColumnsToContents()
 
+    def drawn_sizes(self) -> np.ndarray:
+        """The symbol sizes of the points drawn (read back from the plot)."""
+        return np.asarray(self._points.data["size"])
+
     def listed_rows(self) -> list[str]:
         """The Row column of the list, top to bottom (tests read it back)."""
         return [self.table.item(i, 0).text() for i in range(self.table.rowCount())]

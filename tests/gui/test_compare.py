@@ -96,19 +96,18 @@ def test_sweep_draws_every_candidate_marks_the_best_and_loads_a_click(qtbot, win
     candidates = panel.candidates()
     assert len(candidates) == 20 and panel.table.rowCount() == 20
     # each curve holds its type's BIC values, read back from the plot
-    for cov_type, curve in panel._curves.items():
-        xs, ys = curve.getData()
+    for cov_type in ("full", "tied", "diag", "spherical"):
+        xs, ys = panel.drawn_curve(cov_type)
         rows = [c.row for c in candidates if c.row.covariance_type == cov_type]
         assert list(xs) == [r.n_components for r in rows]
         np.testing.assert_allclose(ys, [r.bic for r in rows])
     best = min((c.row for c in candidates), key=lambda r: r.bic)
     assert best.n_components == 4
-    star_x, star_y = panel._best_mark.getData()
-    assert (star_x[0], star_y[0]) == (best.n_components, best.bic)
+    assert panel.drawn_best() == (best.n_components, best.bic)
     assert panel.table.item(candidates.index(panel.best()), 0).text() == f"★ {best.n_components}"
     assert "Best by BIC" in panel.label_best.text()
     panel.combo_criterion.setCurrentText("ICL")
-    xs, ys = panel._curves["full"].getData()
+    xs, ys = panel.drawn_curve("full")
     np.testing.assert_allclose(
         ys, [c.row.icl for c in candidates if c.row.covariance_type == "full"]
     )
@@ -242,7 +241,7 @@ def test_uncertainty_view_lists_the_most_uncertain_points(qtbot, window) -> None
     assert f"mean {summary.mean:.3f}" in view.summary.text()
     assert f"above 0.5: {dict(summary.above)[0.5]:,} points" in view.summary.text()
     # the 5% most uncertain points are drawn largest
-    sizes = view._points.data["size"]
+    sizes = view.drawn_sizes()
     assert np.count_nonzero(sizes == sizes.max()) == np.count_nonzero(
         uncertainty(frame.snapshot.confidence)
         > np.percentile(uncertainty(frame.snapshot.confidence), 95)
@@ -299,7 +298,7 @@ def test_animation_cancelled_while_taking_frames_writes_nothing(qtbot, window, t
     exporter = window.compare.animation
     request = AnimationRequest(tmp_path / "fit.gif", first=0, last=30, size=(200, 150))
     assert exporter.export(request)
-    qtbot.waitUntil(lambda: len(exporter._frames) >= 2)
+    qtbot.waitUntil(lambda: exporter.frames_taken() >= 2)
     with qtbot.waitSignal(exporter.cancelled):
         exporter.cancel()
     assert not exporter.is_busy()
