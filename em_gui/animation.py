@@ -212,6 +212,7 @@ class AnimationExporter(QtCore.QObject):
             "Taking the frames…", "Cancel", 0, 2 * len(self._todo), self._window
         )
         dialog.setObjectName("progress_animation")
+        dialog.setWindowModality(QtCore.Qt.WindowModality.WindowModal)  # no edits meanwhile
         dialog.setWindowTitle("Export animation")
         dialog.setMinimumDuration(300)
         dialog.setAutoClose(False)
