@@ -232,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "em-explorer",
         description="EM Explorer command line: fit Gaussian mixtures by EM, score data with a "
-        "saved model, compare models by BIC/AIC. Run without arguments for the desktop app.",
+        "saved model, compare models by BIC/AIC/ICL. Run without arguments for the desktop app.",
     )
     parser.add_argument(
         "-V",
@@ -247,7 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
         "fit",
         help="fit a Gaussian mixture to a CSV file and save it as JSON",
         description="Fit a Gaussian mixture by EM; print log-likelihood, BIC, "
-        "iterations and convergence; save the model as JSON with --out.",
+        "iterations and convergence; save the model as JSON with --out. With --n-init N, "
+        "start i uses seed S+i; the best start is kept and the distinct optima the starts "
+        "reached are listed (log-likelihood, BIC, how many starts, which seeds).",
     )
     fit.add_argument("data", metavar="DATA.csv", help="CSV file with one sample per row")
     fit.add_argument(
@@ -311,8 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     select = sub.add_parser(
         "select",
         help="compare numbers of components and covariance types",
-        description="Fit every K and covariance type; print a BIC/AIC table "
-        "with the best model (lowest BIC) marked.",
+        description="Fit every K and covariance type; print a BIC/AIC/ICL table "
+        "with the best model (lowest BIC) marked and the best by ICL named.",
     )
     select.add_argument("data", metavar="DATA.csv", help="CSV file with one sample per row")
     select.add_argument(
@@ -461,6 +463,8 @@ def _fit_params(args: argparse.Namespace) -> dict[str, Any]:
         "reg_covar": args.reg_covar,
         "seed": args.seed,
         "prior": bool(args.prior),
+        # --missing drop has left those rows out already; em fits their observed cells
+        "missing": "em" if getattr(args, "missing", "error") == "em" else "error",
     }
 
 
@@ -522,16 +526,20 @@ def _fit_and_report(args: argparse.Namespace, dataset: Dataset, weights: np.ndar
             f"{args.data} has {X.shape[0]}"
         )
     report = _Progress(sys.stderr)
-    model = build_mixture(
-        args.components,
-        args.covariance,
-        progress=lambda it, bound: report(f"iteration {it}: objective per row {bound:.6g}"),
-        missing="em" if args.missing == "em" else "error",
-        **_fit_params(args),
-    )
+    optima = None
     # --dask: em_engine.cli_dask names a refused row (the file's lines are not known there)
     with nullcontext() if args.dask is not None else _naming_rows(dataset):
-        scores = model.fit(X, sample_weight=weights).scores(X, sample_weight=weights)
+        if args.n_init == 1:
+            model = build_mixture(
+                args.components,
+                args.covariance,
+                progress=lambda it, bound: report(f"iteration {it}: objective per row {bound:.6g}"),
+                **_fit_params(args),
+            )
+            model.fit(X, sample_weight=weights)
+        else:
+            model, optima = _fit_starts(args, X, weights, report)
+        scores = model.scores(X, sample_weight=weights)
     n, log_likelihood = scores.n_samples, scores.log_likelihood
     lines = [
         f"data: {_describe(dataset)}",
@@ -545,6 +553,8 @@ def _fit_and_report(args: argparse.Namespace, dataset: Dataset, weights: np.ndar
         f"iterations: {model.n_iter_}",
         f"converged: {'yes' if model.converged_ else 'no (try a larger --max-iter or --tol)'}",
     ]
+    if optima is not None:
+        lines[1] = f"{lines[1]} (the best of {args.n_init} starts: seed {model.random_state})"
     if args.out is not None:
         # The scores just computed, rather than X (which would score the data again).
         details = scores_details(scores)
@@ -555,8 +565,32 @@ def _fit_and_report(args: argparse.Namespace, dataset: Dataset, weights: np.ndar
             ),
         )
         lines.append(f"model file: {args.out}")
+    if optima is not None:
+        lines.append(optima)
     _say("\n".join(lines), sys.stdout)
     return 0
+
+
+def _fit_starts(
+    args: argparse.Namespace, X: np.ndarray, weights: np.ndarray | None, report: _Progress
+) -> tuple[Any, str]:
+    """--n-init N: start i with seed S + i (one start each), grouped into distinct optima;
+    the model with the best log-likelihood and the optima's table."""
+    from em_engine.mixture import build_mixture
+    from em_engine.optima import group_optima, optima_table, run_starts
+
+    params = {**_fit_params(args), "n_init": 1}
+    del params["seed"]
+    starts, model = run_starts(
+        X,
+        lambda seed: build_mixture(args.components, args.covariance, seed=seed, **params),
+        range(args.seed, args.seed + args.n_init),
+        weights,
+        progress=lambda done, total: report(f"start {done}/{total} done"),
+    )
+    n = float(X.shape[0] if weights is None else weights.sum())
+    optima = group_optima(starts, n, X.std(axis=0))
+    return model, optima_table(optima, len(starts))
 
 
 def _score_columns(args: argparse.Namespace, model: Any) -> Sequence[str] | None:

@@ -110,9 +110,15 @@ def dask_dataset(args: argparse.Namespace) -> Iterator[Dataset]:
     """The --dask data as a Dataset whose X is a dask array (N, D) on a connected cluster, for
     the length of the with block. One-line errors: options --dask cannot take, dask missing, a
     row the fit refuses (named as the data's row, counted from 1 without the header)."""
-    if args.weights is not None or args.drop_invalid:
-        option = "--weights" if args.weights is not None else "--drop-invalid"
-        raise CliError(f"{option} cannot be used with --dask")
+    refused = {
+        "--weights": args.weights is not None,
+        "--drop-invalid": args.drop_invalid,
+        f"--missing {args.missing}": args.missing != "error",
+        f"--n-init {args.n_init}": args.n_init > 1,
+    }
+    for option, given in refused.items():
+        if given:
+            raise CliError(f"{option} cannot be used with --dask")
     try:
         import dask.dataframe as dd
 

@@ -39,6 +39,7 @@ from em_engine.errors import EMError
 from em_engine.synthetic import make_preset
 from em_gui.actions import build_actions, build_menus
 from em_gui.app_settings import APP_NAME, ORGANIZATION, AppSettings, default_values
+from em_gui.compare_tools import CompareTools
 from em_gui.controller import EMController
 from em_gui.controls import MAX_SEED, ControlsPanel
 from em_gui.convergence import ConvergenceView
@@ -154,6 +155,7 @@ class MainWindow(QMainWindow):
             parent=self,
         )
         self._connect()
+        self.compare = CompareTools(self)  # model comparison, restart atlas, uncertainty, GIF
         self._default_layout = self.saveState()  # docks and toolbar as built
         self._restore_settings()
         self._apply_state("paused")
@@ -511,6 +513,7 @@ class MainWindow(QMainWindow):
         ``timeout_ms``."""
         self._scheduler.stop()
         self.history_bar.stop()
+        self.compare.shutdown()
         return self.controller.shutdown(timeout_ms)
 
     def closeEvent(self, event: Any) -> None:

@@ -177,7 +177,7 @@ class FrameScheduler(QObject):
         if history is not None and self._is_current(history.generation):
             self._draw_history(history)
         staged, self._staged = self._staged, None
-        if staged is not None:
+        if staged is not None and self._is_current(staged.generation):  # not replaced meanwhile
             self._draw_panels(staged)
         # The cost is taken once the paint is done. The next redraw waits at least
         # DRAW_SHARE_FACTOR x that cost: when frames are expensive (a million points on a busy

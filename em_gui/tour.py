@@ -28,6 +28,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from em_gui.tour_compare import COMPARE_JOURNEYS, CompareJourneys
+
 if TYPE_CHECKING:  # Qt is imported only once the arguments are parsed (``--help`` stays fast)
     from PySide6.QtGui import QImage
 
@@ -47,6 +49,7 @@ JOURNEYS = (
     "history",
     "bad-csv",
     "missing-values",
+    *COMPARE_JOURNEYS,
 )
 DEFAULT_SIZE = (1280, 800)
 DEFAULT_BIG_POINTS = 1_000_000
@@ -145,7 +148,7 @@ def _describe(window: MainWindow) -> str:
     )
 
 
-class Tour:
+class Tour(CompareJourneys):
     """Runs journeys; each journey gets a fresh window (see the module docstring)."""
 
     def __init__(self, args: argparse.Namespace, folder: Path) -> None:

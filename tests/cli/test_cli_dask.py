@@ -104,10 +104,14 @@ def test_text_past_the_guessed_types_is_one_line_naming_its_column(capsys, tmp_p
     assert_one_error_line(status, out, err, "text.csv: column 'a'", "not a number", "'abc'")
 
 
-@pytest.mark.parametrize("option", [["--weights", "x"], ["--drop-invalid"]])
+@pytest.mark.parametrize(
+    "option",
+    [["--weights", "x"], ["--drop-invalid"], ["--missing", "em"], ["--n-init", "3"]],
+)
 def test_options_dask_cannot_take_are_refused(capsys, option, address) -> None:
     status, out, err = run(capsys, "fit", BLOBS, "-k", "2", *option, "--dask", address)
-    assert_one_error_line(status, out, err, f"{option[0]} cannot be used with --dask")
+    named = option[0] if option[0] in ("--weights", "--drop-invalid") else " ".join(option)
+    assert_one_error_line(status, out, err, f"{named} cannot be used with --dask")
 
 
 def test_help_names_the_option() -> None:
