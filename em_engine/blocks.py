@@ -118,6 +118,19 @@ class RowLines(Sequence[int]):
         self._firsts: list[int] = []  # file row of that data row
         self._n = 0
 
+    @classmethod
+    def from_runs(cls, runs: Sequence[tuple[int, int]], n: int) -> RowLines:
+        """Rows from ``runs()`` of another RowLines of n rows."""
+        lines = cls()
+        lines._starts = [int(start) for start, _ in runs]
+        lines._firsts = [int(first) for _, first in runs]
+        lines._n = n
+        return lines
+
+    def runs(self) -> list[tuple[int, int]]:
+        """The runs as (first data row, its file row) pairs."""
+        return list(zip(self._starts, self._firsts, strict=True))
+
     def add(self, rows: Sequence[int]) -> None:
         """Append the file rows (n,) of the next n data rows (increasing)."""
         if isinstance(rows, range) and rows.step == 1:

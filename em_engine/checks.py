@@ -56,7 +56,8 @@ def check_magnitude(X: np.ndarray) -> None:
     if X.size == 0:
         return
     limit = _MAX_ABS[X.dtype.type]
-    if np.abs(X).max() > limit:  # name the first such row, and how many there are
+    # no (N, D) temporary for good data (X may be a memory map); then name the first bad row
+    if max(X.max(), -X.min()) > limit:
         too_large = np.abs(X) > limit
         rows = np.flatnonzero(too_large.any(axis=1))
         row, column = int(rows[0]), int(np.argmax(too_large[rows[0]]))
@@ -69,6 +70,18 @@ def check_magnitude(X: np.ndarray) -> None:
         )
 
 
+def column_variance(X: np.ndarray, block_rows: int = 65536) -> np.ndarray:
+    """The variance (D,) of each column of X (N, D), in blocks of rows (two passes: the mean,
+    then the squared deviations), so that a large or memory-mapped X needs no copy."""
+    n = X.shape[0]
+    mean = X.sum(axis=0, dtype=np.float64) / n
+    total = np.zeros(X.shape[1])
+    for start in range(0, n, block_rows):
+        deviation = X[start : start + block_rows] - mean
+        total += np.einsum("ij,ij->j", deviation, deviation)
+    return total / n
+
+
 def reg_covar_note(
     X: np.ndarray, reg_covar: float, names: Sequence[str] | None = None
 ) -> str | None:
@@ -78,7 +91,7 @@ def reg_covar_note(
     """
     if not reg_covar > 0:
         return None
-    variance = np.var(X, axis=0, dtype=np.float64)
+    variance = column_variance(X)
     swamped = np.flatnonzero(variance < 100.0 * reg_covar)
     if len(swamped) == 0 or (len(swamped) == X.shape[1] and not variance.any()):
         return None  # constant data: nothing to tell apart at any reg_covar
@@ -164,8 +177,8 @@ def check_data(
             f"Found array with {found} {what}(s) (shape={array.shape}) while a minimum of "
             f"{needed} is required; {name} has too few {what}s"
         )
-    if scan:
-        bad = ~np.isfinite(array)
+    if scan and array.size and not (np.isfinite(array.min()) and np.isfinite(array.max())):
+        bad = ~np.isfinite(array)  # min/max first: no (N, D) temporary for good (or mapped) data
         if bad.any():
             row, col = np.argwhere(bad)[0]
             value = array[row, col]

@@ -35,6 +35,7 @@ __all__ = ["COMMAND_WORDS", "main"]
 EXIT_ERROR = 2
 EXIT_TERMINATED = 128 + signal.SIGTERM
 _PROGRESS_INTERVAL = 1.0  # seconds between progress lines on stderr
+_DATA_HELP = "CSV or Parquet (.parquet, needs pyarrow) file with one sample per row"
 
 
 class CliError(Exception):
@@ -239,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fit a Gaussian mixture by EM; print log-likelihood, BIC, "
         "iterations and convergence; save the model as JSON with --out.",
     )
-    fit.add_argument("data", metavar="DATA.csv", help="CSV file with one sample per row")
+    fit.add_argument("data", metavar="DATA", help=_DATA_HELP)
     fit.add_argument(
         "-k",
         "--components",
@@ -263,6 +264,18 @@ def build_parser() -> argparse.ArgumentParser:
         "w counts as w copies, 0 leaves it out",
     )
     fit.add_argument(
+        "--out-of-core",
+        action="store_true",
+        help="for data larger than memory: convert the file once into a memory-mapped cache "
+        "and fit over it in blocks (starts from a random sample of 100,000 rows)",
+    )
+    fit.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="folder of the --out-of-core cache (default: em-explorer-cache in the temporary "
+        "folder); a cache is reused while its file is unchanged",
+    )
+    fit.add_argument(
         "-o",
         "--out",
         metavar="MODEL.json",
@@ -276,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the log-density and the responsibility of each component.",
     )
     score.add_argument("model", metavar="MODEL.json", help="model file written by 'fit' or the app")
-    score.add_argument("data", metavar="DATA.csv", help="CSV file with one sample per row")
+    score.add_argument("data", metavar="DATA", help=_DATA_HELP)
     _add_data_options(score)
     score.add_argument(
         "-o",
@@ -291,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fit every K and covariance type; print a BIC/AIC table "
         "with the best model (lowest BIC) marked.",
     )
-    select.add_argument("data", metavar="DATA.csv", help="CSV file with one sample per row")
+    select.add_argument("data", metavar="DATA", help=_DATA_HELP)
     select.add_argument(
         "-k",
         "--components",
@@ -341,14 +354,28 @@ def _delimiter(text: str | None) -> str | None:
 
 
 def _load_data(args: argparse.Namespace, columns: Sequence[str] | None = None) -> Dataset:
-    from em_engine.data import read_csv
+    """The data file (CSV or Parquet), with a progress bar on a terminal; with --out-of-core
+    its memory-mapped cache."""
+    from em_engine.progressbar import TerminalBar
+    from em_engine.tables import read_table
 
-    dataset = read_csv(
-        args.data,
-        delimiter=_delimiter(args.delimiter),
-        columns=columns if columns is not None else args.columns,
-        drop_invalid=getattr(args, "drop_invalid", False),
-    )
+    options = {
+        "delimiter": _delimiter(args.delimiter),
+        "columns": columns if columns is not None else args.columns,
+        "drop_invalid": getattr(args, "drop_invalid", False),
+    }
+    out_of_core = getattr(args, "out_of_core", False)
+    verb = "caching" if out_of_core else "reading"
+    bar = TerminalBar(sys.stderr, _display(f"{verb} {args.data}"))
+    try:
+        if out_of_core:
+            from em_engine.outofcore import cached_dataset
+
+            dataset = cached_dataset(args.data, cache_dir=args.cache_dir, progress=bar, **options)
+        else:
+            dataset = read_table(args.data, progress=bar, **options)
+    finally:
+        bar.close()
     if dataset.n_dropped:  # said once the command has succeeded (a failure is one line)
         args.notes.append(
             f"dropped {dataset.n_dropped} invalid row{'s' if dataset.n_dropped > 1 else ''} "
@@ -362,9 +389,9 @@ def _load_weighted_data(args: argparse.Namespace) -> tuple[Dataset, np.ndarray |
     once, as the chosen columns plus the weight column (or every numeric column)."""
     if args.weights is None:
         return _load_data(args), None
-    from em_engine.data import sniff_csv
+    from em_engine.tables import preview_table
 
-    names = sniff_csv(args.data, delimiter=_delimiter(args.delimiter)).column_names
+    names = preview_table(args.data, delimiter=_delimiter(args.delimiter)).column_names
     name = args.weights
     if name not in names and name.isdigit() and int(name) < len(names):
         name = names[int(name)]
@@ -383,7 +410,7 @@ def _load_weighted_data(args: argparse.Namespace) -> tuple[Dataset, np.ndarray |
         raise CliError(f"{args.data}: no column is left to fit besides the weights {name!r}")
     fitted = replace(
         dataset,
-        X=np.ascontiguousarray(dataset.X[:, rest]),
+        X=dataset.X[:, rest],  # a view: no copy of the data (the E-step copies blocks of rows)
         feature_names=tuple(dataset.feature_names[k] for k in rest),
     )
     return fitted, dataset.X[:, j].copy()
@@ -486,7 +513,13 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         **_fit_params(args),
     )
     with _naming_rows(dataset):
-        scores = model.fit(X, sample_weight=weights).scores(X, sample_weight=weights)
+        if args.out_of_core:
+            from em_engine.outofcore import fit_out_of_core, scores
+
+            model = fit_out_of_core(model, X, weights)
+            scores = scores(model, X, weights)
+        else:
+            scores = model.fit(X, sample_weight=weights).scores(X, sample_weight=weights)
     n, log_likelihood = scores.n_samples, scores.log_likelihood
     lines = [
         f"data: {_describe(dataset)}",
@@ -518,9 +551,9 @@ def _score_columns(args: argparse.Namespace, model: Any) -> Sequence[str] | None
     """The model's feature names if the file has them all; else None (the default columns)."""
     if args.columns is not None:
         return args.columns
-    from em_engine.data import sniff_csv
+    from em_engine.tables import preview_table
 
-    preview = sniff_csv(args.data, delimiter=_delimiter(args.delimiter))
+    preview = preview_table(args.data, delimiter=_delimiter(args.delimiter))
     names = list(model.feature_names_)
     if preview.has_header and all(name in preview.column_names for name in names):
         return names

@@ -407,7 +407,7 @@ class GaussianMixture:
     def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> GaussianMixture:
         """Fit by EM (best of n_init runs). X: (N, D); sample_weight: (N,) frequency weights or
         None (see ``fit_predict``). Returns self."""
-        self.fit_predict(X, y, sample_weight)
+        self._fit(X, sample_weight)
         return self
 
     def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
@@ -422,6 +422,11 @@ class GaussianMixture:
         lower bound changes by less than tol or max_iter iterations; the run with the largest
         final lower bound is kept. A ConvergenceWarning is issued if it did not converge.
         """
+        return self._e_step(self._fit(X, sample_weight), with_labels=True).labels
+
+    def _fit(self, X: Any, sample_weight: Any) -> np.ndarray:
+        """The fit of ``fit_predict`` without the labels (a fit over a memory map then allocates
+        nothing of N rows); returns X (N, D) as checked."""
         self._check_parameters()
         names = _feature_names(X)
         X_all = X = check_data(X, min_samples=1 if sample_weight is not None else 2, fitting=True)
@@ -500,7 +505,7 @@ class GaussianMixture:
                 "Best performing initialization did not converge. Try different init "
                 "parameters, or increase max_iter, tol, or check for degenerate data.",
                 sklearn_compatible(ConvergenceWarning),
-                stacklevel=2,
+                stacklevel=3,
             )
         theta, n_iter, lower_bounds = best
         self._set_parameters(theta, X.dtype)
@@ -513,7 +518,7 @@ class GaussianMixture:
         self.n_iter_ = n_iter
         self.lower_bound_ = max_lower_bound
         self.lower_bounds_ = lower_bounds
-        return self._e_step(X_all, with_labels=True).labels
+        return X_all
 
     # --- using a fitted model --------------------------------------------------------------------
 
