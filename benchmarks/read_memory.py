@@ -29,7 +29,7 @@ import numpy as np
 from _peak import PEAK_RSS_SOURCE
 
 ROOT = Path(__file__).resolve().parents[1]
-ROWS_PER_MB = 37_500  # about 26.7 bytes a row: "-1.234567890,2.345678901\n"
+ROWS_PER_MB = 37_500  # about 26.4 bytes a row: "-1.2345678901,2.3456789012\n"
 
 _SCRIPT = """
 import json, resource, sys, time
@@ -61,7 +61,7 @@ def make_csv(path: Path, rows: int, bad_last: bool) -> None:
         for start in range(0, rows, 1_000_000):
             block = rng.normal(size=(min(1_000_000, rows - start), 2))
             block[: len(block) // 2] += 4.0
-            np.savetxt(f, block, fmt="%.9f", delimiter=",")
+            np.savetxt(f, block, fmt="%.10f", delimiter=",")
         if bad_last:
             f.write("1.0,abc\n")
 

@@ -51,13 +51,15 @@ def text_blocks(
     path: Path,
     skip_lines: int = 0,
     progress: Progress | None = None,
-    block_bytes: int = BLOCK_BYTES,
+    block_bytes: int | None = None,
 ) -> Iterator[tuple[int, str]]:
     """Blocks of whole lines of a text file, as ``(lines before the block, text)``, after its
     first ``skip_lines`` lines; UTF-8 (byte-order mark removed), else Latin-1 from the first block
     that is not UTF-8. A block never ends inside a quoted field, so it is longer than
-    ``block_bytes`` only when a line is (or a quote is never closed)."""
+    ``block_bytes`` (default ``BLOCK_BYTES``) only when a line is (or a quote is never
+    closed)."""
     total = os.path.getsize(path)
+    block_bytes = block_bytes or BLOCK_BYTES
     encoding = "utf-8-sig"
     line = done = 0
     pending = b""

@@ -417,6 +417,8 @@ def _fast_read(text: str, layout: _Layout, cols: list[int], before: int) -> Bloc
     their file lines (``before`` lines come before the block) and no problems; None if anything
     is unusual (including blank lines among the rows, which would make the line numbers
     unknown)."""
+    if not _has_content(text):  # blank lines only (loadtxt would warn)
+        return None
     try:
         with np.errstate(all="ignore"):
             full = np.loadtxt(

@@ -42,6 +42,7 @@ def _open_parquet(path: Path) -> Any:
     """A ``pyarrow.parquet.ParquetFile``; DataError without pyarrow or for a file that is not
     Parquet."""
     try:
+        import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
         raise DataError(
@@ -54,7 +55,7 @@ def _open_parquet(path: Path) -> Any:
         raise DataError(f"{path}: is a folder, not a Parquet file")
     try:
         return pq.ParquetFile(path)
-    except OSError as exc:  # pyarrow.ArrowInvalid is an OSError too: not Parquet, or damaged
+    except (OSError, pa.ArrowException) as exc:  # not Parquet, or damaged
         raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
 
 
@@ -87,12 +88,20 @@ def _parquet_blocks(
     parquet: Any, path: Path, names: list[str], progress: Progress | None
 ) -> Iterator[Block]:
     """Record batches of the chosen columns as blocks; row r of the file is row r (from 1)."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     total_rows = parquet.metadata.num_rows
     size = path.stat().st_size
     done = 0
-    for batch in parquet.iter_batches(batch_size=_BATCH_ROWS, columns=names, use_threads=False):
+    batches = parquet.iter_batches(batch_size=_BATCH_ROWS, columns=names, use_threads=False)
+    while True:
+        try:
+            batch = next(batches, None)
+        except (OSError, pa.ArrowException) as exc:  # a damaged row group
+            raise DataError(f"{path}: cannot read rows after row {done} ({exc})") from None
+        if batch is None:
+            return
         n = batch.num_rows
         X = np.empty((n, len(names)), dtype=np.float64)
         bad = np.zeros(n, dtype=bool)
