@@ -16,7 +16,6 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
@@ -389,7 +388,7 @@ def _load_weighted_data(args: argparse.Namespace) -> tuple[Dataset, np.ndarray |
     once, as the chosen columns plus the weight column (or every numeric column)."""
     if args.weights is None:
         return _load_data(args), None
-    from em_engine.tables import preview_table
+    from em_engine.tables import preview_table, split_weights
 
     names = preview_table(args.data, delimiter=_delimiter(args.delimiter)).column_names
     name = args.weights
@@ -404,16 +403,8 @@ def _load_weighted_data(args: argparse.Namespace) -> tuple[Dataset, np.ndarray |
     dataset = _load_data(args, columns)
     if name not in dataset.feature_names:
         raise CliError(f"{args.data}: the weight column {name!r} holds no numbers")
-    j = dataset.feature_names.index(name)
-    rest = [k for k in range(len(dataset.feature_names)) if k != j]
-    if not rest:
-        raise CliError(f"{args.data}: no column is left to fit besides the weights {name!r}")
-    fitted = replace(
-        dataset,
-        X=dataset.X[:, rest],  # a view: no copy of the data (the E-step copies blocks of rows)
-        feature_names=tuple(dataset.feature_names[k] for k in rest),
-    )
-    return fitted, dataset.X[:, j].copy()
+    fitted = split_weights(dataset, name)
+    return fitted, fitted.sample_weight
 
 
 @contextmanager

@@ -96,6 +96,9 @@ class Dataset:
         True component of each sample, for synthetic data.
     lines : sequence of N int, or None
         The 1-based line of each row in its file (as messages number rows), for a CSV file.
+    sample_weight : ndarray of shape (N,) or None
+        Frequency weights read from the column ``weight_column`` (not in X), or None.
+    weight_column : str or None
     """
 
     X: np.ndarray
@@ -105,6 +108,8 @@ class Dataset:
     drop_reasons: tuple[str, ...] = ()
     labels: np.ndarray | None = None
     lines: Sequence[int] | None = None
+    sample_weight: np.ndarray | None = None
+    weight_column: str | None = None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ __all__ = [
     "is_parquet",
     "preview_table",
     "read_table",
+    "split_weights",
     "table_blocks",
 ]
 
@@ -177,6 +179,27 @@ def read_table(
         n_dropped=len(problems),
         drop_reasons=tuple(problems),
         lines=lines,
+    )
+
+
+def split_weights(dataset: Dataset, name: str) -> Dataset:
+    """The data set with its column ``name`` taken out of X as ``sample_weight`` (N,) float64;
+    X stays a view when the weight column is the first or last (no copy of the data). The
+    weights are checked by the fit (a bad one is a RowError naming its row). DataError when no
+    column is left to fit."""
+    j = dataset.feature_names.index(name)
+    width = len(dataset.feature_names)
+    if width == 1:
+        raise DataError(f"{dataset.source}: no column is left to fit besides the weights {name!r}")
+    rest = [k for k in range(width) if k != j]
+    X = dataset.X
+    fitted = X[:, 1:] if j == 0 else X[:, :-1] if j == width - 1 else X[:, rest]
+    return replace(
+        dataset,
+        X=fitted,
+        feature_names=tuple(dataset.feature_names[k] for k in rest),
+        sample_weight=np.array(X[:, j], dtype=np.float64),
+        weight_column=name,
     )
 
 
