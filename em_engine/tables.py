@@ -140,13 +140,17 @@ def table_blocks(
     path: str | os.PathLike[str],
     *,
     delimiter: str | None = None,
+    header: bool | None = None,
     columns: Sequence[str | int] | None = None,
     progress: Progress | None = None,
 ) -> tuple[tuple[str, ...], Iterator[Block], int]:
     """A CSV or Parquet file as blocks: the chosen columns' names (D,), the blocks (see
-    em_engine.blocks) and a guess of the number of rows. ``delimiter`` is for CSV files only."""
+    em_engine.blocks) and a guess of the number of rows. ``delimiter`` and ``header`` are for
+    CSV files only."""
     if not is_parquet(path):
-        return csv_blocks(path, delimiter=delimiter, columns=columns, progress=progress)
+        return csv_blocks(
+            path, delimiter=delimiter, header=header, columns=columns, progress=progress
+        )
     path = Path(path)
     parquet = _open_parquet(path)
     all_names, chosen = _parquet_columns(parquet, path, columns)
@@ -159,15 +163,17 @@ def read_table(
     path: str | os.PathLike[str],
     *,
     delimiter: str | None = None,
+    header: bool | None = None,
     columns: Sequence[str | int] | None = None,
     drop_invalid: bool = False,
     dtype: type | np.dtype = np.float64,
     progress: Progress | None = None,
 ) -> Dataset:
-    """Read a CSV or Parquet file as ``read_csv`` does (the same arguments; ``delimiter`` only
-    for CSV); memory is about X plus one block or batch. Returns a Dataset with X (N, D)."""
+    """Read a CSV or Parquet file as ``read_csv`` does (the same arguments; ``delimiter`` and
+    ``header`` only for CSV); memory is about X plus one block or batch. Returns a Dataset with
+    X (N, D)."""
     names, blocks, capacity = table_blocks(
-        path, delimiter=delimiter, columns=columns, progress=progress
+        path, delimiter=delimiter, header=header, columns=columns, progress=progress
     )
     X, lines, problems = gather(
         Path(path), blocks, len(names), drop_invalid=drop_invalid, dtype=dtype, capacity=capacity

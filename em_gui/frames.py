@@ -39,13 +39,17 @@ class FitSettings:
 
 @dataclass(frozen=True)
 class FitData:
-    """The data being fitted: ``X`` (N, D), one name per column, where it came from, and each
-    row's row in its file (``lines`` (N,), 0 for a point added by hand; None: numbered 1..N)."""
+    """The data being fitted: ``X`` (N, D), one name per column, where it came from, each
+    row's row in its file (``lines`` (N,), 0 for a point added by hand; None: numbered 1..N)
+    and the frequency weights (``sample_weight`` (N,) from the column ``weight_column``, or
+    None)."""
 
     X: np.ndarray
     feature_names: tuple[str, ...]
     source: str | None = None
     lines: np.ndarray | None = None
+    sample_weight: np.ndarray | None = None
+    weight_column: str | None = None
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,10 @@ class FramePresenter(QObject):
             self._drawn_columns = None
             n, d = data.X.shape
             source = Path(data.source).name if data.source else "synthetic"
-            self._controls.show_data(f"{source}: {n:,} points, {d} feature{'s' * (d != 1)}")
+            weights = f", weights from '{data.weight_column}'" if data.weight_column else ""
+            self._controls.show_data(
+                f"{source}: {n:,} points, {d} feature{'s' * (d != 1)}{weights}"
+            )
             self._set_title(source)
         columns = self._controls.view_columns()
         one_d = data.X.shape[1] == 1
