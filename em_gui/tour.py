@@ -46,6 +46,7 @@ JOURNEYS = (
     "big",
     "history",
     "bad-csv",
+    "import-weights",
 )
 DEFAULT_SIZE = (1280, 800)
 DEFAULT_BIG_POINTS = 1_000_000
@@ -387,6 +388,25 @@ class Tour:
         self.wait(lambda: bool(self.errors) and bool(boxes()), "the error message shown")
         self.settle()
         self.save(f"message: {self.errors[-1]}", image=_composite(window, boxes()[-1]))
+
+    def journey_import_weights(self) -> None:
+        """The import dialog on a CSV with a count column chosen as the sample weights."""
+        from em_engine._resources import resource_path
+        from em_gui.csv_dialog import CsvImportDialog
+
+        self._start()
+        lines = resource_path("samples", "blobs.csv").read_text().splitlines()[:200]
+        counts = [str(1 + (3 * n) % 7) for n in range(len(lines) - 1)]
+        path = self.folder / "counted.csv"
+        rows = zip(lines, ["count", *counts], strict=True)
+        path.write_text("\n".join(f"{a},{b}" for a, b in rows) + "\n")
+        dialog = CsvImportDialog(path, self.window)
+        dialog.weight_combo.setCurrentText("count")
+        dialog.show()
+        self.settle()
+        self.save(f"import dialog: weights from {dialog.weight_combo.currentText()!r}",
+                  image=dialog.grab().toImage())  # fmt: skip
+        dialog.close()
 
 
 def _composite(window: MainWindow, box: Any) -> QImage:
