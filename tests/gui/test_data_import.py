@@ -127,6 +127,7 @@ def test_the_window_reads_in_the_background_with_progress_and_cancel(
         progress.findChild(QPushButton).click()  # its Cancel button
         gate.go.set()
     reader.wait(5)
+    qtbot.waitUntil(lambda: window.findChild(QProgressDialog, "read_progress") is None)
     assert window.errors == [] and window.current_frame() is None
 
 
