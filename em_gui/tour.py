@@ -404,8 +404,8 @@ class Tour:
         dialog.weight_combo.setCurrentText("count")
         dialog.show()
         self.settle()
-        self.save(f"import dialog: weights from {dialog.weight_combo.currentText()!r}",
-                  image=dialog.grab().toImage())  # fmt: skip
+        chosen = dialog.weight_combo.currentText()
+        self.save(f"import dialog: weights from {chosen!r}", image=_composite(self.window, dialog))
         dialog.close()
 
 
