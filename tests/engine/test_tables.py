@@ -99,3 +99,19 @@ def test_csv_goes_to_read_csv(tmp_path: Path) -> None:
     path.write_text("a;b\n1;2\n")
     data = read_table(path)
     assert data.feature_names == ("a", "b") and list(data.lines) == [2]
+
+
+def test_pyarrow_is_imported_only_when_a_parquet_file_is_opened(tmp_path: Path) -> None:
+    import subprocess
+
+    csv = tmp_path / "d.csv"
+    csv.write_text("a,b\n1,2\n3,4\n")
+    code = (
+        "import sys, em_engine.tables, em_engine.cli, em_engine.outofcore, em_gui.csv_dialog\n"
+        "import em_gui.files\n"
+        f"em_engine.tables.read_table({str(csv)!r})\n"
+        "print('pyarrow' in sys.modules)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr
