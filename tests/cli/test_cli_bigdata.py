@@ -90,3 +90,19 @@ def test_terminal_bar_redraws_one_line_only_on_a_terminal() -> None:
     silent(4, 4)
     silent.close()
     assert log.getvalue() == ""
+
+
+@pytest.mark.parametrize(("weights", "total"), [("2", 2 * 300), ("0.5", 150.0)])
+def test_a_weighted_model_file_loads_with_the_total_weight(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, weights: str, total: float
+) -> None:
+    data = read_csv(BLOBS)
+    path = tmp_path / "w.csv"
+    rows = [f"{x},{y},{weights}" for x, y in data.X[:300]]
+    path.write_text("x,y,w\n" + "\n".join(rows) + "\n")
+    model_path = tmp_path / "w.json"
+    status, _, err = run(capsys, "fit", path, "-k", "2", "--weights", "w", "--out", model_path)
+    assert status == 0, err
+    assert load_model(model_path).fit_details_["n_samples"] == total
+    status, out, err = run(capsys, "score", model_path, path)
+    assert status == 0 and len(out.splitlines()) == 301, err
