@@ -78,11 +78,12 @@ def measure(code: Path, mode: str, path: Path, extra: list[str], limit_gb: float
     out = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False
     )
-    last = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "{}"
+    last = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
     try:
         return json.loads(last)
-    except json.JSONDecodeError:
-        return {"seconds": float("nan"), "peak": float("nan"), "status": out.stderr[-200:]}
+    except json.JSONDecodeError:  # killed (or crashed) before it printed its figures
+        status = f"ended with exit status {out.returncode} {out.stderr[-200:]}".strip()
+        return {"seconds": float("nan"), "peak": float("nan"), "status": status}
 
 
 def unpack(commit: str) -> Path:
