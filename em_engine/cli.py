@@ -16,7 +16,6 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
@@ -35,6 +34,7 @@ __all__ = ["COMMAND_WORDS", "main"]
 EXIT_ERROR = 2
 EXIT_TERMINATED = 128 + signal.SIGTERM
 _PROGRESS_INTERVAL = 1.0  # seconds between progress lines on stderr
+_DATA_HELP = "CSV or Parquet (.parquet, needs pyarrow) file with one sample per row"
 
 
 class CliError(Exception):
@@ -251,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
         "start i uses seed S+i; the best start is kept and the distinct optima the starts "
         "reached are listed (log-likelihood, BIC, how many starts, which seeds).",
     )
-    fit.add_argument("data", metavar="DATA.csv", help="CSV file with one sample per row")
+    fit.add_argument("data", metavar="DATA", help=_DATA_HELP)
     fit.add_argument(
         "-k",
         "--components",
@@ -287,6 +287,18 @@ def build_parser() -> argparse.ArgumentParser:
         "read by the workers",
     )
     fit.add_argument(
+        "--out-of-core",
+        action="store_true",
+        help="for data larger than memory: convert the file once into a memory-mapped cache "
+        "and fit over it in blocks (starts from a random sample of 100,000 rows)",
+    )
+    fit.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="folder of the --out-of-core cache (default: em-explorer-cache in the temporary "
+        "folder); a cache is reused while its file is unchanged",
+    )
+    fit.add_argument(
         "-o",
         "--out",
         metavar="MODEL.json",
@@ -300,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the log-density and the responsibility of each component.",
     )
     score.add_argument("model", metavar="MODEL.json", help="model file written by 'fit' or the app")
-    score.add_argument("data", metavar="DATA.csv", help="CSV file with one sample per row")
+    score.add_argument("data", metavar="DATA", help=_DATA_HELP)
     _add_data_options(score)
     _add_missing_option(score, "scores each row by the density of its observed cells")
     score.add_argument(
@@ -316,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fit every K and covariance type; print a BIC/AIC/ICL table "
         "with the best model (lowest BIC) marked and the best by ICL named.",
     )
-    select.add_argument("data", metavar="DATA.csv", help="CSV file with one sample per row")
+    select.add_argument("data", metavar="DATA", help=_DATA_HELP)
     select.add_argument(
         "-k",
         "--components",
@@ -366,22 +378,38 @@ def _delimiter(text: str | None) -> str | None:
 
 
 def _load_data(args: argparse.Namespace, columns: Sequence[str] | None = None) -> Dataset:
+    """The data file (CSV or Parquet), with a progress bar on a terminal, its missing cells
+    treated as --missing says; with --out-of-core its memory-mapped cache."""
     from em_engine.missing import read_with_missing
+    from em_engine.progressbar import TerminalBar
 
-    dataset = read_with_missing(
-        args.data,
-        getattr(args, "missing", "error"),
-        delimiter=_delimiter(args.delimiter),
-        columns=columns if columns is not None else args.columns,
-        drop_invalid=getattr(args, "drop_invalid", False),
-    )
+    missing = getattr(args, "missing", "error")
+    out_of_core = getattr(args, "out_of_core", False)
+    if out_of_core and missing != "error":
+        raise CliError(f"--missing {missing} cannot be used with --out-of-core")
+    options = {
+        "delimiter": _delimiter(args.delimiter),
+        "columns": columns if columns is not None else args.columns,
+        "drop_invalid": getattr(args, "drop_invalid", False),
+    }
+    verb = "caching" if out_of_core else "reading"
+    bar = TerminalBar(sys.stderr, _display(f"{verb} {args.data}"))
+    try:
+        if out_of_core:
+            from em_engine.outofcore import cached_dataset
+
+            dataset = cached_dataset(args.data, cache_dir=args.cache_dir, progress=bar, **options)
+        else:
+            dataset = read_with_missing(args.data, missing, progress=bar, **options)
+    finally:
+        bar.close()
     if dataset.n_dropped:  # said once the command has succeeded (a failure is one line)
         args.notes.append(
             f"dropped {dataset.n_dropped} invalid row{'s' if dataset.n_dropped > 1 else ''} "
             f"(first: {dataset.drop_reasons[0]})"
         )
-    missing = np.isnan(dataset.X)
-    if missing.any():  # --missing em
+    missing = np.isnan(dataset.X) if missing == "em" else np.zeros((1, 1), dtype=bool)
+    if missing.any():
         cells, rows = int(missing.sum()), np.flatnonzero(missing.any(axis=1))
         first = rows[0] + 1 if dataset.lines is None else dataset.lines[rows[0]]
         how = "fitted by EM, missing at random" if args.command == "fit" else "scored"
@@ -397,9 +425,9 @@ def _load_weighted_data(args: argparse.Namespace) -> tuple[Dataset, np.ndarray |
     once, as the chosen columns plus the weight column (or every numeric column)."""
     if args.weights is None:
         return _load_data(args), None
-    from em_engine.data import sniff_csv
+    from em_engine.tables import preview_table, split_weights
 
-    names = sniff_csv(args.data, delimiter=_delimiter(args.delimiter)).column_names
+    names = preview_table(args.data, delimiter=_delimiter(args.delimiter)).column_names
     name = args.weights
     if name not in names and name.isdigit() and int(name) < len(names):
         name = names[int(name)]
@@ -412,16 +440,8 @@ def _load_weighted_data(args: argparse.Namespace) -> tuple[Dataset, np.ndarray |
     dataset = _load_data(args, columns)
     if name not in dataset.feature_names:
         raise CliError(f"{args.data}: the weight column {name!r} holds no numbers")
-    j = dataset.feature_names.index(name)
-    rest = [k for k in range(len(dataset.feature_names)) if k != j]
-    if not rest:
-        raise CliError(f"{args.data}: no column is left to fit besides the weights {name!r}")
-    fitted = replace(
-        dataset,
-        X=np.ascontiguousarray(dataset.X[:, rest]),
-        feature_names=tuple(dataset.feature_names[k] for k in rest),
-    )
-    return fitted, dataset.X[:, j].copy()
+    fitted = split_weights(dataset, name)
+    return fitted, fitted.sample_weight
 
 
 @contextmanager
@@ -503,6 +523,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             "goes to standard output)"
         )
     _check_output(args.out, [args.data])
+    if args.out_of_core and (args.dask is not None or args.n_init > 1):
+        other = "--dask" if args.dask is not None else f"--n-init {args.n_init}"
+        raise CliError(f"--out-of-core cannot be used with {other}")
     if args.dask is not None:
         from em_engine.cli_dask import dask_dataset
 
@@ -529,17 +552,23 @@ def _fit_and_report(args: argparse.Namespace, dataset: Dataset, weights: np.ndar
     optima = None
     # --dask: em_engine.cli_dask names a refused row (the file's lines are not known there)
     with nullcontext() if args.dask is not None else _naming_rows(dataset):
-        if args.n_init == 1:
+        if args.n_init > 1:
+            model, optima = _fit_starts(args, X, weights, report)
+            scores = model.scores(X, sample_weight=weights)
+        else:
             model = build_mixture(
                 args.components,
                 args.covariance,
                 progress=lambda it, bound: report(f"iteration {it}: objective per row {bound:.6g}"),
                 **_fit_params(args),
             )
-            model.fit(X, sample_weight=weights)
-        else:
-            model, optima = _fit_starts(args, X, weights, report)
-        scores = model.scores(X, sample_weight=weights)
+            if args.out_of_core:
+                from em_engine import outofcore
+
+                model = outofcore.fit_out_of_core(model, X, weights)
+                scores = outofcore.scores(model, X, weights)
+            else:
+                scores = model.fit(X, sample_weight=weights).scores(X, sample_weight=weights)
     n, log_likelihood = scores.n_samples, scores.log_likelihood
     lines = [
         f"data: {_describe(dataset)}",
@@ -597,9 +626,9 @@ def _score_columns(args: argparse.Namespace, model: Any) -> Sequence[str] | None
     """The model's feature names if the file has them all; else None (the default columns)."""
     if args.columns is not None:
         return args.columns
-    from em_engine.data import sniff_csv
+    from em_engine.tables import preview_table
 
-    preview = sniff_csv(args.data, delimiter=_delimiter(args.delimiter))
+    preview = preview_table(args.data, delimiter=_delimiter(args.delimiter))
     names = list(model.feature_names_)
     if preview.has_header and all(name in preview.column_names for name in names):
         return names

@@ -37,7 +37,7 @@ import numpy as np
 
 from em_engine import gaussian
 from em_engine.covariance import check_covariance_type
-from em_engine.data import Dataset, read_csv
+from em_engine.data import Dataset
 from em_engine.errors import DataError, DensityUnderflowError, RowError
 
 __all__ = [
@@ -66,11 +66,14 @@ def check_missing(missing: str, owner: str = "missing") -> str:
 def read_with_missing(
     path: str | os.PathLike[str], missing: str = "error", **options: Any
 ) -> Dataset:
-    """``read_csv(path, **options)`` with missing cells (empty, NA, NaN) treated as ``missing``
-    says: "error" (read_csv's error naming the row and column), "drop" (their rows left out,
-    counted in ``n_dropped`` with a reason each) or "em" (NaN in ``X``, for EM)."""
+    """``read_table(path, **options)`` (CSV or Parquet) with missing cells (empty, NA, NaN;
+    Parquet's nulls) treated as ``missing`` says: "error" (the reader's error naming the row and
+    column), "drop" (their rows left out, counted in ``n_dropped`` with a reason each) or "em"
+    (NaN in ``X``, for EM)."""
+    from em_engine.tables import read_table
+
     check_missing(missing)
-    dataset = read_csv(path, missing_as_nan=missing != "error", **options)
+    dataset = read_table(path, missing_as_nan=missing != "error", **options)
     return drop_missing_rows(dataset) if missing == "drop" else dataset
 
 

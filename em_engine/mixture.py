@@ -431,7 +431,10 @@ class GaussianMixture:
     def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> GaussianMixture:
         """Fit by EM (best of n_init runs). X: (N, D); sample_weight: (N,) frequency weights or
         None (see ``fit_predict``). Returns self."""
-        self.fit_predict(X, y, sample_weight)
+        if is_dask_collection(X):
+            self.fit_predict(X, sample_weight=sample_weight)  # its dask labels are never computed
+        else:
+            self._fit(X, sample_weight)
         return self
 
     def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
@@ -446,11 +449,17 @@ class GaussianMixture:
         lower bound changes by less than tol or max_iter iterations; the run with the largest
         final lower bound is kept. A ConvergenceWarning is issued if it did not converge.
         """
-        self._check_parameters()
         if is_dask_collection(X):
             from em_engine import distributed
 
+            self._check_parameters()
             return distributed.fit_predict(self, X, sample_weight)
+        return self._e_step(self._fit(X, sample_weight), with_labels=True).labels
+
+    def _fit(self, X: Any, sample_weight: Any) -> np.ndarray:
+        """The fit of ``fit_predict`` without the labels (a fit over a memory map then allocates
+        nothing of N rows); returns X (N, D) as checked."""
+        self._check_parameters()
         names = _feature_names(X)
         allow_nan = self.missing != "error"
         few = 1 if sample_weight is not None or self.missing == "drop" else 2
@@ -492,7 +501,7 @@ class GaussianMixture:
             patterns,
         )
         self._run_em(em, names, inits, lambda: (start, em))
-        return self._e_step(X_all, with_labels=True).labels
+        return X_all
 
     def _check_fit_shape(self, n_samples: int, n_features: int) -> dict[str, np.ndarray]:
         """Check the data's shape against the settings; the checked initial parameters."""
@@ -565,7 +574,7 @@ class GaussianMixture:
                 "Best performing initialization did not converge. Try different init "
                 "parameters, or increase max_iter, tol, or check for degenerate data.",
                 sklearn_compatible(ConvergenceWarning),
-                stacklevel=3,  # fit_predict's caller
+                stacklevel=4,  # the caller of fit or fit_predict (through _fit and _run_em)
             )
         theta, n_iter, lower_bounds = best
         self._set_parameters(theta, em.X.dtype)

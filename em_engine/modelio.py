@@ -136,13 +136,18 @@ def _fit_details(model: Any, X: np.ndarray | None) -> dict[str, Any]:
     return details
 
 
+def _whole(n: float) -> float:
+    """A count as an int when it is whole (a weighted fit's total weight may not be)."""
+    return int(n) if float(n).is_integer() else float(n)
+
+
 def scores_details(scores: Scores) -> dict[str, Any]:
     """The "fit" fields that a model's scores on its data fill in."""
     return {
         "log_likelihood": scores.log_likelihood,
         "bic": scores.bic,
         "aic": scores.aic,
-        "n_samples": scores.n_samples,
+        "n_samples": _whole(scores.n_samples),
     }
 
 
@@ -358,8 +363,11 @@ def _check_fit(check: _Checker, fit: Any) -> dict[str, Any]:
             out[key] = check.number(value, field, minimum=0.0)
         elif key == "n_iter":
             out[key] = check.integer(value, field, minimum=0)
-        elif key == "n_samples":
-            out[key] = check.integer(value, field, minimum=1)
+        elif key == "n_samples":  # rows, or a weighted fit's total weight (maybe fractional)
+            number = check.number(value, field)
+            if not number > 0:
+                raise check.fail(field, f"must be more than 0, got {_show(value)}")
+            out[key] = int(number) if number.is_integer() else number
         elif key == "seed":
             out[key] = check.integer(value, field, minimum=0, maximum=_MAX_SEED)
         elif key == "converged":

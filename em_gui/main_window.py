@@ -368,8 +368,16 @@ class MainWindow(QMainWindow):
         names = tuple(dataset.feature_names) or tuple(f"x{j}" for j in range(X.shape[1]))
         source = getattr(dataset, "source", None)
         lines = getattr(dataset, "lines", None)
+        data = FitData(
+            X,
+            names,
+            source,
+            None if lines is None else np.asarray(lines),
+            getattr(dataset, "sample_weight", None),
+            getattr(dataset, "weight_column", None),
+        )
         self.controller.configure(
-            data=FitData(X, names, source, None if lines is None else np.asarray(lines)),
+            data=data,
             settings=self.fit_settings(),
             seed=self.controls.spin_seed.value(),
         )

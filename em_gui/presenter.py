@@ -87,8 +87,10 @@ class FramePresenter(QObject):
             n, d = data.X.shape
             source = Path(data.source).name if data.source else "synthetic"
             gaps = int(np.isnan(data.X).sum())
-            note = f", {gaps:,} missing cell{'s' * (gaps != 1)} (EM)" if gaps else ""
-            self._controls.show_data(f"{source}: {n:,} points, {d} feature{'s' * (d != 1)}{note}")
+            notes = f", {gaps:,} missing cell{'s' * (gaps != 1)} (EM)" if gaps else ""
+            if data.weight_column:
+                notes += f", weights from '{data.weight_column}'"
+            self._controls.show_data(f"{source}: {n:,} points, {d} feature{'s' * (d != 1)}{notes}")
             self._set_title(source)
         columns = self._controls.view_columns()
         one_d = data.X.shape[1] == 1

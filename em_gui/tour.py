@@ -49,6 +49,7 @@ JOURNEYS = (
     "history",
     "bad-csv",
     "missing-values",
+    "import-weights",
     *COMPARE_JOURNEYS,
 )
 DEFAULT_SIZE = (1280, 800)
@@ -409,6 +410,25 @@ class Tour(CompareJourneys):
                 f"iteration {step} with imputed cells",
             )
         self.save(_describe(self.window))
+
+    def journey_import_weights(self) -> None:
+        """The import dialog on a CSV with a count column chosen as the sample weights."""
+        from em_engine._resources import resource_path
+        from em_gui.csv_dialog import CsvImportDialog
+
+        self._start()
+        lines = resource_path("samples", "blobs.csv").read_text().splitlines()[:200]
+        counts = [str(1 + (3 * n) % 7) for n in range(len(lines) - 1)]
+        path = self.folder / "counted.csv"
+        rows = zip(lines, ["count", *counts], strict=True)
+        path.write_text("\n".join(f"{a},{b}" for a, b in rows) + "\n")
+        dialog = CsvImportDialog(path, self.window)
+        dialog.weight_combo.setCurrentText("count")
+        dialog.show()
+        self.settle()
+        chosen = dialog.weight_combo.currentText()
+        self.save(f"import dialog: weights from {chosen!r}", image=_composite(self.window, dialog))
+        dialog.close()
 
 
 def _composite(window: MainWindow, box: Any) -> QImage:

@@ -436,6 +436,7 @@ class EMWorker(QObject):
                 prior=True if settings.prior else None,
                 initial_params=None if initial_params is None else dict(initial_params),
                 missing="em",  # NaN only where the import chose EM for missing cells
+                sample_weight=data.sample_weight,
             )
         except RowError as exc:  # named as the file names it: its row and the column's name
             raise DataError(exc.located(source, data.lines, data.feature_names)) from None

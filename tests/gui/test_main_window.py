@@ -319,8 +319,8 @@ def test_bad_files_show_an_error_and_keep_data_and_model(qtbot, make_window, tmp
 
     bad_csv = tmp_path / "bad.csv"
     bad_csv.write_text("x,y\n1,2\n3,abc\n")
-    window.open_csv(bad_csv)
-    assert len(window.errors) == 1
+    window.open_csv(bad_csv)  # read on a background thread
+    qtbot.waitUntil(lambda: len(window.errors) == 1)
     assert "bad.csv" in window.last_error and "abc" in window.last_error
 
     bad_json = tmp_path / "bad.json"
@@ -511,6 +511,7 @@ def test_drop_recent_files_and_about(qtbot, make_window, tmp_path, monkeypatch):
     assert not refused.isAccepted()
 
     window.open_csv(path)
+    qtbot.waitUntil(lambda: str(path.resolve()) in window.recent_files())
     window.files.fill_recent_menu()
     entries = [a.text() for a in window.files.menu_recent.actions()]
     assert entries == ["dropped.csv"]
