@@ -108,3 +108,34 @@ def test_a_row_with_every_cell_missing_is_named(capsys, tmp_path) -> None:
     assert status == 2 and out == ""
     assert err.startswith(f"error: {path}: row 4: every cell of the row is missing")
     assert len(err.splitlines()) == 1
+
+
+def test_parquet_nulls_are_missing_cells_like_empty_csv_cells(csv_file, tmp_path) -> None:
+    """A Parquet file's nulls (and NaN) read as the CSV file's empty/NA/NaN cells: an error
+    naming the row by default, NaN for EM, the rows left out for drop."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    X = read_csv(csv_file, missing_as_nan=True).X
+    columns = {name: pa.array([None if np.isnan(v) else v for v in X[:, j]]) for j, name in
+               enumerate("xyz")}  # fmt: skip
+    path = tmp_path / "gaps.parquet"
+    pq.write_table(pa.table(columns), path)
+    with pytest.raises(DataError, match=r"gaps.parquet: row 2: column 'y' is empty"):
+        read_with_missing(path, "error")
+    np.testing.assert_array_equal(read_with_missing(path, "em").X, X)
+    dropped = read_with_missing(path, "drop")
+    np.testing.assert_array_equal(dropped.X, X[~np.isnan(X).any(axis=1)])
+    assert dropped.n_dropped == 6
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--missing", "em", "--out-of-core"], "--missing em cannot be used with --out-of-core"),
+        (["--n-init", "3", "--out-of-core"], "--out-of-core cannot be used with --n-init 3"),
+    ],
+)
+def test_options_out_of_core_cannot_take(capsys, csv_file, options, message) -> None:
+    status, out, err = run(capsys, "fit", csv_file, "-k", "2", *options)
+    assert status != 0 and out == ""
+    assert err.strip().splitlines() == [f"error: {message}"]

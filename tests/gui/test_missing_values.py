@@ -34,10 +34,12 @@ def test_dialog_reads_missing_cells_as_chosen(qtbot, gaps_csv):
     qtbot.addWidget(dialog)
     dialog.show()
     qtbot.waitExposed(dialog)
-    dialog.ok_button.click()
+    dialog.ok_button.click()  # the file is read on a background thread
+    qtbot.waitUntil(lambda: not dialog.reading())
     assert "row 2: column 'y' is empty" in dialog.error_text()
     dialog.missing_combo.set_choice("drop")
     dialog.ok_button.click()
+    qtbot.waitUntil(lambda: not dialog.reading())
     assert "20 invalid row(s) will be dropped, 70 kept" in dialog.error_text()
     assert "row 2: column 'y' is missing" in dialog.error_text()
     dialog.missing_combo.set_choice("em")
@@ -56,6 +58,7 @@ def test_em_steps_draw_imputed_points_at_the_conditional_means(
         assert dialog.missing_choice() == "drop"  # the remembered choice is offered
         dialog.missing_combo.set_choice("em")
         dialog.ok_button.click()
+        qtbot.waitUntil(lambda: not dialog.reading())
         return dialog.result()
 
     monkeypatch.setattr(CsvImportDialog, "exec", choose_em)
