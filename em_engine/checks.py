@@ -56,8 +56,12 @@ def check_magnitude(X: np.ndarray) -> None:
     if X.size == 0:
         return
     limit = _MAX_ABS[X.dtype.type]
-    if np.abs(X).max() > limit:  # name the first such row, and how many there are
+    # no (N, D) temporary for good data (X may be a memory map); then name the first bad row.
+    # fmax/fmin pass over NaN (a missing cell) to the largest values there are.
+    if max(np.fmax.reduce(X, axis=None), -np.fmin.reduce(X, axis=None)) > limit:
         too_large = np.abs(X) > limit
+        if not too_large.any():
+            return
         rows = np.flatnonzero(too_large.any(axis=1))
         row, column = int(rows[0]), int(np.argmax(too_large[rows[0]]))
         more = f"; {len(rows) - 1} more rows like it" if len(rows) > 1 else ""
@@ -69,6 +73,18 @@ def check_magnitude(X: np.ndarray) -> None:
         )
 
 
+def column_variance(X: np.ndarray, block_rows: int = 65536) -> np.ndarray:
+    """The variance (D,) of each column of X (N, D), in blocks of rows (two passes: the mean,
+    then the squared deviations), so that a large or memory-mapped X needs no copy."""
+    n = X.shape[0]
+    mean = X.sum(axis=0, dtype=np.float64) / n
+    total = np.zeros(X.shape[1])
+    for start in range(0, n, block_rows):
+        deviation = X[start : start + block_rows] - mean
+        total += np.einsum("ij,ij->j", deviation, deviation)
+    return total / n
+
+
 def reg_covar_note(
     X: np.ndarray, reg_covar: float, names: Sequence[str] | None = None
 ) -> str | None:
@@ -78,7 +94,7 @@ def reg_covar_note(
     """
     if not reg_covar > 0:
         return None
-    variance = np.var(X, axis=0, dtype=np.float64)
+    variance = column_variance(X)
     swamped = np.flatnonzero(variance < 100.0 * reg_covar)
     if len(swamped) == 0 or (len(swamped) == X.shape[1] and not variance.any()):
         return None  # constant data: nothing to tell apart at any reg_covar
@@ -93,6 +109,12 @@ def reg_covar_note(
     )
 
 
+def is_dask_collection(X: Any) -> bool:
+    """Whether X is a Dask array or dataframe, told by its type's module: dask is never imported
+    here (only em_engine.distributed imports it, for data that is already a Dask object)."""
+    return type(X).__module__.partition(".")[0] in ("dask", "dask_expr")
+
+
 def check_data(
     X: Any,
     *,
@@ -102,6 +124,7 @@ def check_data(
     scan: bool = True,
     fitting: bool = False,
     copy: bool = False,
+    allow_nan: bool = False,
 ) -> np.ndarray:
     """X as the (N, D) array EM works on: float32 stays float32, other real numbers float64.
 
@@ -113,6 +136,7 @@ def check_data(
     scan : refuse NaN and infinity (False only for the kernels, whose callers have checked X)
     fitting : also refuse values whose squares would overflow (``check_magnitude``)
     copy : return a private C-ordered, read-only copy (the session's own data)
+    allow_nan : NaN marks a missing cell (em_engine.missing) and passes the scan; infinity does not
 
     Returns
     -------
@@ -164,8 +188,17 @@ def check_data(
             f"Found array with {found} {what}(s) (shape={array.shape}) while a minimum of "
             f"{needed} is required; {name} has too few {what}s"
         )
-    if scan:
-        bad = ~np.isfinite(array)
+    # min/max first: no (N, D) temporary for good (or mapped) data; with allow_nan, fmin/fmax
+    # pass over NaN (missing cells) and only an infinity is refused
+    low, high = (np.fmin, np.fmax) if allow_nan else (np.minimum, np.maximum)
+    if (
+        scan
+        and array.size
+        and not (
+            np.isfinite(low.reduce(array, axis=None)) and np.isfinite(high.reduce(array, axis=None))
+        )
+    ):
+        bad = np.isinf(array) if allow_nan else ~np.isfinite(array)
         if bad.any():
             row, col = np.argwhere(bad)[0]
             value = array[row, col]

@@ -15,8 +15,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import replace
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
@@ -35,6 +34,7 @@ __all__ = ["COMMAND_WORDS", "main"]
 EXIT_ERROR = 2
 EXIT_TERMINATED = 128 + signal.SIGTERM
 _PROGRESS_INTERVAL = 1.0  # seconds between progress lines on stderr
+_DATA_HELP = "CSV or Parquet (.parquet, needs pyarrow) file with one sample per row"
 
 
 class CliError(Exception):
@@ -172,6 +172,16 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_missing_option(parser: argparse.ArgumentParser, em: str) -> None:
+    parser.add_argument(
+        "--missing",
+        choices=("error", "drop", "em"),
+        default="error",
+        help="rows with missing cells (empty, NA or NaN): 'error' stops (default), 'drop' skips "
+        f"the rows (counted on stderr), 'em' {em}",
+    )
+
+
 def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--init",
@@ -222,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "em-explorer",
         description="EM Explorer command line: fit Gaussian mixtures by EM, score data with a "
-        "saved model, compare models by BIC/AIC. Run without arguments for the desktop app.",
+        "saved model, compare models by BIC/AIC/ICL. Run without arguments for the desktop app.",
     )
     parser.add_argument(
         "-V",
@@ -237,9 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
         "fit",
         help="fit a Gaussian mixture to a CSV file and save it as JSON",
         description="Fit a Gaussian mixture by EM; print log-likelihood, BIC, "
-        "iterations and convergence; save the model as JSON with --out.",
+        "iterations and convergence; save the model as JSON with --out. With --n-init N, "
+        "start i uses seed S+i; the best start is kept and the distinct optima the starts "
+        "reached are listed (log-likelihood, BIC, how many starts, which seeds).",
     )
-    fit.add_argument("data", metavar="DATA.csv", help="CSV file with one sample per row")
+    fit.add_argument("data", metavar="DATA", help=_DATA_HELP)
     fit.add_argument(
         "-k",
         "--components",
@@ -263,11 +275,35 @@ def build_parser() -> argparse.ArgumentParser:
         "hard EM with equal weights and one shared round covariance (default: %(default)s)",
     )
     _add_data_options(fit)
+    _add_missing_option(
+        fit, "fits them by EM, missing at random (each row's observed cells count; see README)"
+    )
     fit.add_argument(
         "--weights",
         metavar="COLUMN",
         help="a column of frequency weights (name or 0-based index; not fitted): a row of weight "
         "w counts as w copies, 0 leaves it out",
+    )
+    fit.add_argument(
+        "--dask",
+        nargs="?",
+        const="",
+        metavar="SCHEDULER",
+        help="fit on a Dask cluster (the optional extra em-explorer[dask]): the scheduler's "
+        "address, e.g. tcp://host:8786, or none for a local cluster; DATA (CSV or Parquet) is "
+        "read by the workers",
+    )
+    fit.add_argument(
+        "--out-of-core",
+        action="store_true",
+        help="for data larger than memory: convert the file once into a memory-mapped cache "
+        "and fit over it in blocks (starts from a random sample of 100,000 rows)",
+    )
+    fit.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="folder of the --out-of-core cache (default: em-explorer-cache in the temporary "
+        "folder); a cache is reused while its file is unchanged",
     )
     fit.add_argument(
         "-o",
@@ -283,8 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
         "the log-density and the responsibility of each component.",
     )
     score.add_argument("model", metavar="MODEL.json", help="model file written by 'fit' or the app")
-    score.add_argument("data", metavar="DATA.csv", help="CSV file with one sample per row")
+    score.add_argument("data", metavar="DATA", help=_DATA_HELP)
     _add_data_options(score)
+    _add_missing_option(score, "scores each row by the density of its observed cells")
     score.add_argument(
         "-o",
         "--out",
@@ -295,10 +332,10 @@ def build_parser() -> argparse.ArgumentParser:
     select = sub.add_parser(
         "select",
         help="compare numbers of components and covariance types",
-        description="Fit every K and covariance type; print a BIC/AIC table "
-        "with the best model (lowest BIC) marked.",
+        description="Fit every K and covariance type; print a BIC/AIC/ICL table "
+        "with the best model (lowest BIC) marked and the best by ICL named.",
     )
-    select.add_argument("data", metavar="DATA.csv", help="CSV file with one sample per row")
+    select.add_argument("data", metavar="DATA", help=_DATA_HELP)
     select.add_argument(
         "-k",
         "--components",
@@ -348,18 +385,44 @@ def _delimiter(text: str | None) -> str | None:
 
 
 def _load_data(args: argparse.Namespace, columns: Sequence[str] | None = None) -> Dataset:
-    from em_engine.data import read_csv
+    """The data file (CSV or Parquet), with a progress bar on a terminal, its missing cells
+    treated as --missing says; with --out-of-core its memory-mapped cache."""
+    from em_engine.missing import read_with_missing
+    from em_engine.progressbar import TerminalBar
 
-    dataset = read_csv(
-        args.data,
-        delimiter=_delimiter(args.delimiter),
-        columns=columns if columns is not None else args.columns,
-        drop_invalid=getattr(args, "drop_invalid", False),
-    )
+    missing = getattr(args, "missing", "error")
+    out_of_core = getattr(args, "out_of_core", False)
+    if out_of_core and missing != "error":
+        raise CliError(f"--missing {missing} cannot be used with --out-of-core")
+    options = {
+        "delimiter": _delimiter(args.delimiter),
+        "columns": columns if columns is not None else args.columns,
+        "drop_invalid": getattr(args, "drop_invalid", False),
+    }
+    verb = "caching" if out_of_core else "reading"
+    bar = TerminalBar(sys.stderr, _display(f"{verb} {args.data}"))
+    try:
+        if out_of_core:
+            from em_engine.outofcore import cached_dataset
+
+            dataset = cached_dataset(args.data, cache_dir=args.cache_dir, progress=bar, **options)
+        else:
+            dataset = read_with_missing(args.data, missing, progress=bar, **options)
+    finally:
+        bar.close()
     if dataset.n_dropped:  # said once the command has succeeded (a failure is one line)
         args.notes.append(
             f"dropped {dataset.n_dropped} invalid row{'s' if dataset.n_dropped > 1 else ''} "
             f"(first: {dataset.drop_reasons[0]})"
+        )
+    missing = np.isnan(dataset.X) if missing == "em" else np.zeros((1, 1), dtype=bool)
+    if missing.any():
+        cells, rows = int(missing.sum()), np.flatnonzero(missing.any(axis=1))
+        first = rows[0] + 1 if dataset.lines is None else dataset.lines[rows[0]]
+        how = "fitted by EM, missing at random" if args.command == "fit" else "scored"
+        args.notes.append(
+            f"{cells} missing cell{'s' * (cells > 1)} in {len(rows)} row{'s' * (len(rows) > 1)} "
+            f"(first: row {first}): {how} from the observed cells"
         )
     return dataset
 
@@ -369,9 +432,9 @@ def _load_weighted_data(args: argparse.Namespace) -> tuple[Dataset, np.ndarray |
     once, as the chosen columns plus the weight column (or every numeric column)."""
     if args.weights is None:
         return _load_data(args), None
-    from em_engine.data import sniff_csv
+    from em_engine.tables import preview_table, split_weights
 
-    names = sniff_csv(args.data, delimiter=_delimiter(args.delimiter)).column_names
+    names = preview_table(args.data, delimiter=_delimiter(args.delimiter)).column_names
     name = args.weights
     if name not in names and name.isdigit() and int(name) < len(names):
         name = names[int(name)]
@@ -384,16 +447,8 @@ def _load_weighted_data(args: argparse.Namespace) -> tuple[Dataset, np.ndarray |
     dataset = _load_data(args, columns)
     if name not in dataset.feature_names:
         raise CliError(f"{args.data}: the weight column {name!r} holds no numbers")
-    j = dataset.feature_names.index(name)
-    rest = [k for k in range(len(dataset.feature_names)) if k != j]
-    if not rest:
-        raise CliError(f"{args.data}: no column is left to fit besides the weights {name!r}")
-    fitted = replace(
-        dataset,
-        X=np.ascontiguousarray(dataset.X[:, rest]),
-        feature_names=tuple(dataset.feature_names[k] for k in rest),
-    )
-    return fitted, dataset.X[:, j].copy()
+    fitted = split_weights(dataset, name)
+    return fitted, fitted.sample_weight
 
 
 @contextmanager
@@ -440,6 +495,8 @@ def _fit_params(args: argparse.Namespace) -> dict[str, Any]:
         "seed": args.seed,
         "prior": bool(args.prior),
         "mode": args.mode,
+        # --missing drop has left those rows out already; em fits their observed cells
+        "missing": "em" if getattr(args, "missing", "error") == "em" else "error",
     }
 
 
@@ -472,9 +529,6 @@ def _note_reg_covar(args: argparse.Namespace, dataset: Dataset) -> None:
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
-    from em_engine.mixture import build_mixture
-    from em_engine.modelio import save_model, scores_details
-
     if args.out == "-":
         raise CliError(
             "--out -: the model is written to a file; give its name (the summary "
@@ -483,24 +537,52 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if args.mode == "kmeans" and args.prior:
         raise CliError("--mode kmeans is maximum likelihood only: it takes no --prior")
     _check_output(args.out, [args.data])
+    if args.out_of_core and (args.dask is not None or args.n_init > 1):
+        other = "--dask" if args.dask is not None else f"--n-init {args.n_init}"
+        raise CliError(f"--out-of-core cannot be used with {other}")
+    if args.dask is not None:
+        from em_engine.cli_dask import dask_dataset
+
+        with dask_dataset(args) as dataset:
+            return _fit_and_report(args, dataset, None)
     dataset, weights = _load_weighted_data(args)
-    X = dataset.X
-    _check_rows(X, args.data)
+    _check_rows(dataset.X, args.data)
     _note_reg_covar(args, dataset)
+    return _fit_and_report(args, dataset, weights)
+
+
+def _fit_and_report(args: argparse.Namespace, dataset: Dataset, weights: np.ndarray | None) -> int:
+    """Fit dataset.X (a numpy or, with --dask, a dask array), print the summary, write --out."""
+    from em_engine.mixture import build_mixture
+    from em_engine.modelio import save_model, scores_details
+
+    X = dataset.X
     if args.components > X.shape[0]:
         raise CliError(
             f"{args.components} components need at least {args.components} rows; "
             f"{args.data} has {X.shape[0]}"
         )
     report = _Progress(sys.stderr)
-    model = build_mixture(
-        args.components,
-        args.covariance,
-        progress=lambda it, bound: report(f"iteration {it}: objective per row {bound:.6g}"),
-        **_fit_params(args),
-    )
-    with _naming_rows(dataset):
-        scores = model.fit(X, sample_weight=weights).scores(X, sample_weight=weights)
+    optima = None
+    # --dask: em_engine.cli_dask names a refused row (the file's lines are not known there)
+    with nullcontext() if args.dask is not None else _naming_rows(dataset):
+        if args.n_init > 1:
+            model, optima = _fit_starts(args, X, weights, report)
+            scores = model.scores(X, sample_weight=weights)
+        else:
+            model = build_mixture(
+                args.components,
+                args.covariance,
+                progress=lambda it, bound: report(f"iteration {it}: objective per row {bound:.6g}"),
+                **_fit_params(args),
+            )
+            if args.out_of_core:
+                from em_engine import outofcore
+
+                model = outofcore.fit_out_of_core(model, X, weights)
+                scores = outofcore.scores(model, X, weights)
+            else:
+                scores = model.fit(X, sample_weight=weights).scores(X, sample_weight=weights)
     n, log_likelihood = scores.n_samples, scores.log_likelihood
     lines = [
         f"data: {_describe(dataset)}",
@@ -514,6 +596,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         f"iterations: {model.n_iter_}",
         f"converged: {'yes' if model.converged_ else 'no (try a larger --max-iter or --tol)'}",
     ]
+    if optima is not None:
+        lines[1] = f"{lines[1]} (the best of {args.n_init} starts: seed {model.random_state})"
     if args.out is not None:
         # The scores just computed, rather than X (which would score the data again).
         details = scores_details(scores)
@@ -524,17 +608,41 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             ),
         )
         lines.append(f"model file: {args.out}")
+    if optima is not None:
+        lines.append(optima)
     _say("\n".join(lines), sys.stdout)
     return 0
+
+
+def _fit_starts(
+    args: argparse.Namespace, X: np.ndarray, weights: np.ndarray | None, report: _Progress
+) -> tuple[Any, str]:
+    """--n-init N: start i with seed S + i (one start each), grouped into distinct optima;
+    the model with the best log-likelihood and the optima's table."""
+    from em_engine.mixture import build_mixture
+    from em_engine.optima import group_optima, optima_table, run_starts
+
+    params = {**_fit_params(args), "n_init": 1}
+    del params["seed"]
+    starts, model = run_starts(
+        X,
+        lambda seed: build_mixture(args.components, args.covariance, seed=seed, **params),
+        range(args.seed, args.seed + args.n_init),
+        weights,
+        progress=lambda done, total: report(f"start {done}/{total} done"),
+    )
+    n = float(X.shape[0] if weights is None else weights.sum())
+    optima = group_optima(starts, n, X.std(axis=0))
+    return model, optima_table(optima, len(starts))
 
 
 def _score_columns(args: argparse.Namespace, model: Any) -> Sequence[str] | None:
     """The model's feature names if the file has them all; else None (the default columns)."""
     if args.columns is not None:
         return args.columns
-    from em_engine.data import sniff_csv
+    from em_engine.tables import preview_table
 
-    preview = sniff_csv(args.data, delimiter=_delimiter(args.delimiter))
+    preview = preview_table(args.data, delimiter=_delimiter(args.delimiter))
     names = list(model.feature_names_)
     if preview.has_header and all(name in preview.column_names for name in names):
         return names
@@ -548,7 +656,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     if args.out == "-":  # the usual name of standard output
         args.out = None
     _check_output(args.out, [args.model, args.data])
-    model = load_model(args.model)
+    model = load_model(args.model).set_params(missing=args.missing)
     dataset = _load_data(args, _score_columns(args, model))
     X = dataset.X
     d = model.means_.shape[1]

@@ -3,7 +3,9 @@
 After every M-step, a component is *collapsed* when
 
 - its weight is below 1/N, i.e. it holds less than one sample's worth of responsibility (a relative
-  allowance of 1e-6 absorbs rounding, so K == N components on one point each are not collapsed), or
+  allowance of 1e-6 absorbs rounding, so K == N components on one point each are not collapsed);
+  with sample weights, below w_min / W, the lightest row's share of the total weight W (integer
+  weights thus behave as the repeated rows would), or
 - its covariance is not positive definite (the Cholesky factor of its precision cannot be computed,
   e.g. with ``reg_covar=0`` on duplicated or collinear points) or numerically singular (a variance,
   i.e. an eigenvalue, below 100 eps x the data's mean variance, where it is rounding noise), or
@@ -13,7 +15,8 @@ A collapsed component is re-initialised: its mean moves to the worst-explained r
 log density log p(x_n) under the mixture of the healthy components; several collapsed components
 take distinct rows, and distinct values where the data allow), its covariance becomes the data's
 overall covariance (+ reg_covar; for diag its diagonal, for spherical the mean variance) and its
-weight 1/K, after which the weights are renormalised. With the tied type, an unusable tied
+weight 1/K, after which the weights are renormalised. Rows of zero sample weight are left out of
+the data moments and are never chosen as a new mean. With the tied type, an unusable tied
 covariance is replaced by the data covariance. Each re-initialisation is reported as an event,
 e.g. "component 3 collapsed (weight 2.1e-09) and was re-initialised at data point 18". Event texts
 are for people and count components and data points from 1 (as the window's legend does); labels
@@ -46,7 +49,7 @@ from em_engine.iteration import Theta
 
 #: A component whose smallest variance is below this fraction of the data's mean variance is narrow.
 NARROW_FRACTION = 1e-3
-_WEIGHT_ALLOWANCE = 1e-6  # relative allowance below 1/N before a weight counts as collapsed
+_WEIGHT_ALLOWANCE = 1e-6  # relative allowance below 1/N (w_min / W) before a weight collapses
 # Data variances below this are treated as 0 (their squares are subnormal).
 _ZERO_VARIANCE = 1e-250
 
@@ -75,15 +78,27 @@ class CollapsePolicy:
     n_components : K
     covariance_type : one of COVARIANCE_TYPES
     reg_covar : added to the data covariance a re-initialised component gets
+    sample_weight : None or (N,) checked frequency weights (em_engine.checks.check_sample_weight)
     """
 
     def __init__(
-        self, X: np.ndarray, n_components: int, covariance_type: str, reg_covar: float
+        self,
+        X: np.ndarray,
+        n_components: int,
+        covariance_type: str,
+        reg_covar: float,
+        sample_weight: np.ndarray | None = None,
     ) -> None:
         self.X = X
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.reg_covar = reg_covar
+        self.sample_weight = sample_weight
+        if sample_weight is None:
+            self._min_weight = 1.0 / X.shape[0]
+        else:
+            lightest = float(sample_weight[sample_weight > 0.0].min())
+            self._min_weight = lightest / float(sample_weight.sum())
         self._data_moments: tuple[np.ndarray, np.ndarray] | None = None
 
     def _make_theta(self, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray) -> Theta:
@@ -107,7 +122,6 @@ class CollapsePolicy:
         check_weights: bool,
     ) -> tuple[Theta, tuple[str, ...]]:
         """Apply the collapse policy (module docstring); returns valid parameters and events."""
-        n_samples = self.X.shape[0]
         weights = np.array(weights, dtype=np.float64)
         means = np.array(means, dtype=np.float64)
         covariances = np.array(covariances, dtype=np.float64)
@@ -115,7 +129,7 @@ class CollapsePolicy:
         for k in range(self.n_components):
             if not (np.isfinite(weights[k]) and np.all(np.isfinite(means[k]))):
                 reasons[k] = "non-finite parameters"
-            elif check_weights and weights[k] < (1.0 - _WEIGHT_ALLOWANCE) / n_samples:
+            elif check_weights and weights[k] < (1.0 - _WEIGHT_ALLOWANCE) * self._min_weight:
                 reasons[k] = f"weight {weights[k]:.2g}"
         events = []
         if self.covariance_type == "tied":
@@ -212,6 +226,8 @@ class CollapsePolicy:
         density = gaussian.e_step(
             self.X, w, mu, pc, covariance_type, with_density=True
         ).sample_log_density
+        if self.sample_weight is not None:
+            density = np.where(self.sample_weight > 0.0, density, np.inf)  # never a dropped row
         n_samples, count = self.X.shape[0], len(collapsed)
         n_candidates = min(n_samples, 4 * count + 16)
         candidates = np.argpartition(density, n_candidates - 1)[:n_candidates]
@@ -230,9 +246,8 @@ class CollapsePolicy:
         it is well conditioned.
         """
         if self._data_moments is None:
-            n_samples = self.X.shape[0]
-            resp = np.ones((n_samples, 1), dtype=self.X.dtype)
-            stats = gaussian.stats_from_resp(self.X, resp, "full")
+            resp = np.ones((self.X.shape[0], 1), dtype=self.X.dtype)
+            stats = gaussian.stats_from_resp(self.X, resp, "full", self.sample_weight)
             _, mean, cov = gaussian.m_step(stats, "full", self.reg_covar)
             cov = cov[0]
             scale = float(np.mean(np.diag(cov)))

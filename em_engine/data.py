@@ -7,8 +7,10 @@ line endings, blank lines, and a leading row-name column as R's ``write.csv`` (e
 columns are chosen. Every problem raises one ``DataError`` naming the file, the row (1-based line
 number as in a text editor, the header line counting as row 1) and the column.
 
-A numpy fast path (``np.loadtxt``) reads clean all-numeric files; anything it cannot read, or any
-non-finite value, falls back to the ``csv`` module, which finds and names the bad cell.
+The file is read in blocks of whole lines (em_engine.blocks), so that reading needs about the
+output array plus one block of memory. A numpy fast path (``np.loadtxt``) reads clean all-numeric
+blocks; anything it cannot read, or any non-finite value, falls back to the ``csv`` module, which
+finds and names the bad cell.
 """
 
 from __future__ import annotations
@@ -17,25 +19,29 @@ import csv
 import errno
 import io
 import itertools
+import math
 import os
 import re
 import stat
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from em_engine.blocks import Block, Progress, count_lines, gather, text_blocks
 from em_engine.errors import DataError
 
 __all__ = [
     "CsvPreview",
     "Dataset",
     "cell_problem",
+    "csv_blocks",
     "delimiter_name",
     "format_names",
+    "pick_columns",
     "read_csv",
     "sniff_csv",
     "write_bytes_atomic",
@@ -91,6 +97,9 @@ class Dataset:
         True component of each sample, for synthetic data.
     lines : sequence of N int, or None
         The 1-based line of each row in its file (as messages number rows), for a CSV file.
+    sample_weight : ndarray of shape (N,) or None
+        Frequency weights read from the column ``weight_column`` (not in X), or None.
+    weight_column : str or None
     """
 
     X: np.ndarray
@@ -100,6 +109,8 @@ class Dataset:
     drop_reasons: tuple[str, ...] = ()
     labels: np.ndarray | None = None
     lines: Sequence[int] | None = None
+    sample_weight: np.ndarray | None = None
+    weight_column: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +122,7 @@ class _Layout:
     has_row_names: bool
     names: tuple[str, ...]
     n_fields: int  # fields per data row, including the row-name column and a trailing empty one
+    header_end: int = 0  # the file line the header ends on (0 without a header)
 
     @property
     def first_field(self) -> int:
@@ -294,6 +306,7 @@ def _read_head(
     delim = _sniff_delimiter(lines) if delimiter is None else delimiter
     rows: list[list[str]] = []
     starts: list[int] = []
+    ends: list[int] = []
     try:
         reader = csv.reader(lines, delimiter=delim)
         consumed = 0  # lines read so far: a quoted line break makes one row of several lines
@@ -301,6 +314,7 @@ def _read_head(
             if any(c.strip() for c in fields):
                 rows.append(fields)
                 starts.append(numbered[consumed][0])
+                ends.append(numbered[reader.line_num - 1][0])
             consumed = reader.line_num
     except (csv.Error, TypeError) as exc:
         raise DataError(f"{path}: cannot split rows with delimiter {delim!r}: {exc}") from None
@@ -308,6 +322,8 @@ def _read_head(
         raise DataError(f"{path}: the file has no data (only empty fields)")
     layout = _layout(rows, path, delim, header)
     first = 1 if layout.has_header else 0
+    if layout.has_header:
+        layout = replace(layout, header_end=ends[0])
     return layout, rows[first:], starts[first:]
 
 
@@ -373,10 +389,16 @@ def _choose_columns(
                 f"delimiter {delimiter_name(layout.delimiter)})"
             )
         return chosen
-    chosen = []
+    return pick_columns(columns, names, path)
+
+
+def pick_columns(columns: Sequence[str | int], names: Sequence[str], path: Path) -> list[int]:
+    """Resolve chosen columns (names, 0-based indices or digit strings) to indices into
+    ``names``; a ``DataError`` naming the file for an unknown, out-of-range or repeated one."""
+    chosen: list[int] = []
     for col in columns:
         if isinstance(col, str) and col in names:
-            j = names.index(col)
+            j = list(names).index(col)
         elif isinstance(col, str) and col.strip().isdigit():
             j = int(col)
         elif isinstance(col, (int, np.integer)) and not isinstance(col, bool):
@@ -396,22 +418,18 @@ def _choose_columns(
     return chosen
 
 
-def _header_line(text: str) -> int:
-    """1-based number of the first line that holds something (the header, if there is one)."""
-    return next(number for number, line in enumerate(_lines(text), 1) if _has_content(line))
-
-
-def _fast_read(text: str, layout: _Layout, cols: list[int]) -> tuple[np.ndarray, range] | None:
-    """Read a clean all-numeric file with ``np.loadtxt``: the rows and their line numbers; None if
-    anything is unusual (including blank lines among the rows, which would make the line numbers
+def _fast_read(text: str, layout: _Layout, cols: list[int], before: int) -> Block | None:
+    """Read a clean all-numeric block of lines (after the header) with ``np.loadtxt``: the rows,
+    their file lines (``before`` lines come before the block) and no problems; None if anything
+    is unusual (including blank lines among the rows, which would make the line numbers
     unknown)."""
-    skip_lines = _header_line(text) if layout.has_header else 0
+    if not _has_content(text):  # blank lines only (loadtxt would warn)
+        return None
     try:
         with np.errstate(all="ignore"):
             full = np.loadtxt(
                 io.StringIO(text, newline=""),
                 delimiter=layout.delimiter,
-                skiprows=skip_lines,
                 quotechar='"',
                 comments=None,
                 dtype=np.float64,
@@ -425,11 +443,10 @@ def _fast_read(text: str, layout: _Layout, cols: list[int]) -> tuple[np.ndarray,
     X = full[:, [j + skip for j in cols]]
     if X.shape[0] == 0 or not np.isfinite(X).all():
         return None
-    breaks = text.count("\n") + text.count("\r") - text.count("\r\n")
-    n_lines = breaks + (not text.endswith(("\n", "\r")))
-    if n_lines - skip_lines != X.shape[0]:
+    n_lines = count_lines(text) + (not text.endswith(("\n", "\r")))
+    if n_lines != X.shape[0]:
         return None
-    return np.ascontiguousarray(X), range(skip_lines + 1, n_lines + 1)
+    return X, range(before + 1, before + n_lines + 1), []
 
 
 def cell_problem(cell: str, name: str) -> str | None:
@@ -449,11 +466,23 @@ def cell_problem(cell: str, name: str) -> str | None:
     return None
 
 
+#: Cells that ``read_csv(missing_as_nan=True)`` reads as missing (NaN), besides empty ones.
+MISSING_CELLS = frozenset({"na", "nan"})
+
+
+def _missing_or_float(cell: str) -> float:
+    """float(cell), NaN for an empty cell or one of MISSING_CELLS (a missing value)."""
+    text = cell.strip()
+    return math.nan if not text or text.lower() in MISSING_CELLS else float(text)
+
+
 def _careful_read(
-    text: str, layout: _Layout, cols: list[int], path: Path
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Parse row by row with the csv module; return the good rows, their line numbers and one
-    reason per bad row."""
+    text: str, layout: _Layout, cols: list[int], path: Path, before: int, missing_as_nan: bool
+) -> Block:
+    """Parse a block of lines (after the header; ``before`` lines come before it) row by row with
+    the csv module; return the good rows, their line numbers and one reason per bad row (with
+    ``missing_as_nan``, missing cells are NaN, not a reason)."""
+    number = _missing_or_float if missing_as_nan else float
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=layout.delimiter)
     skip = layout.first_field
     names = [layout.names[j] for j in cols]
@@ -462,22 +491,18 @@ def _careful_read(
     values: list[list[float]] = []
     lines: list[int] = []
     problems: list[tuple[int, str]] = []
-    header_pending = layout.has_header
-    end = 0  # the last line read: the next row starts on the line after it
+    end = before  # the last line read: the next row starts on the line after it
     try:
         for row in reader:
-            start, end = end + 1, reader.line_num
+            start, end = end + 1, before + reader.line_num
             if not any(cell.strip() for cell in row):
                 continue  # a blank line, or empty fields only
-            if header_pending:
-                header_pending = False
-                continue
             if len(row) != n_fields:
                 n = len(row)
                 reason = f"has {n} field{'s' if n != 1 else ''}, expected {n_fields}"
             else:
                 try:
-                    values.append([float(row[f]) for f in fields])
+                    values.append([number(row[f]) for f in fields])
                     lines.append(start)
                     continue
                 except ValueError:
@@ -490,13 +515,13 @@ def _careful_read(
     except csv.Error as exc:
         raise DataError(f"{path}: row {end + 1}: {exc}") from None
     X = np.array(values, dtype=np.float64).reshape(len(values), len(cols))
-    finite = np.isfinite(X).all(axis=1)
+    finite = (~np.isinf(X) if missing_as_nan else np.isfinite(X)).all(axis=1)
     if not finite.all():
         for i in np.flatnonzero(~finite):
             row_problem = next(
                 f"column '{n}' is {v}, not a finite number"
                 for v, n in zip(X[i], names, strict=True)
-                if not np.isfinite(v)
+                if not np.isfinite(v) and not (missing_as_nan and np.isnan(v))
             )
             problems.append((lines[i], row_problem))
         X = X[finite]
@@ -513,8 +538,10 @@ def read_csv(
     columns: Sequence[str | int] | None = None,
     drop_invalid: bool = False,
     dtype: type | np.dtype = np.float64,
+    missing_as_nan: bool = False,
+    progress: Progress | None = None,
 ) -> Dataset:
-    """Read a numeric CSV file.
+    """Read a numeric CSV file, in blocks (memory: about X plus one block of text).
 
     Parameters
     ----------
@@ -532,6 +559,11 @@ def read_csv(
         number of fields, instead of raising; they are counted in ``n_dropped`` with reasons.
     dtype : float dtype
         dtype of ``X`` (float64 or float32).
+    missing_as_nan : bool
+        Read an empty cell, ``NA`` or ``NaN`` in a chosen column as NaN, a missing value (for EM
+        with missing values, em_engine.missing), instead of an invalid cell.
+    progress : callable (bytes done, bytes in all) or None
+        Called after each block.
 
     Returns
     -------
@@ -545,33 +577,69 @@ def read_csv(
         column, an unknown column, a ragged row, a non-numeric or non-finite cell (unless
         ``drop_invalid``), or no valid row at all.
     """
-    path = Path(path)
-    text = _read_text(path)[0]
-    layout, data_head, _ = _read_head(text, path, delimiter, header)
-    if not data_head:
-        raise DataError(f"{path}: the file has a header but no data rows")
-    cols = _choose_columns(columns, layout, data_head, path)
-    names = tuple(layout.names[j] for j in cols)
-    fast = _fast_read(text, layout, cols)
-    problems: list[str] = []
-    if fast is not None:
-        X, lines = fast
-    else:
-        X, lines, problems = _careful_read(text, layout, cols, path)
-        if problems and not drop_invalid:
-            more = len(problems) - 1
-            suffix = f" ({more} more invalid row{'s' if more > 1 else ''})" if more else ""
-            raise DataError(f"{path}: {problems[0]}{suffix}")
-        if X.shape[0] == 0:
-            raise DataError(f"{path}: no valid data rows ({problems[0]})")
+    table = csv_blocks(
+        path,
+        delimiter=delimiter,
+        header=header,
+        columns=columns,
+        missing_as_nan=missing_as_nan,
+        progress=progress,
+    )
+    return dataset_of_blocks(path, *table, drop_invalid=drop_invalid, dtype=dtype)
+
+
+def dataset_of_blocks(
+    path: str | os.PathLike[str],
+    names: tuple[str, ...],
+    blocks: Iterator[Block],
+    capacity: int,
+    *,
+    drop_invalid: bool,
+    dtype: type | np.dtype,
+) -> Dataset:
+    """The Dataset of a file's blocks (em_engine.blocks.gather: X (N, D) of the good rows, their
+    file rows, the bad rows' reasons; DataError for a bad row unless ``drop_invalid``)."""
+    X, lines, problems = gather(
+        Path(path), blocks, len(names), drop_invalid=drop_invalid, dtype=dtype, capacity=capacity
+    )
     return Dataset(
-        X=X.astype(dtype, copy=False),
+        X=X,
         feature_names=names,
         source=str(path),
         n_dropped=len(problems),
         drop_reasons=tuple(problems),
         lines=lines,
     )
+
+
+def csv_blocks(
+    path: str | os.PathLike[str],
+    *,
+    delimiter: str | None = None,
+    header: bool | None = None,
+    columns: Sequence[str | int] | None = None,
+    missing_as_nan: bool = False,
+    progress: Progress | None = None,
+) -> tuple[tuple[str, ...], Iterator[Block], int]:
+    """A CSV file as blocks, for ``read_csv`` and the out-of-core cache: the chosen columns'
+    names (D,), the blocks (see em_engine.blocks) and a guess of the number of data rows.
+    Arguments as for ``read_csv``; the layout and column errors are raised here, the rows' ones
+    when the blocks are read."""
+    path = Path(path)
+    head = _read_head_text(path)
+    layout, data_head, _ = _read_head(head, path, delimiter, header)
+    if not data_head:
+        raise DataError(f"{path}: the file has a header but no data rows")
+    cols = _choose_columns(columns, layout, data_head, path)
+    names = tuple(layout.names[j] for j in cols)
+    bytes_per_line = len(head.encode("utf-8", "surrogatepass")) / max(count_lines(head), 1)
+    capacity = int(path.stat().st_size / bytes_per_line * 1.02) + 1024
+    blocks = (
+        _fast_read(text, layout, cols, before)
+        or _careful_read(text, layout, cols, path, before, missing_as_nan)
+        for before, text in text_blocks(path, layout.header_end, progress)
+    )
+    return names, blocks, capacity
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:

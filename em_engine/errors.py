@@ -38,6 +38,14 @@ class RowError(DataError):
         self.row = row
         self.column = column
 
+    def __reduce__(self) -> tuple[type, tuple[str, int, int | None]]:
+        """Pickled by its fields (a Dask worker's error reaches the client whole)."""
+        return type(self), (self.reason, self.row, self.column)
+
+    def shifted(self, offset: int) -> RowError:
+        """The same error about row ``row + offset`` (a chunk's row as the whole data's)."""
+        return type(self)(self.reason, self.row + offset, self.column)
+
     def located(
         self,
         source: str | None,

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -459,6 +459,22 @@ def _normalise(wlp: np.ndarray, top: np.ndarray, ws: _Workspace) -> np.ndarray:
     return np.sum(wlp, axis=0, out=ws.get("total", (n,), wlp.dtype))
 
 
+def _first_argmax(values: np.ndarray, out: np.ndarray, ws: _Workspace) -> np.ndarray:
+    """out (B,) = np.argmax(values (K, B), axis=0): the first largest, by K passes over B rows.
+    numpy's argmax over the first axis runs one tiny argmax per column: it took half of a
+    10M-row E-step with labels (K = 5)."""
+    n = values.shape[1]
+    best = ws.get("best", (n,), values.dtype)
+    np.copyto(best, values[0])
+    better = ws.get("better", (n,), np.dtype(bool))
+    out.fill(0)
+    for k in range(1, values.shape[0]):
+        np.greater(values[k], best, out=better)
+        np.copyto(out, k, where=better)
+        np.maximum(best, values[k], out=best)
+    return out
+
+
 def _sum_log(values: np.ndarray) -> float:
     """sum(log(values)) for values in [1, K]: logs of products of 16, a 16th of the log calls."""
     n = values.size - values.size % 16
@@ -477,6 +493,8 @@ class EStepResult:
     labels : (N,) intp argmax responsibility, or None
     confidence : (N,) max responsibility, or None
     sample_log_density : (N,) log p(x_n), or None
+    imputed : (N, D) the data with missing cells at their conditional means (em_engine.missing),
+        or None
     """
 
     log_likelihood: float
@@ -484,6 +502,50 @@ class EStepResult:
     labels: np.ndarray | None = None
     confidence: np.ndarray | None = None
     sample_log_density: np.ndarray | None = None
+    imputed: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class PartialEStep:
+    """An E-step's sums over some of the rows, to be merged with the others' (``merge_partial``):
+    the unit of a distributed E-step.
+
+    Attributes
+    ----------
+    log_likelihood : sum over these rows of w_n log p(x_n)
+    weight : (K,) sum_n w_n r_nk (no 10 * eps yet)
+    means : (K, D) the weighted means of these rows
+    scatter : about those means, per component: (K, D, D) for full and tied, (K, D) for diag and
+        spherical
+    n_samples : rows
+    """
+
+    log_likelihood: float
+    weight: np.ndarray
+    means: np.ndarray
+    scatter: np.ndarray
+    n_samples: int
+
+
+def merge_partial(parts: Sequence[PartialEStep]) -> PartialEStep:
+    """The sums over all the parts' rows (Chan et al.'s pairwise merge, in the parts' order)."""
+    full = parts[0].scatter.ndim == 3
+    moments = _Moments64("full" if full else "diag", split=False)
+    weight, means, scatter = moments.merge((p.weight, p.means, p.scatter) for p in parts)
+    return PartialEStep(
+        math.fsum(p.log_likelihood for p in parts),
+        weight,
+        means,
+        scatter,
+        sum(p.n_samples for p in parts),
+    )
+
+
+def finish_stats(part: PartialEStep, covariance_type: str, dtype: np.dtype) -> SufficientStats:
+    """The M-step's SufficientStats from the merged sums of all rows of data of ``dtype``."""
+    moments = _Moments64(check_covariance_type(covariance_type), split=False)
+    eps = float(np.finfo(dtype).eps)
+    return moments.stats((part.weight, part.means, part.scatter), part.n_samples, eps)
 
 
 def e_step(
@@ -522,11 +584,51 @@ def e_step(
         For a row these parameters cannot score in float64 (see the module docstring).
     """
     X = check_data(X, scan=False)  # the callers have checked the values
-    p = _Pass(X, weights, means, precisions_cholesky, covariance_type)
     n_samples = X.shape[0]
+    dtype = work_dtype(X)
     labels = np.empty(n_samples, dtype=np.intp) if with_labels else None
-    confidence = np.empty(n_samples, dtype=p.dtype) if with_labels else None
-    density = np.empty(n_samples, dtype=p.dtype) if with_density else None
+    confidence = np.empty(n_samples, dtype=dtype) if with_labels else None
+    density = np.empty(n_samples, dtype=dtype) if with_density else None
+    part = _e_pass(
+        X,
+        _Pass(X, weights, means, precisions_cholesky, covariance_type),
+        labels,
+        confidence,
+        density,
+        precise,
+        block_rows,
+        sample_weight,
+    )
+    stats = finish_stats(part, covariance_type, dtype)
+    return EStepResult(part.log_likelihood, stats, labels, confidence, density)
+
+
+def partial_e_step(
+    X: np.ndarray,
+    weights: np.ndarray,
+    means: np.ndarray,
+    precisions_cholesky: np.ndarray,
+    covariance_type: str,
+) -> PartialEStep:
+    """``e_step``'s sums over the rows of X (N, D) (a chunk of the data), unmerged with other
+    chunks' and without labels: ``finish_stats(merge_partial(parts))`` over all chunks gives
+    ``e_step``'s statistics of the whole data, its log-likelihood the parts' sum."""
+    X = check_data(X, scan=False)  # the callers have checked the values
+    p = _Pass(X, weights, means, precisions_cholesky, covariance_type)
+    return _e_pass(X, p, None, None, None, False, None, None)
+
+
+def _e_pass(
+    X: np.ndarray,
+    p: _Pass,
+    labels: np.ndarray | None,
+    confidence: np.ndarray | None,
+    density: np.ndarray | None,
+    precise: bool,
+    block_rows: int | None,
+    sample_weight: np.ndarray | None,
+) -> PartialEStep:
+    """One blocked pass over X filling labels, confidence and density (N,) where given."""
     log_likelihood = []
     weights_of_rows = None if sample_weight is None else sample_weight.astype(p.dtype)
 
@@ -535,7 +637,7 @@ def e_step(
         resp, top = p.weighted_log_prob(rows, start, ws, precise)
         total = _normalise(resp, top, ws)
         if labels is not None:
-            np.argmax(resp, axis=0, out=labels[start:stop])
+            _first_argmax(resp, labels[start:stop], ws)
         if weights_of_rows is not None:
             out = ws.get("log_norm", top.shape, p.dtype) if density is None else density[start:stop]
             log_norm = np.log(total, out=out)
@@ -555,10 +657,9 @@ def e_step(
             np.multiply(resp, weights_of_rows[start:stop], out=resp)
         return p.moments.block(rows, resp, ws)
 
-    bounds = _block_bounds(n_samples, p.width, block_rows)
-    merged = p.moments.merge(_map_blocks(block, bounds, p.pooled))
-    stats = p.moments.stats(merged, n_samples, float(np.finfo(p.dtype).eps))
-    return EStepResult(math.fsum(log_likelihood), stats, labels, confidence, density)
+    bounds = _block_bounds(X.shape[0], p.width, block_rows)
+    weight, means, scatter = p.moments.merge(_map_blocks(block, bounds, p.pooled))
+    return PartialEStep(math.fsum(log_likelihood), weight, means, scatter, X.shape[0])
 
 
 def estimate_log_prob_resp(

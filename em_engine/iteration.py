@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from em_engine import gaussian
+from em_engine import missing as em_missing
 from em_engine.bound import expected_complete_log_likelihood
 from em_engine.covariance import compute_precision_cholesky
 from em_engine.prior import Prior, log_prior
@@ -103,6 +104,9 @@ class EMIteration:
     tol : convergence threshold on the objective per sample
     sample_weight : (N,) float64 frequency weights (checked), or None: the objective and the
         statistics weight each row, and "per sample" means per unit of total weight
+    patterns : None (X has no missing cell: the plain engine), or ``Patterns.of(X)``: X holds
+        NaN for missing cells, fitted by EM for missing at random (em_engine.missing; soft
+        mode only)
     mode : one of MODES (module docstring)
     """
 
@@ -114,9 +118,11 @@ class EMIteration:
         prior: Prior | None = None,
         tol: float = 0.0,
         sample_weight: np.ndarray | None = None,
+        patterns: em_missing.Patterns | None = None,
         mode: str = "soft",
     ) -> None:
         self.X = X
+        self.patterns = patterns
         self.sample_weight = sample_weight
         self.total_weight = X.shape[0] if sample_weight is None else float(sample_weight.sum())
         self.covariance_type = covariance_type
@@ -127,6 +133,10 @@ class EMIteration:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if mode == "kmeans" and prior is not None:
             raise ValueError("mode 'kmeans' is maximum likelihood only: it takes no prior")
+        if mode != "soft" and patterns is not None:
+            raise ValueError(
+                f"mode {mode!r} needs complete rows: missing cells are fitted by soft EM only"
+            )
         self.mode = mode
         self._maximise = gaussian.m_step if prior is None else prior.m_step
 
@@ -143,18 +153,10 @@ class EMIteration:
         )
 
     def e_step(self, theta: Theta, *, with_labels: bool = False) -> Scored:
-        """The blocked E-step on theta (labels and confidence when asked; always in hard modes)
-        and its objective."""
+        """The blocked E-step on theta (labels and confidence when asked; always in hard modes;
+        with missing cells also the imputed data, for display) and its objective."""
         hard = self.mode != "soft"
-        result = gaussian.e_step(
-            self.X,
-            theta.weights,
-            theta.means,
-            theta.precisions_cholesky,
-            self.covariance_type,
-            with_labels=with_labels or hard,
-            sample_weight=self.sample_weight,
-        )
+        result = self._e_pass(theta, with_labels or hard)
         log_prior_value = self._log_prior(theta)
         evidence = result.log_likelihood + log_prior_value
         if not hard:
@@ -164,6 +166,31 @@ class EMIteration:
         stats = gaussian.stats_from_resp(self.X, one_hot, self.covariance_type, self.sample_weight)
         result = replace(result, stats=stats)
         return Scored(result, self._q(theta, stats) + log_prior_value, evidence, theta)
+
+    def _e_pass(self, theta: Theta, with_labels: bool) -> gaussian.EStepResult:
+        """The E-step's pass over X (em_engine.distributed runs it on a Dask cluster; with
+        missing cells, em_engine.missing's pass by missingness pattern)."""
+        if self.patterns is not None:
+            return em_missing.e_step(
+                self.X,
+                self.patterns,
+                theta.weights,
+                theta.means,
+                theta.covariances,
+                self.covariance_type,
+                with_labels=with_labels,
+                with_imputed=with_labels,
+                sample_weight=self.sample_weight,
+            )
+        return gaussian.e_step(
+            self.X,
+            theta.weights,
+            theta.means,
+            theta.precisions_cholesky,
+            self.covariance_type,
+            with_labels=with_labels,
+            sample_weight=self.sample_weight,
+        )
 
     def bound(self, theta: Theta, scored: Scored) -> float:
         """L(q, theta) (+ log p(theta)) for the q of ``scored``'s E-step: on the parameters it

@@ -12,7 +12,9 @@ the log posterior per sample), ``progress`` (a callback ``progress(iteration, lo
 engine never prints), the classmethod ``from_parameters`` and ``sample_weight`` (frequency
 weights) for ``fit``, ``fit_predict``, ``score``, ``scores``, ``bic`` and ``aic``: integer weights
 fit as the data with each row repeated w_n times (zero: the row is left out), N is the total
-weight; ``score_samples``, ``predict`` and ``predict_proba`` are per row, unweighted.
+weight; ``score_samples``, ``predict`` and ``predict_proba`` are per row, unweighted;
+``missing`` ("error", "drop" or "em"): how NaN cells (missing values) are treated, see
+em_engine.missing.
 
 Shapes: N samples, D features, K components; ``covariances_`` and ``precisions_cholesky_`` have
 scikit-learn's shape for each type: full (K, D, D), tied (D, D), diag (K, D), spherical (K,).
@@ -30,8 +32,21 @@ from typing import Any
 import numpy as np
 
 from em_engine import covariance, gaussian
-from em_engine.checks import ParameterError, check_data, check_parameters, check_sample_weight
-from em_engine.errors import ConvergenceWarning, DataError, NotFittedError, sklearn_compatible
+from em_engine import missing as em_missing
+from em_engine.checks import (
+    ParameterError,
+    check_data,
+    check_parameters,
+    check_sample_weight,
+    is_dask_collection,
+)
+from em_engine.errors import (
+    ConvergenceWarning,
+    DataError,
+    NotFittedError,
+    RowError,
+    sklearn_compatible,
+)
 from em_engine.init import (
     INIT_METHODS,
     check_random_state,
@@ -58,6 +73,7 @@ _PARAM_NAMES = (
     "verbose_interval",
     "prior",
     "progress",
+    "missing",
     "mode",
 )
 
@@ -163,6 +179,11 @@ class GaussianMixture:
     verbose, verbose_interval : accepted for compatibility; the engine never prints (use progress)
     prior : None (maximum likelihood), True (``Prior.default`` of the data) or a ``Prior`` (MAP)
     progress : None or a callable progress(iteration, lower_bound) called after every iteration
+    missing : how NaN cells (missing values) are treated: "error" (default, refused as
+        scikit-learn does), "drop" (rows with a NaN are left out of the fit) or "em" (missing at
+        random: EM on each row's observed cells, em_engine.missing). Unless "error",
+        score_samples, predict and predict_proba score a row with NaN cells by the marginal
+        density of its observed cells, and ``impute`` fills them in.
     mode : 'soft' (default: EM), 'hard' (classification EM: each row given wholly to its most
         responsible component; the lower bound is the classification log-likelihood) or 'kmeans'
         (hard EM with equal weights and one shared spherical covariance; no prior); see
@@ -195,6 +216,7 @@ class GaussianMixture:
         verbose_interval: int = 10,
         prior: bool | Prior | None = None,
         progress: Callable[[int, float], object] | None = None,
+        missing: str = "error",
         mode: str = "soft",
     ) -> None:
         self.n_components = n_components
@@ -213,6 +235,7 @@ class GaussianMixture:
         self.verbose_interval = verbose_interval
         self.prior = prior
         self.progress = progress
+        self.missing = missing
         self.mode = mode
 
     def __repr__(self) -> str:
@@ -270,6 +293,7 @@ class GaussianMixture:
         _check_interval(self.n_init, "n_init", Integral, 1)
         _check_option(self.init_params, "init_params", INIT_METHODS)
         _check_interval(self.verbose_interval, "verbose_interval", Integral, 1)
+        _check_option(self.missing, "missing", em_missing.MISSING_OPTIONS)
         _check_option(self.mode, "mode", MODES)
         if self.mode == "kmeans" and self.prior not in (None, False):
             raise ValueError("mode='kmeans' is maximum likelihood only: it takes no prior")
@@ -321,7 +345,7 @@ class GaussianMixture:
     def _check_X(self, X: Any) -> np.ndarray:
         self._check_is_fitted()
         self._check_feature_names(_feature_names(X))
-        X = check_data(X)
+        X = check_data(X, allow_nan=getattr(self, "missing", "error") != "error")
         self._check_n_features(X.shape[1])
         return X
 
@@ -377,7 +401,7 @@ class GaussianMixture:
         )
 
     def _initial_parameters(
-        self, X: np.ndarray, random_state: Any, inits: dict[str, np.ndarray], em: EMIteration
+        self, X: np.ndarray | None, random_state: Any, inits: dict[str, np.ndarray], em: EMIteration
     ) -> Theta:
         """The starting parameters, as scikit-learn's ``_initialize_parameters``: an M-step from
         initial responsibilities, then the user's weights_init / means_init / precisions_init in
@@ -419,7 +443,10 @@ class GaussianMixture:
     def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> GaussianMixture:
         """Fit by EM (best of n_init runs). X: (N, D); sample_weight: (N,) frequency weights or
         None (see ``fit_predict``). Returns self."""
-        self.fit_predict(X, y, sample_weight)
+        if is_dask_collection(X):
+            self.fit_predict(X, sample_weight=sample_weight)  # its dask labels are never computed
+        else:
+            self._fit(X, sample_weight)
         return self
 
     def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
@@ -434,38 +461,84 @@ class GaussianMixture:
         lower bound changes by less than tol or max_iter iterations; the run with the largest
         final lower bound is kept. A ConvergenceWarning is issued if it did not converge.
         """
+        if is_dask_collection(X):
+            from em_engine import distributed
+
+            self._check_parameters()
+            return distributed.fit_predict(self, X, sample_weight)
+        return self._e_step(self._fit(X, sample_weight), with_labels=True).labels
+
+    def _fit(self, X: Any, sample_weight: Any) -> np.ndarray:
+        """The fit of ``fit_predict`` without the labels (a fit over a memory map then allocates
+        nothing of N rows); returns X (N, D) as checked."""
         self._check_parameters()
         names = _feature_names(X)
-        X_all = X = check_data(X, min_samples=1 if sample_weight is not None else 2, fitting=True)
+        allow_nan = self.missing != "error"
+        few = 1 if sample_weight is not None or self.missing == "drop" else 2
+        X_all = X = check_data(X, min_samples=few, fitting=True, allow_nan=allow_nan)
         weights = check_sample_weight(sample_weight, X.shape[0])
+        kept = np.ones(X.shape[0], dtype=bool) if weights is None else weights > 0.0
+        if self.missing == "drop":
+            kept &= ~np.isnan(X).any(axis=1)
+        if not kept.all():
+            X = X[kept]
+            weights = None if weights is None else weights[kept]
+        if weights is None and X.shape[0] < 2:
+            raise DataError(
+                f"{X.shape[0]} row{'s' * (X.shape[0] != 1)} without a missing value left: "
+                "fitting needs at least 2"
+            )
         if weights is not None:
-            kept = weights > 0.0
-            if not kept.all():
-                X, weights = X[kept], weights[kept]
             if weights.sum() < 2.0:
                 raise DataError(
                     f"the sample weights add up to {weights.sum():g}: fitting needs a total "
                     "weight of at least 2"
                 )
-        n_samples, n_features = X.shape
+        inits = self._check_fit_shape(*X.shape)
+        patterns = None
+        if self.missing == "em":
+            try:
+                patterns = em_missing.Patterns.of(X)
+            except RowError as exc:  # named as a row of the X given
+                raise RowError(exc.reason, int(np.flatnonzero(kept)[exc.row])) from None
+        # with missing cells, the start and the default prior see them at their column's mean
+        start = X if patterns is None else em_missing.mean_filled(X, weights)
+        em = EMIteration(
+            X,
+            self.covariance_type,
+            self.reg_covar,
+            self._resolve_prior(start, weights),
+            self.tol,
+            weights,
+            patterns,
+            self.mode,
+        )
+        self._run_em(em, names, inits, lambda: (start, em))
+        return X_all
+
+    def _check_fit_shape(self, n_samples: int, n_features: int) -> dict[str, np.ndarray]:
+        """Check the data's shape against the settings; the checked initial parameters."""
         if n_samples < self.n_components:
             raise ValueError(
                 "Expected n_samples >= n_components "
                 f"but got n_components = {self.n_components}, n_samples = {n_samples}"
             )
-        do_init = not (self.warm_start and hasattr(self, "converged_"))
-        if not do_init:
+        if self.warm_start and hasattr(self, "converged_"):
             self._check_n_features(n_features)
-        inits = self._check_inits(n_features)
-        em = EMIteration(
-            X,
-            self.covariance_type,
-            self.reg_covar,
-            self._resolve_prior(X, weights),
-            self.tol,
-            weights,
-            self.mode,
-        )
+        return self._check_inits(n_features)
+
+    def _run_em(
+        self,
+        em: EMIteration,
+        names: np.ndarray | None,
+        inits: dict[str, np.ndarray],
+        init_data: Callable[[], tuple[np.ndarray, EMIteration]],
+    ) -> None:
+        """The EM loop over ``em`` (best of n_init runs) and the fitted attributes. Each run
+        starts from the initialisation on ``init_data()``'s data (X itself, or a sample of it
+        with its own EMIteration: em_engine.distributed), called only when it is needed."""
+        n_features = em.X.shape[1]
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
         random_state = check_random_state(self.random_state)
         max_lower_bound = -math.inf
@@ -473,7 +546,8 @@ class GaussianMixture:
         converged_best = False
         for _ in range(n_init):
             if do_init:
-                theta = self._initial_parameters(X, random_state, inits, em)
+                sample, sample_em = init_data() if len(inits) < 3 else (None, em)
+                theta = self._initial_parameters(sample, random_state, inits, sample_em)
                 lower_bound = -math.inf
             else:
                 theta = Theta(  # float64, also after a fit on float32 data
@@ -513,10 +587,10 @@ class GaussianMixture:
                 "Best performing initialization did not converge. Try different init "
                 "parameters, or increase max_iter, tol, or check for degenerate data.",
                 sklearn_compatible(ConvergenceWarning),
-                stacklevel=2,
+                stacklevel=4,  # the caller of fit or fit_predict (through _fit and _run_em)
             )
         theta, n_iter, lower_bounds = best
-        self._set_parameters(theta, X.dtype)
+        self._set_parameters(theta, em.X.dtype)
         self.n_features_in_ = n_features
         if names is not None:
             self.feature_names_in_ = names
@@ -526,11 +600,27 @@ class GaussianMixture:
         self.n_iter_ = n_iter
         self.lower_bound_ = max_lower_bound
         self.lower_bounds_ = lower_bounds
-        return self._e_step(X_all, with_labels=True).labels
 
     # --- using a fitted model --------------------------------------------------------------------
 
+    def _patterns(self, X: np.ndarray) -> em_missing.Patterns | None:
+        """X's missingness patterns (None without NaN, or when they are refused anyway)."""
+        if getattr(self, "missing", "error") == "error":
+            return None
+        return em_missing.Patterns.of(X, fitting=False)
+
     def _e_step(self, X: np.ndarray, **options: bool) -> gaussian.EStepResult:
+        patterns = self._patterns(X)
+        if patterns is not None:
+            return em_missing.e_step(
+                X,
+                patterns,
+                self.weights_,
+                self.means_,
+                self.covariances_,
+                self.covariance_type,
+                **options,
+            )
         return gaussian.e_step(
             X,
             self.weights_,
@@ -541,7 +631,11 @@ class GaussianMixture:
         )
 
     def score_samples(self, X: Any) -> np.ndarray:
-        """Log density log p(x_n) of each sample, (N,)."""
+        """Log density log p(x_n) of each sample, (N,) (a dask array for a dask X)."""
+        if is_dask_collection(X):
+            from em_engine import distributed
+
+            return distributed.per_row(self, X, "density")
         return self._e_step(self._check_X(X), with_density=True).sample_log_density
 
     def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
@@ -553,20 +647,44 @@ class GaussianMixture:
         return scores.log_likelihood / scores.n_samples
 
     def predict(self, X: Any) -> np.ndarray:
-        """Most probable component of each sample, (N,)."""
+        """Most probable component of each sample, (N,) (a dask array for a dask X)."""
+        if is_dask_collection(X):
+            from em_engine import distributed
+
+            return distributed.per_row(self, X, "labels")
         return self._e_step(self._check_X(X), with_labels=True, precise=True).labels
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Responsibilities (N, K)."""
+        """Responsibilities (N, K) (a dask array for a dask X)."""
+        if is_dask_collection(X):
+            from em_engine import distributed
+
+            return distributed.per_row(self, X, "proba")
         return self.score_samples_and_proba(X)[1]
 
     def score_samples_and_proba(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         """Log density (N,) and responsibilities (N, K) of X (N, D) from one pass over X."""
         X = self._check_X(X)
-        log_density, log_resp = gaussian.estimate_log_prob_resp(
-            X, self.weights_, self.means_, self.precisions_cholesky_, self.covariance_type
-        )
+        patterns = self._patterns(X)
+        if patterns is None:
+            log_density, log_resp = gaussian.estimate_log_prob_resp(
+                X, self.weights_, self.means_, self.precisions_cholesky_, self.covariance_type
+            )
+        else:
+            log_density, log_resp = em_missing.estimate_log_prob_resp(
+                X, patterns, self.weights_, self.means_, self.covariances_, self.covariance_type
+            )
         return log_density, np.exp(log_resp)
+
+    def impute(self, X: Any) -> np.ndarray:
+        """X (N, D) as float64 with each missing (NaN) cell replaced by its conditional mean
+        under the fitted model, sum_k r_nk E_k[x_miss | x_obs] (responsibilities from the
+        observed cells); X itself, as float64, when nothing is missing. Needs missing != "error".
+        """
+        X = self._check_X(X)
+        if self._patterns(X) is None:
+            return np.array(X, dtype=np.float64)
+        return self._e_step(X, with_imputed=True).imputed
 
     def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Draw n_samples points: X (n_samples, D) float64 and their components y (n_samples,),
@@ -688,6 +806,7 @@ def build_mixture(
     n_init: int = 1,
     parameters: tuple[Any, Any, Any] | None = None,
     progress: Callable[[int, float], object] | None = None,
+    missing: str = "error",
     mode: str = "soft",
 ) -> GaussianMixture:
     """The estimator for a fit's settings, the one mapping of settings to estimator parameters
@@ -706,6 +825,7 @@ def build_mixture(
         "prior": True if prior else None,
         "n_init": n_init,
         "progress": progress,
+        "missing": missing,
         "mode": mode,
     }
     if parameters is None:

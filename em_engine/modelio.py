@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from em_engine._version import __version__
-from em_engine.checks import ParameterError, check_data, check_parameters
+from em_engine.checks import ParameterError, check_data, check_parameters, is_dask_collection
 from em_engine.covariance import COVARIANCE_TYPES, covariance_shape
 from em_engine.data import write_csv, write_text_atomic
 from em_engine.errors import ModelFileError
@@ -129,8 +129,16 @@ def _fit_details(model: Any, X: np.ndarray | None) -> dict[str, Any]:
     if isinstance(loaded, Mapping):
         details.update({key: loaded[key] for key in FIT_FIELDS if key in loaded})
     if X is not None:
-        details.update(scores_details(model.scores(check_data(X, column=True))))
+        if not is_dask_collection(X):  # a dask X is scored on its cluster
+            allow_nan = getattr(model, "missing", "error") != "error"  # missing cells: marginal
+            X = check_data(X, column=True, allow_nan=allow_nan)
+        details.update(scores_details(model.scores(X)))
     return details
+
+
+def _whole(n: float) -> float:
+    """A count as an int when it is whole (a weighted fit's total weight may not be)."""
+    return int(n) if float(n).is_integer() else float(n)
 
 
 def scores_details(scores: Scores) -> dict[str, Any]:
@@ -139,7 +147,7 @@ def scores_details(scores: Scores) -> dict[str, Any]:
         "log_likelihood": scores.log_likelihood,
         "bic": scores.bic,
         "aic": scores.aic,
-        "n_samples": scores.n_samples,
+        "n_samples": _whole(scores.n_samples),
     }
 
 
@@ -355,8 +363,11 @@ def _check_fit(check: _Checker, fit: Any) -> dict[str, Any]:
             out[key] = check.number(value, field, minimum=0.0)
         elif key == "n_iter":
             out[key] = check.integer(value, field, minimum=0)
-        elif key == "n_samples":
-            out[key] = check.integer(value, field, minimum=1)
+        elif key == "n_samples":  # rows, or a weighted fit's total weight (maybe fractional)
+            number = check.number(value, field)
+            if not number > 0:
+                raise check.fail(field, f"must be more than 0, got {_show(value)}")
+            out[key] = int(number) if number.is_integer() else number
         elif key == "seed":
             out[key] = check.integer(value, field, minimum=0, maximum=_MAX_SEED)
         elif key == "converged":

@@ -105,7 +105,7 @@ class Prior:
         """
         check_covariance_type(covariance_type)
         X = np.asarray(X, dtype=np.float64)
-        n_samples, n_features = X.shape
+        n_samples = X.shape[0]
         if sample_weight is None:
             mean = X.mean(axis=0)
             centred = X - mean
@@ -115,6 +115,13 @@ class Prior:
             mean = sample_weight @ X / total
             centred = X - mean
             cov = (centred.T * sample_weight) @ centred / max(total - 1.0, 1.0)
+        return cls.from_moments(mean, cov, n_components)
+
+    @classmethod
+    def from_moments(cls, mean: np.ndarray, cov: np.ndarray, n_components: int) -> Prior:
+        """``default``'s prior from the data's mean (D,) and covariance (D, D) (with the N - 1
+        divisor), however they were computed (em_engine.distributed sums them over chunks)."""
+        n_features = mean.shape[0]
         scale = cov / n_components ** (2.0 / n_features)
         if np.linalg.eigvalsh(scale)[0] <= 1e-12 * max(np.trace(scale), 0.0):
             scale = scale + 1e-6 * max(np.trace(scale) / n_features, 1.0) * np.eye(n_features)

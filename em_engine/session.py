@@ -26,6 +26,10 @@ or produce NaN: every M-step's parameters, and the initial ones, go through the 
 objective may drop at an iteration with such an event.
 
 ``GaussianMixture`` keeps scikit-learn's behaviour instead (a ValueError naming reg_covar).
+
+With ``missing="em"``, X may hold NaN for missing cells: the E-step and M-step are those of
+em_engine.missing (missing at random), and each snapshot carries ``imputed``, the data with
+missing cells at the conditional means of the E-step that gave its labels.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from typing import Any, overload
 import numpy as np
 
 from em_engine import covariance, gaussian
+from em_engine import missing as em_missing
 from em_engine.checks import ParameterError, check_data, check_parameters, check_sample_weight
 from em_engine.collapse import CollapsePolicy, frozen
 from em_engine.errors import DataError, DensityUnderflowError
@@ -206,6 +211,9 @@ class Snapshot:
         KL(q || posterior)
     narrow : (k, smallest variance / the data's mean variance) of the components that maximum
         likelihood has shrunk onto a few points (em_engine.collapse.CollapsePolicy.narrow)
+    imputed : (N, D) float64 with missing="em" and missing cells: the data with each missing cell
+        at its conditional mean sum_k r_nk E_k[x_miss | x_obs] from the E-step that gave
+        ``labels`` (theta_0's for "init"); None when no cell is missing
     """
 
     iteration: int
@@ -229,6 +237,7 @@ class Snapshot:
     evidence: float | None = None
     bound: float | None = None
     narrow: tuple[tuple[int, float], ...] = ()
+    imputed: np.ndarray | None = None
 
     @property
     def kl(self) -> float | None:
@@ -267,6 +276,7 @@ class _EState:
     labels: np.ndarray
     confidence: np.ndarray
     converged: bool
+    imputed: np.ndarray | None = None
 
 
 def _check_spread(X: np.ndarray) -> None:
@@ -322,6 +332,11 @@ class EMSession:
         each row (integer weights: as the data with rows repeated; zero: the row is shown and
         labelled but not fitted); the objective per sample is per unit of total weight. The
         collapse policy's thresholds still count rows.
+    missing : "error" (default: NaN refused), "drop" (rows with a NaN left out: ``X`` is the
+        rest) or "em" (missing at random, em_engine.missing: the E-step scores each row's observed
+        cells, the M-step uses the conditional means and covariances of the missing ones; the
+        start, the default prior and the collapse policy see missing cells at their column's
+        mean; snapshots carry the ``imputed`` data)
     history_budget : bytes of parameter sets kept as checkpoints (default 64 MB). Every
         objective value is kept; the parameters of other iterations are replayed from the nearest
         checkpoint when shown (EM is deterministic), so memory stays bounded at any length.
@@ -345,14 +360,27 @@ class EMSession:
         initial_params: Mapping[str, Any] | None = None,
         history_budget: int = HISTORY_BUDGET,
         sample_weight: Any = None,
+        missing: str = "error",
         mode: str = "soft",
     ) -> None:
         started = time.perf_counter()
         self._history_budget = _check_int("history_budget", history_budget, 0)
-        self._X = check_data(X, fitting=True, copy=True)  # the session's own, read-only copy
-        _check_spread(self._X)
+        self.missing = em_missing.check_missing(missing)
+        X = check_data(X, fitting=True, allow_nan=missing != "error")
+        weights = check_sample_weight(sample_weight, X.shape[0])
+        if missing == "drop":
+            kept = ~np.isnan(X).any(axis=1)
+            if not kept.any():
+                raise DataError("every row has a missing value: no row is left to fit")
+            if not kept.all():
+                X = X[kept]
+                weights = None if weights is None else weights[kept]
+        self._X = check_data(X, copy=True, scan=False)  # the session's own, read-only copy
+        patterns = em_missing.Patterns.of(self._X) if missing == "em" else None
+        # what the start, the prior and the collapse policy see: missing cells at column means
+        self._filled = self._X if patterns is None else em_missing.mean_filled(self._X, weights)
+        _check_spread(self._filled)
         n_samples = self._X.shape[0]
-        weights = check_sample_weight(sample_weight, n_samples)
         if weights is not None:
             weights.flags.writeable = False
         self.sample_weight = weights
@@ -382,6 +410,7 @@ class EMSession:
             self.prior,
             self.tol,
             self.sample_weight,
+            patterns,
             mode,
         )
         self.mode = mode
@@ -389,7 +418,9 @@ class EMSession:
         if mode != "soft":
             self.objective = f"classification {self.objective}"
         self._initial_params = self._check_initial_params(initial_params)
-        self._policy = CollapsePolicy(self._X, self.n_components, covariance_type, self.reg_covar)
+        self._policy = CollapsePolicy(
+            self._filled, self.n_components, covariance_type, self.reg_covar, self.sample_weight
+        )
         self.seed = _check_int("seed", seed, 0, _MAX_SEED)
         self._start(started)
 
@@ -397,7 +428,8 @@ class EMSession:
 
     @property
     def X(self) -> np.ndarray:
-        """The data (N, D): the session's own copy, read-only."""
+        """The data (N, D): the session's own copy, read-only (NaN for missing cells with
+        missing="em"; without the dropped rows with missing="drop")."""
         return self._X.view()
 
     @property
@@ -525,7 +557,7 @@ class EMSession:
             return None
         if prior is True:
             return Prior.default(
-                self._X, self.n_components, self.covariance_type, self.sample_weight
+                self._filled, self.n_components, self.covariance_type, self.sample_weight
             )
         if isinstance(prior, Prior):
             if prior.n_features != self._X.shape[1]:
@@ -563,7 +595,7 @@ class EMSession:
             weights, means, covariances = self._from_given_means(given["means"])
         else:
             weights, means, covariances = initial_parameters(
-                self._X,
+                self._filled,
                 self.n_components,
                 self.covariance_type,
                 self.init,
@@ -594,8 +626,10 @@ class EMSession:
         The given means are kept: a component with no row, or with an unusable covariance (one
         row), gets the data covariance; one with no row also weight 1/K (then renormalised).
         """
-        resp = nearest_mean_responsibilities(self._X, means)
-        stats = gaussian.stats_from_resp(self._X, resp, self.covariance_type, self.sample_weight)
+        resp = nearest_mean_responsibilities(self._filled, means)
+        stats = gaussian.stats_from_resp(
+            self._filled, resp, self.covariance_type, self.sample_weight
+        )
         weights, _, covariances = gaussian.m_step(stats, self.covariance_type, self.reg_covar)
         empty = stats.nk < 1.0
         if self.covariance_type == "tied":
@@ -741,8 +775,9 @@ class EMSession:
         self._values[i] = scored.objective
         self._evidence[i] = scored.evidence
         result = scored.result
+        imputed = None if result.imputed is None else _shared(result.imputed)
         self._e_state = _EState(
-            scored, _shared(result.labels), _shared(result.confidence), converged
+            scored, _shared(result.labels), _shared(result.confidence), converged, imputed
         )
         return self._e_state
 
@@ -770,6 +805,12 @@ class EMSession:
     ) -> Snapshot:
         theta, i = self._theta, self._iteration
         bound = self._bound_m[i] if phase == "m" else self._values[i]
+        if state is not None:
+            imputed = state.imputed
+        elif self._em.patterns is not None:  # theta_0 not yet scored: its conditional means
+            imputed = _shared(self._em.e_step(theta, with_labels=True).result.imputed)
+        else:
+            imputed = None
         self.snapshot = Snapshot(
             iteration=self._iteration,
             phase=phase,
@@ -794,5 +835,6 @@ class EMSession:
             evidence=_number(self._evidence[i]),
             bound=None if phase == "init" else _number(bound),
             narrow=self._policy.narrow(theta.covariances),
+            imputed=None if imputed is None else imputed.view(),
         )
         return self.snapshot

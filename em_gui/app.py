@@ -5,7 +5,7 @@ Options (the command line handles ``--version`` and the subcommands before Qt is
 ``--smoke-test``
     Start the real window offscreen (unless ``QT_QPA_PLATFORM`` is set), fit a small synthetic
     data set for a few iterations through the worker thread, export the figure as PNG and SVG
-    (to a temporary folder), print one line
+    and a two-frame GIF (to a temporary folder), print one line
     ``READY iterations=<n> <objective>=<value> converged=<bool> seconds=<t>`` and exit 0; exit 1
     with a message on stderr if anything fails or takes longer than ``SMOKE_TIMEOUT_S``.
 """
@@ -69,6 +69,20 @@ def run_app(argv: Sequence[str]) -> int:
     return app.exec()
 
 
+def _smoke_gif(window, folder: str, outcome: dict[str, object]) -> None:
+    """Encode a two-frame GIF of the plot (exercises Pillow in a bundle)."""
+    from pathlib import Path
+
+    from em_gui.animation import AnimationRequest, encode, render_frame
+
+    plot = window.scatter.plot_widget.getPlotItem()
+    frames = [render_frame(plot, (64, 48), str(i)) for i in range(2)]
+    try:
+        encode(AnimationRequest(Path(folder) / "smoke.gif", 0, 1), frames)
+    except (ImportError, OSError, ValueError) as exc:
+        outcome.setdefault("error", f"could not encode a GIF: {exc}")
+
+
 def _smoke_test(app) -> int:
     """Fit a small preset through the real window and worker; print READY; 0 on success."""
     from PySide6.QtCore import QSettings, QTimer
@@ -115,6 +129,7 @@ def _smoke_test(app) -> int:
             for suffix in (".png", ".svg"):
                 if not window.export_figure(os.path.join(folder, f"smoke{suffix}")):
                     outcome.setdefault("error", f"could not export the figure as {suffix}")
+            _smoke_gif(window, folder, outcome)
         window.close()
     if "error" in outcome or "frame" not in outcome:
         print(f"smoke test failed: {outcome.get('error', 'no result')}", file=sys.stderr)

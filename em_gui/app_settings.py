@@ -12,6 +12,7 @@ from PySide6.QtCore import QByteArray, QSettings
 
 from em_engine.covariance import COVARIANCE_TYPES
 from em_engine.init import INIT_METHODS
+from em_engine.missing import MISSING_OPTIONS
 from em_engine.synthetic import true_parameters
 from em_gui.frames import MODE_LABELS, FitSettings
 
@@ -125,6 +126,15 @@ class AppSettings:
             self.qsettings.remove(group)
 
     # ------------------------------------------------------------------ files
+    def missing_cells(self) -> str:
+        """How CSV files' missing cells are read: "em" (the default), "drop" or "error"."""
+        value = str(self.qsettings.value("data/missing", "em"))
+        return value if value in MISSING_OPTIONS else "em"
+
+    def set_missing_cells(self, missing: str) -> None:
+        """Remember how missing cells are read (one of em_engine.missing.MISSING_OPTIONS)."""
+        self.qsettings.setValue("data/missing", missing)
+
     def recent_files(self) -> list[str]:
         """Recently opened CSV and model files, newest first."""
         value: Any = self.qsettings.value("recent_files", [])

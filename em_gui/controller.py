@@ -196,12 +196,14 @@ class EMController(QObject):
     def add_point(self, frame: Frame, point: np.ndarray) -> None:
         """Add ``point`` (D,) to the data of ``frame`` and go on fitting from its parameters."""
         X, snap = frame.data.X, frame.snapshot
-        lines = frame.data.lines
+        lines, weights = frame.data.lines, frame.data.sample_weight
         data = FitData(
             np.vstack([X, point.astype(X.dtype)[None]]),
             frame.data.feature_names,
             frame.data.source,
             None if lines is None else np.append(lines, 0),  # an added point has no file row
+            None if weights is None else np.append(weights, 1.0),  # it counts once
+            frame.data.weight_column,
         )
         self.configure(
             data=data,

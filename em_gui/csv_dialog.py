@@ -1,21 +1,27 @@
-"""CSV import dialog: preview, delimiter, header, columns to fit, dropping invalid rows."""
+"""Import dialog for CSV and Parquet files: preview, delimiter, header (CSV), columns to fit, a
+column of sample weights, missing cells, dropping invalid rows; the file is read on a background
+thread with a progress bar and can be cancelled."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from PySide6 import QtCore, QtWidgets
 
+from em_engine.checks import check_sample_weight
 from em_engine.data import (
     CsvPreview,
     Dataset,
     cell_problem,
     delimiter_name,
     is_number,  # the reader's own test of a numeric cell
-    read_csv,
-    sniff_csv,
 )
-from em_engine.errors import DataError
+from em_engine.errors import DataError, RowError
+from em_engine.missing import read_with_missing
+from em_engine.tables import is_parquet, preview_table, split_weights
+from em_gui.missing_cells import MissingCellsCombo
+from em_gui.reader import DataReader
 
 #: Delimiter choices: label -> delimiter (None: detect).
 DELIMITERS: dict[str, str | None] = {
@@ -33,25 +39,39 @@ HEADERS: dict[str, bool | None] = {
 }
 #: Rows shown in the preview table.
 PREVIEW_ROWS = 20
+#: The weight choice meaning "every row counts once".
+NO_WEIGHTS = "(none: every row counts once)"
 
 
 class CsvImportDialog(QtWidgets.QDialog):
-    """Preview a CSV file and read it with the chosen options.
+    """Preview a CSV or Parquet file and read it with the chosen options.
 
-    OK runs ``em_engine.data.read_csv``; a ``DataError`` is shown inside the dialog, which stays
-    open.
-    When rows were dropped (the "drop invalid rows" option), their count and reasons are shown first
-    and a second OK imports the remaining rows. After ``accept()``, ``dataset()`` returns the data.
+    OK reads the file (``em_engine.missing.read_with_missing``) on a background thread, with a
+    progress bar; Cancel then stops the read. A ``DataError`` is shown inside the dialog, which
+    stays open. A weight column (``weight_combo``) is read with the fitted columns and becomes the
+    data set's ``sample_weight`` (checked here: a bad weight names its row).
+    When rows were dropped (the "drop invalid rows" option, or missing cells set to drop their
+    rows), their count and reasons are shown first and a second OK imports the remaining rows.
+    After ``accept()``, ``dataset()`` returns the data. ``missing`` is the missing-cells choice
+    offered first ("error", "drop" or "em"; the window passes the one last chosen).
     """
 
-    def __init__(self, path: str | os.PathLike[str], parent: QtWidgets.QWidget | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        parent: QtWidgets.QWidget | None = None,
+        missing: str = "error",
+    ):
         super().__init__(parent)
         self.path = os.fspath(path)
-        self.setWindowTitle(f"Import CSV - {os.path.basename(self.path)}")
+        self.parquet = is_parquet(self.path)
+        kind = "Parquet" if self.parquet else "CSV"
+        self.setWindowTitle(f"Import {kind} - {os.path.basename(self.path)}")
         self.resize(720, 560)
         self._preview: CsvPreview | None = None
         self._dataset: Dataset | None = None
         self._pending: Dataset | None = None
+        self._reader: DataReader | None = None
 
         self.delimiter_combo = QtWidgets.QComboBox()
         self.delimiter_combo.addItems(list(DELIMITERS))
@@ -64,6 +84,16 @@ class CsvImportDialog(QtWidgets.QDialog):
             "Leave out rows with a non-numeric, empty or non-finite value in a chosen column,\n"
             "or with the wrong number of fields, instead of stopping with an error"
         )
+        self.missing_combo = MissingCellsCombo(missing)
+        self.weight_combo = QtWidgets.QComboBox()
+        self.weight_combo.setObjectName("weight_combo")
+        self.weight_combo.setToolTip(
+            "A column of frequency weights (not fitted): a row of weight w counts as w copies\n"
+            "of itself, weight 0 leaves it out; negative or missing weights are refused"
+        )
+        self.progress = QtWidgets.QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setVisible(False)
         self.detected_label = QtWidgets.QLabel()
         self.detected_label.setStyleSheet("color: #555")
 
@@ -90,11 +120,13 @@ class CsvImportDialog(QtWidgets.QDialog):
         self.ok_button = self.buttons.button(QtWidgets.QDialogButtonBox.StandardButton.Ok)
         self.ok_button.setText("Import")
         self.buttons.accepted.connect(self._on_ok)
-        self.buttons.rejected.connect(self.reject)
+        self.buttons.rejected.connect(self._on_cancel)
 
         form = QtWidgets.QFormLayout()
         form.addRow("Delimiter:", self.delimiter_combo)
         form.addRow("Header:", self.header_combo)
+        form.addRow("Sample weights:", self.weight_combo)
+        form.addRow("Missing cells:", self.missing_combo)
         form.addRow("", self.drop_box)
         layout = QtWidgets.QVBoxLayout(self)
         layout.addLayout(form)
@@ -109,12 +141,18 @@ class CsvImportDialog(QtWidgets.QDialog):
         )
         layout.addWidget(self.table, 1)
         layout.addWidget(self.message)
+        layout.addWidget(self.progress)
         layout.addWidget(self.buttons)
 
         self.delimiter_combo.currentIndexChanged.connect(self._refresh_preview)
         self.header_combo.currentIndexChanged.connect(self._refresh_preview)
         self.drop_box.toggled.connect(self._clear_pending)
+        self.missing_combo.currentIndexChanged.connect(self._clear_pending)
         self.columns_list.itemChanged.connect(self._clear_pending)
+        self.weight_combo.currentIndexChanged.connect(self._on_weight_chosen)
+        if self.parquet:  # no delimiter or header to choose
+            self.delimiter_combo.setEnabled(False)
+            self.header_combo.setEnabled(False)
         self._refresh_preview()
 
     # -- state -----------------------------------------------------------------------------
@@ -127,17 +165,32 @@ class CsvImportDialog(QtWidgets.QDialog):
         return HEADERS[self.header_combo.currentText()]
 
     def selected_columns(self) -> list[int]:
-        """0-based indices (counting data columns) of the checked columns."""
+        """0-based indices (counting data columns) of the checked columns (not the weights)."""
+        weight = self.weight_index()
         return [
             i
             for i in range(self.columns_list.count())
             if self.columns_list.item(i).checkState() == QtCore.Qt.CheckState.Checked
+            and i != weight
         ]
+
+    def weight_index(self) -> int | None:
+        """0-based index of the column chosen as sample weights, or None."""
+        index = self.weight_combo.currentIndex()
+        return None if index <= 0 else index - 1
+
+    def reading(self) -> bool:
+        """Whether the file is being read (OK was pressed and the read has not ended)."""
+        return self._reader is not None
 
     def set_column_checked(self, index: int, checked: bool) -> None:
         """Check or uncheck the column ``index`` for fitting."""
         state = QtCore.Qt.CheckState.Checked if checked else QtCore.Qt.CheckState.Unchecked
         self.columns_list.item(index).setCheckState(state)
+
+    def missing_choice(self) -> str:
+        """How missing cells are read: "em", "drop" or "error" (em_engine.missing)."""
+        return self.missing_combo.choice()
 
     def dataset(self) -> Dataset | None:
         """The data read when the dialog was accepted, else None."""
@@ -162,7 +215,7 @@ class CsvImportDialog(QtWidgets.QDialog):
     def _refresh_preview(self) -> None:
         self._clear_pending()
         try:
-            preview = sniff_csv(
+            preview = preview_table(
                 self.path, n_preview=PREVIEW_ROWS, delimiter=self.delimiter(), header=self.header()
             )
         except (DataError, OSError) as exc:
@@ -177,9 +230,11 @@ class CsvImportDialog(QtWidgets.QDialog):
             return
         self._preview = preview
         self.ok_button.setEnabled(True)
-        name = delimiter_name(preview.delimiter)
-        detected = [f"{name}-separated"]
-        detected.append("header row" if preview.has_header else "no header row")
+        if self.parquet:
+            detected = ["Parquet file", f"{len(preview.column_names)} columns"]
+        else:
+            detected = [f"{delimiter_name(preview.delimiter)}-separated"]
+            detected.append("header row" if preview.has_header else "no header row")
         if preview.has_row_names:
             detected.append("first column holds row names (skipped)")
         self.detected_label.setText("Reading as: " + ", ".join(detected) + ".")
@@ -219,6 +274,12 @@ class CsvImportDialog(QtWidgets.QDialog):
         self.table.resizeColumnsToContents()
 
     def _fill_columns(self, preview: CsvPreview) -> None:
+        chosen = self.weight_combo.currentText()
+        self.weight_combo.blockSignals(True)
+        self.weight_combo.clear()
+        self.weight_combo.addItems([NO_WEIGHTS, *preview.column_names])
+        self.weight_combo.setCurrentIndex(max(0, self.weight_combo.findText(chosen)))
+        self.weight_combo.blockSignals(False)
         self.columns_list.blockSignals(True)
         self.columns_list.clear()
         for c, name in enumerate(preview.column_names):
@@ -229,6 +290,21 @@ class CsvImportDialog(QtWidgets.QDialog):
             item.setCheckState(checked)
             self.columns_list.addItem(item)
         self.columns_list.blockSignals(False)
+        self._on_weight_chosen()
+
+    def _on_weight_chosen(self, *_args: object) -> None:
+        """The weight column is not fitted: its box is unticked and greyed out."""
+        weight = self.weight_index()
+        self.columns_list.blockSignals(True)
+        for i in range(self.columns_list.count()):
+            item = self.columns_list.item(i)
+            enabled = i != weight
+            if enabled != bool(item.flags() & QtCore.Qt.ItemFlag.ItemIsEnabled):
+                item.setFlags(item.flags() ^ QtCore.Qt.ItemFlag.ItemIsEnabled)
+            if not enabled:
+                item.setCheckState(QtCore.Qt.CheckState.Unchecked)
+        self.columns_list.blockSignals(False)
+        self._clear_pending()
 
     def _on_ok(self) -> None:
         if self._pending is not None:
@@ -242,17 +318,72 @@ class CsvImportDialog(QtWidgets.QDialog):
                 reason = self._why_nothing_to_fit(self._preview)
             self._show_message(reason, error=True)
             return
-        try:
-            data = read_csv(
-                self.path,
-                delimiter=self.delimiter(),
-                header=self.header(),
-                columns=columns,
-                drop_invalid=self.drop_box.isChecked(),
+        weight = self.weight_index()
+        path, delimiter, header, drop, missing = (
+            self.path,
+            self.delimiter(),
+            self.header(),
+            self.drop_box.isChecked(),
+            self.missing_choice(),
+        )
+        names = self._preview.column_names if self._preview is not None else ()
+
+        def read(progress: Callable[[int, int], None]) -> Dataset:  # the reader thread: no widgets
+            chosen = columns if weight is None else [*columns, weight]
+            data = read_with_missing(
+                path,
+                missing,
+                delimiter=delimiter,
+                header=header,
+                columns=chosen,
+                drop_invalid=drop,
+                progress=progress,
             )
-        except (DataError, OSError) as exc:
-            self._show_message(str(exc), error=True)
-            return
+            if weight is None:
+                return data
+            data = split_weights(data, names[weight])
+            try:
+                check_sample_weight(data.sample_weight, len(data.sample_weight))
+            except RowError as exc:
+                raise DataError(exc.located(path, data.lines, None)) from None
+            return data
+
+        self._show_message("", error=False)
+        self._reader = DataReader(path)
+        self._reader.progress.connect(self._on_progress)
+        self._reader.finished.connect(self._on_read)
+        self._reader.failed.connect(self._on_failed)
+        self._reader.cancelled.connect(self._on_cancelled)
+        self.progress.setValue(0)
+        self.progress.setVisible(True)
+        self.ok_button.setEnabled(False)
+        self._reader.start(read)
+
+    def _on_cancel(self) -> None:
+        """Cancel: stop the read if one runs (the dialog stays), else close the dialog."""
+        if self._reader is not None:
+            self._reader.cancel()
+        else:
+            self.reject()
+
+    def _on_progress(self, done: int, total: int) -> None:
+        self.progress.setValue(min(1000, done * 1000 // max(total, 1)))
+
+    def _read_ended(self) -> None:
+        self._reader = None
+        self.progress.setVisible(False)
+        self.ok_button.setEnabled(True)
+
+    def _on_cancelled(self) -> None:
+        self._read_ended()
+        self._show_message("Reading cancelled.", error=False)
+
+    def _on_failed(self, message: str) -> None:
+        self._read_ended()
+        self._show_message(message, error=True)
+
+    def _on_read(self, data: Dataset) -> None:
+        self._read_ended()
         if data.n_dropped:
             shown = "\n".join(data.drop_reasons[:8])
             more = data.n_dropped - min(data.n_dropped, 8)
@@ -267,3 +398,10 @@ class CsvImportDialog(QtWidgets.QDialog):
             return
         self._dataset = data
         self.accept()
+
+    def done(self, result: int) -> None:
+        """Closing (also by Escape or the title bar) stops a read in progress."""
+        if self._reader is not None:
+            self._reader.cancel()
+            self._reader = None
+        super().done(result)

@@ -26,6 +26,7 @@ def fitted_model(state: FitState) -> Any:
         max_iter=settings.max_iter,
         prior=settings.prior,
         parameters=(snap.weights, snap.means, snap.covariances),
+        missing="em",  # rows with missing cells are scored by their observed cells
     )
 
 

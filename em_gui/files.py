@@ -1,6 +1,7 @@
-"""FileActions: the window's files. Open a CSV (file dialog, import preview, or directly), drag
-and drop, recent files, import a model; export the model, the assignments (both written on the
-worker thread: ``export_done`` / ``export_failed`` follow) and the figure (drawn here)."""
+"""FileActions: the window's files. Open a CSV or Parquet file (file dialog, import preview, or
+directly; read on a background thread with a progress dialog), drag and drop, recent files,
+import a model; export the model, the assignments (both written on the worker thread:
+``export_done`` / ``export_failed`` follow) and the figure (drawn here)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QWidget
 
 from em_engine.errors import EMError
+from em_engine.tables import PARQUET_SUFFIXES
 from em_gui.app_settings import AppSettings
 from em_gui.controller import EMController
 from em_gui.frames import Frame
+from em_gui.reader import DataReader, ReadProgress
 from em_gui.scatter import ScatterView
 from em_gui.status import StatusFields
 
@@ -25,11 +28,11 @@ _KINDS = {"model": "the model", "assignments": "assignments"}
 
 
 def dropped_file(event: QDragEnterEvent | QDropEvent) -> str | None:
-    """The first local CSV/TSV/TXT/JSON file a drag carries (None: nothing to open)."""
+    """The first local CSV/TSV/TXT/Parquet/JSON file a drag carries (None: nothing to open)."""
     urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
     for url in urls:
         if url.isLocalFile() and url.toLocalFile().lower().endswith(
-            (".csv", ".tsv", ".txt", ".json")
+            (".csv", ".tsv", ".txt", ".json", *PARQUET_SUFFIXES)
         ):
             return url.toLocalFile()
     return None
@@ -70,6 +73,7 @@ class FileActions(QObject):
         self._draw_newest = draw_newest
         self._show_error = show_error
         self._exports: dict[str, str] = {}  # path -> kind, while written on the worker
+        self.reader: DataReader | None = None  # the read in progress (or the last one)
         self.menu_recent = QMenu("Open &recent", parent)
         self.menu_recent.setObjectName("menu_recent")
         self.menu_recent.aboutToShow.connect(self.fill_recent_menu)
@@ -78,39 +82,55 @@ class FileActions(QObject):
 
     # ------------------------------------------------------------------ opening
     def open_csv(self, path: str | Path | None = None) -> None:
-        """Load a CSV file. Without ``path``: file dialog, then the import dialog (preview,
-        delimiter, header, columns). With ``path``: read it directly (auto-detected layout)."""
+        """Load a CSV or Parquet file. Without ``path``: file dialog, then the import dialog
+        (preview, delimiter, header, columns, weights, missing cells). With ``path``: read it
+        directly (auto-detected layout, missing cells as last chosen in the dialog: EM at first)
+        on a background thread, with a progress dialog; the data is fitted when the read has
+        finished (``reader.finished``)."""
         if path is None:
+            patterns = " ".join(f"*{suffix}" for suffix in PARQUET_SUFFIXES)
             chosen, _ = QFileDialog.getOpenFileName(
                 self._parent,
-                "Open CSV",
+                "Open data",
                 self._settings.last_dir(),
-                "CSV files (*.csv *.tsv *.txt);;All files (*)",
+                f"Data files (*.csv *.tsv *.txt {patterns});;CSV files (*.csv *.tsv *.txt);;"
+                f"Parquet files ({patterns});;All files (*)",
             )
             if chosen:
                 self.open_csv_with_dialog(chosen)
             return
-        from em_engine.data import read_csv
+        from em_engine.missing import read_with_missing
 
-        try:
-            dataset = read_csv(path)
-        except (EMError, ValueError, OSError) as exc:
-            self.report_failure("Cannot load", path, str(exc))
-            return
-        self._settings.remember_file(path)
-        self._set_dataset(dataset)
+        if self.reader is not None:
+            self.reader.cancel()  # the newest choice wins
+        reader = self.reader = DataReader(path)
+        reader.finished.connect(self._on_read)  # bound methods: called on this (the UI) thread
+        reader.failed.connect(self._on_read_failed)
+        ReadProgress(reader, Path(path).name, self._parent)
+        missing = self._settings.missing_cells()
+        reader.start(lambda progress: read_with_missing(path, missing, progress=progress))
+
+    def _on_read(self, dataset: Any) -> None:
+        if self.sender() is self.reader:  # not a read that a newer one replaced
+            self._settings.remember_file(self.reader.path)
+            self._set_dataset(dataset)
+
+    def _on_read_failed(self, reason: str) -> None:
+        if self.sender() is self.reader:
+            self.report_failure("Cannot load", self.reader.path, reason)
 
     def open_csv_with_dialog(self, path: str | Path) -> None:
         """The import preview for ``path``; the data set chosen there is fitted."""
         from em_gui.csv_dialog import CsvImportDialog
 
         try:
-            dialog = CsvImportDialog(str(path), self._parent)
+            dialog = CsvImportDialog(str(path), self._parent, self._settings.missing_cells())
         except (EMError, ValueError, OSError) as exc:
             self.report_failure("Cannot load", path, str(exc))
             return
         if dialog.exec() and dialog.dataset() is not None:
             self._settings.remember_file(path)
+            self._settings.set_missing_cells(dialog.missing_choice())
             self._set_dataset(dialog.dataset())
 
     def open_file(self, path: str | Path, *, interactive: bool = False) -> None:

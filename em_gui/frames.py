@@ -45,13 +45,18 @@ class FitSettings:
 
 @dataclass(frozen=True)
 class FitData:
-    """The data being fitted: ``X`` (N, D), one name per column, where it came from, and each
-    row's row in its file (``lines`` (N,), 0 for a point added by hand; None: numbered 1..N)."""
+    """The data being fitted: ``X`` (N, D), one name per column, where it came from, each
+    row's row in its file (``lines`` (N,), 0 for a point added by hand; None: numbered 1..N)
+    and the frequency weights (``sample_weight`` (N,) from the column ``weight_column``, or
+    None). ``X`` holds NaN for missing cells only when the import chose to fit them by EM (the
+    session is built with missing="em"; its snapshots' ``imputed`` says where they are drawn)."""
 
     X: np.ndarray
     feature_names: tuple[str, ...]
     source: str | None = None
     lines: np.ndarray | None = None
+    sample_weight: np.ndarray | None = None
+    weight_column: str | None = None
     truth: Any = None  # a synthetic preset's Truth (em_gui.frames), or None
 
 

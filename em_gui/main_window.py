@@ -39,6 +39,7 @@ from em_engine.errors import EMError
 from em_engine.synthetic import make_preset
 from em_gui.actions import build_actions, build_menus
 from em_gui.app_settings import APP_NAME, ORGANIZATION, AppSettings, default_values
+from em_gui.compare_tools import CompareTools
 from em_gui.controller import EMController
 from em_gui.controls import MAX_SEED, ControlsPanel
 from em_gui.convergence import ConvergenceView
@@ -161,6 +162,7 @@ class MainWindow(QMainWindow):
         )
         self._connect()
         self.learning.attach(self._dock_parameters, self._presenter.history_drawn)
+        self.compare = CompareTools(self)  # model comparison, restart atlas, uncertainty, GIF
         self._default_layout = self.saveState()  # docks and toolbar as built
         self._restore_settings()
         self._apply_state("paused")
@@ -382,8 +384,17 @@ class MainWindow(QMainWindow):
         names = tuple(dataset.feature_names) or tuple(f"x{j}" for j in range(X.shape[1]))
         source = getattr(dataset, "source", None)
         lines = getattr(dataset, "lines", None)
+        data = FitData(
+            X,
+            names,
+            source,
+            None if lines is None else np.asarray(lines),
+            getattr(dataset, "sample_weight", None),
+            getattr(dataset, "weight_column", None),
+            truth,
+        )
         self.controller.configure(
-            data=FitData(X, names, source, None if lines is None else np.asarray(lines), truth),
+            data=data,
             settings=self.fit_settings(),
             seed=self.controls.spin_seed.value(),
         )
@@ -527,6 +538,7 @@ class MainWindow(QMainWindow):
         ``timeout_ms``."""
         self._scheduler.stop()
         self.history_bar.stop()
+        self.compare.shutdown()
         return self.controller.shutdown(timeout_ms)
 
     def closeEvent(self, event: Any) -> None:

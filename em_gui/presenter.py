@@ -16,6 +16,7 @@ from em_gui.convergence import ConvergenceView
 from em_gui.frames import FitData, Frame, History
 from em_gui.history_bar import HistoryBar
 from em_gui.params_panel import ParameterPanel
+from em_gui.redraw import Preparation
 from em_gui.scatter import ScatterView
 from em_gui.status import StatusFields
 
@@ -53,18 +54,22 @@ class FramePresenter(QObject):
         self.frame: Frame | None = None
         self._drawn_data: FitData | None = None
         self._drawn_columns: tuple[int, int] | None = None
+        # rows with a missing cell in a viewed column: drawn where the engine imputes them
+        self._imputed_rows = np.empty(0, dtype=np.intp)
 
-    def prepare(self, frame: Frame) -> bool:
-        """Point colours of ``frame`` when its data and viewed columns are those drawn now."""
+    def prepare(self, frame: Frame) -> Preparation:
+        """A step of the point colours of ``frame`` when its data and viewed columns are those
+        drawn now (FrameScheduler's ``prepare``)."""
         snap = frame.snapshot
         if (
             frame.data is not self._drawn_data
             or self._controls.view_columns() != self._drawn_columns
             or snap.labels is None
         ):
-            return False
-        self._scatter.prepare_state(snap.labels, snap.confidence, len(snap.weights))
-        return True
+            return "none"
+        k = len(snap.weights)
+        ready = self._scatter.prepare_state(snap.labels, snap.confidence, k, in_steps=True)
+        return "ready" if ready else "more"
 
     def draw(self, frame: Frame) -> None:
         """Draw ``frame`` at once (all views)."""
@@ -82,7 +87,11 @@ class FramePresenter(QObject):
             self._drawn_columns = None
             n, d = data.X.shape
             source = Path(data.source).name if data.source else "synthetic"
-            self._controls.show_data(f"{source}: {n:,} points, {d} feature{'s' * (d != 1)}")
+            gaps = int(np.isnan(data.X).sum())
+            notes = f", {gaps:,} missing cell{'s' * (gaps != 1)} (EM)" if gaps else ""
+            if data.weight_column:
+                notes += f", weights from '{data.weight_column}'"
+            self._controls.show_data(f"{source}: {n:,} points, {d} feature{'s' * (d != 1)}{notes}")
             self._set_title(source)
         columns = self._controls.view_columns()
         one_d = data.X.shape[1] == 1
@@ -94,8 +103,9 @@ class FramePresenter(QObject):
                 xy = np.column_stack([data.X[:, 0], np.zeros(len(data.X), dtype=data.X.dtype)])
                 self._scatter.set_points(xy, data.feature_names[cx], "")
             else:
-                xy = data.X[:, [cx, cy]]
+                xy = data.X[:, [cx, cy]]  # a missing cell (NaN) is not drawn there
                 self._scatter.set_points(xy, data.feature_names[cx], data.feature_names[cy])
+            self._imputed_rows = np.flatnonzero(np.isnan(data.X[:, [cx, cy]]).any(axis=1))
         means, covariances = marginal(
             snap.means, snap.covariances, snap.covariance_type, columns[:1] if one_d else columns
         )
@@ -103,8 +113,19 @@ class FramePresenter(QObject):
             means = np.column_stack([means, np.zeros(len(means))])
             covariances = np.pad(covariances, ((0, 0), (0, 1), (0, 1)))
         self._scatter.show_state(snap.labels, snap.confidence, means, covariances, snap.weights)
+        self._show_imputed(snap, columns)
         if reset_view:
             self._scatter.reset_view()
+
+    def _show_imputed(self, snap: object, columns: tuple[int, int]) -> None:
+        """The rows with a missing viewed cell at the snapshot's imputed positions."""
+        imputed = getattr(snap, "imputed", None)
+        rows = self._imputed_rows
+        if imputed is None or rows.size == 0:
+            self._scatter.show_imputed(None, None)
+            return
+        labels = None if snap.labels is None else snap.labels[rows]
+        self._scatter.show_imputed(imputed[np.ix_(rows, list(columns))], labels)
 
     def draw_panels(self, frame: Frame) -> None:
         """Show ``frame`` (drawn in the scatter view) in the other views and controls; it

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Literal
 
 from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QWidget
 
 from em_gui.frames import MAX_FRAME_RATE, Frame, History
 
-__all__ = ["DRAW_SHARE_FACTOR", "PANELS_AFTER_MS", "FrameScheduler"]
+__all__ = ["DRAW_SHARE_FACTOR", "PANELS_AFTER_MS", "FrameScheduler", "Preparation"]
+
+#: What a ``prepare`` call did: nothing to prepare, one step with more to come, or the last step.
+Preparation = Literal["none", "more", "ready"]
 
 PANELS_AFTER_MS = 40  # a redraw's panels wait for the scatter's paint at most this long
 DRAW_SHARE_FACTOR = 2.0  # redraw gap >= this x the last redraw+paint cost (GUI <= ~half busy)
@@ -33,8 +37,8 @@ class FrameScheduler(QObject):
     is_current : callable
         ``is_current(generation)``: False for frames a newer command has replaced.
     prepare : callable
-        ``prepare(frame) -> bool``: the O(N) work before drawing (e.g. point colours); False
-        when there is none.
+        ``prepare(frame) -> Preparation``: one step of the O(N) work before drawing (point
+        colours): "none" when there is none, "more" until its last step, "ready" then.
     draw_scatter : callable
         ``draw_scatter(frame)``: draws the scatter view.
     draw_panels : callable
@@ -48,7 +52,7 @@ class FrameScheduler(QObject):
         viewport: QWidget,
         *,
         is_current: Callable[[int], bool],
-        prepare: Callable[[Frame], bool],
+        prepare: Callable[[Frame], Preparation],
         draw_scatter: Callable[[Frame], None],
         draw_panels: Callable[[Frame], None],
         draw_history: Callable[[History], None],
@@ -69,6 +73,10 @@ class FrameScheduler(QObject):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._redraw)
+        self._step_timer = QTimer(self)  # the next step of a preparation in steps
+        self._step_timer.setSingleShot(True)
+        self._step_timer.setInterval(1)
+        self._step_timer.timeout.connect(self._prepare_step)
         self._stage_timers = (QTimer(self), QTimer(self))
         stages = (self._redraw_scatter, self._redraw_panels)
         for timer, stage in zip(self._stage_timers, stages, strict=True):
@@ -95,6 +103,7 @@ class FrameScheduler(QObject):
             and self._staged is None
             and self._pending_history is None
             and not self._timer.isActive()
+            and not self._step_timer.isActive()
         )
 
     def newest_drawn(self) -> Frame | None:
@@ -113,13 +122,15 @@ class FrameScheduler(QObject):
     def stop(self) -> None:
         """Stop drawing (the window is closing)."""
         self._timer.stop()
+        self._step_timer.stop()
         for timer in self._stage_timers:
             timer.stop()
         self._viewport.removeEventFilter(self)
 
     # ------------------------------------------------------------------ the stages
     def _schedule(self) -> None:
-        busy = self._timer.isActive() or any(t.isActive() for t in self._stage_timers)
+        timers = (self._timer, self._step_timer, *self._stage_timers)
+        busy = any(t.isActive() for t in timers)
         if not busy:
             since = time.perf_counter() - self._last_draw
             self._timer.start(int(max(0.0, self._draw_gap - since) * 1000))
@@ -127,16 +138,26 @@ class FrameScheduler(QObject):
     def _redraw(self) -> None:
         """Draw the newest history and frame in three events, then pace the next redraw.
 
-        1. the O(N) point colours of the newest frame (``prepare``; nothing drawn);
+        1. the O(N) point colours of the newest frame (``prepare``; nothing drawn), in one
+           event per step (one step up to a million points; ten for ten million);
         2. the scatter view (painted right after this event);
         3. the convergence view, parameter panel and status (painted right after).
-        Stages 2 and 3 run from 1 ms timers, so timers and input due in between are served: the
-        GUI thread is never busy for a whole frame at a stretch (at a million points a frame is
-        tens of ms of work, twice that while EM loads both cores).
+        Steps and stages run from 1 ms timers, so timers and input due in between are served:
+        the GUI thread is never busy for a whole frame at a stretch (at a million points a frame
+        is tens of ms of work, twice that while EM loads both cores). A frame that arrives while
+        its predecessor is being prepared replaces it: the steps start again for it.
         """
         self._last_draw = time.perf_counter()
+        self._prepare_step()
+
+    def _prepare_step(self) -> None:
         frame = self._pending_frame
-        if frame is not None and self._is_current(frame.generation) and self._prepare(frame):
+        done: Preparation = "none"
+        if frame is not None and self._is_current(frame.generation):
+            done = self._prepare(frame)
+        if done == "more":
+            self._step_timer.start()
+        elif done == "ready":
             self._stage_timers[0].start()
         else:
             self._redraw_scatter()
@@ -156,7 +177,7 @@ class FrameScheduler(QObject):
         if history is not None and self._is_current(history.generation):
             self._draw_history(history)
         staged, self._staged = self._staged, None
-        if staged is not None:
+        if staged is not None and self._is_current(staged.generation):  # not replaced meanwhile
             self._draw_panels(staged)
         # The cost is taken once the paint is done. The next redraw waits at least
         # DRAW_SHARE_FACTOR x that cost: when frames are expensive (a million points on a busy

@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from em_gui.tour_compare import COMPARE_JOURNEYS, CompareJourneys
 from em_gui.tour_learning import LEARNING_JOURNEYS, LearningJourneys
 
 if TYPE_CHECKING:  # Qt is imported only once the arguments are parsed (``--help`` stays fast)
@@ -48,6 +49,9 @@ JOURNEYS = (
     "big",
     "history",
     "bad-csv",
+    "missing-values",
+    "import-weights",
+    *COMPARE_JOURNEYS,
     *LEARNING_JOURNEYS,
 )
 DEFAULT_SIZE = (1280, 800)
@@ -59,6 +63,9 @@ ONE_D_SAMPLE = "house_prices_1d.csv"
 #: The bad CSV: a sample's first rows with one cell mistyped (a letter O for a zero).
 BAD_CSV_ROW = 12
 BAD_CSV_CELL = "3O5.1"
+#: A sample with missing (empty) cells, fitted by EM for missing at random.
+MISSING_SAMPLE = "blobs_missing.csv"
+MISSING_STEPS = 3
 
 
 class TourError(Exception):
@@ -144,7 +151,7 @@ def _describe(window: MainWindow) -> str:
     )
 
 
-class Tour(LearningJourneys):
+class Tour(CompareJourneys, LearningJourneys):
     """Runs journeys; each journey gets a fresh window (see the module docstring)."""
 
     def __init__(self, args: argparse.Namespace, folder: Path) -> None:
@@ -390,6 +397,40 @@ class Tour(LearningJourneys):
         self.wait(lambda: bool(self.errors) and bool(boxes()), "the error message shown")
         self.settle()
         self.save(f"message: {self.errors[-1]}", image=_composite(window, boxes()[-1]))
+
+    def journey_missing_values(self) -> None:
+        """A CSV with empty cells, fitted by EM (the window's default for missing cells): after a
+        few steps, hollow markers at the imputed positions and an "imputed" legend entry."""
+        from em_engine._resources import resource_path
+
+        self._start()
+        self._open(resource_path("samples", MISSING_SAMPLE))
+        for step in range(1, MISSING_STEPS + 1):
+            self.window.action("step").trigger()
+            self.wait_drawn(
+                lambda f, i=step: f.snapshot.iteration == i and f.snapshot.imputed is not None,
+                f"iteration {step} with imputed cells",
+            )
+        self.save(_describe(self.window))
+
+    def journey_import_weights(self) -> None:
+        """The import dialog on a CSV with a count column chosen as the sample weights."""
+        from em_engine._resources import resource_path
+        from em_gui.csv_dialog import CsvImportDialog
+
+        self._start()
+        lines = resource_path("samples", "blobs.csv").read_text().splitlines()[:200]
+        counts = [str(1 + (3 * n) % 7) for n in range(len(lines) - 1)]
+        path = self.folder / "counted.csv"
+        rows = zip(lines, ["count", *counts], strict=True)
+        path.write_text("\n".join(f"{a},{b}" for a, b in rows) + "\n")
+        dialog = CsvImportDialog(path, self.window)
+        dialog.weight_combo.setCurrentText("count")
+        dialog.show()
+        self.settle()
+        chosen = dialog.weight_combo.currentText()
+        self.save(f"import dialog: weights from {chosen!r}", image=_composite(self.window, dialog))
+        dialog.close()
 
 
 def _composite(window: MainWindow, box: Any) -> QImage:

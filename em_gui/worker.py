@@ -94,7 +94,8 @@ class EMWorker(QObject):
     ----------
     session_factory : callable, optional
         Called as ``factory(X, n_components, covariance_type=, init=, seed=, tol=, reg_covar=,
-        max_iter=, prior=, initial_params=, mode=)``; em_engine.EMSession by default.
+        max_iter=, prior=, initial_params=, missing="em", mode=)``; em_engine.EMSession by
+        default.
     """
 
     snapshot_ready = Signal(object)
@@ -450,6 +451,8 @@ class EMWorker(QObject):
                 prior=True if settings.prior else None,
                 initial_params=None if initial_params is None else dict(initial_params),
                 mode=settings.mode,
+                missing="em",  # NaN only where the import chose EM for missing cells
+                sample_weight=data.sample_weight,
             )
         except RowError as exc:  # named as the file names it: its row and the column's name
             raise DataError(exc.located(source, data.lines, data.feature_names)) from None

@@ -86,3 +86,29 @@ def _dangling_qthreads(monkeypatch: pytest.MonkeyPatch, qtbot) -> Iterator[None]
         "a QThread started in this test was still running at its end (this can crash later "
         "tests); started at: " + ", ".join(where for _, where in running)
     )
+
+
+@pytest.fixture(scope="module")
+def dask_client() -> Iterator[object]:
+    """A dask.distributed LocalCluster of 2 worker processes (1 thread each) and its Client, the
+    current scheduler for the module's tests; afterwards no worker process or (non-daemon)
+    thread is left."""
+    import threading
+
+    import psutil
+    from distributed import Client, LocalCluster
+
+    threads = set(threading.enumerate())
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+    children = psutil.Process().children(recursive=True)
+    # multiprocessing's resource tracker: one per interpreter, started once, ends with it
+    workers = [c for c in children if "resource_tracker" not in " ".join(c.cmdline())]
+    assert workers == []
+    left = [t for t in threading.enumerate() if t not in threads and t.is_alive()]
+    assert [t for t in left if not t.daemon] == [], left

@@ -8,6 +8,7 @@ One module per part (one line each in docs/ARCHITECTURE.md):
 * ``density``: above DENSITY_THRESHOLD points, a density image of blended component colours;
 * ``ellipses``: the rings of all components in one item; ``markers``: draggable means and where
   their labels go; ``legend``: the clickable legend in the emptiest corner;
+* ``imputed``: rows with a missing viewed cell, hollow circles at the engine's imputed positions;
 * ``export``: PNG/SVG figures; ``view``: ``ScatterView``, which puts them together.
 """
 
@@ -25,6 +26,7 @@ from em_gui.scatter.geometry import (
     point_size,
     strip_jitter,
 )
+from em_gui.scatter.imputed import IMPUTED_LIMIT, ImputedItem
 from em_gui.scatter.legend import LEGEND_OFFSET, LEGEND_SAMPLE, ComponentLegend
 from em_gui.scatter.markers import LABEL_GAP, MARKER_RADIUS, MeanMarker, label_offsets
 from em_gui.scatter.points import HIDDEN_CODE, NEUTRAL_CODE, SPRITE_LIMIT, PointsItem, point_codes
@@ -36,6 +38,7 @@ __all__ = [
     "DENSITY_MARGIN",
     "DENSITY_THRESHOLD",
     "HIDDEN_CODE",
+    "IMPUTED_LIMIT",
     "JITTER",
     "JITTER_SEED",
     "LABEL_GAP",
@@ -50,6 +53,7 @@ __all__ = [
     "ComponentLegend",
     "DensityImage",
     "EllipsesItem",
+    "ImputedItem",
     "MeanMarker",
     "PointsItem",
     "PreparedColors",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -57,6 +58,21 @@ def prepare_colors(
     n_points : N, which labels and confidence must match (else ValueError)
     density : the density image whose bins are coloured, or None for sprite codes
     """
+    *_, prepared = prepare_color_steps(previous, labels, confidence, k, hidden, n_points, density)
+    return prepared
+
+
+def prepare_color_steps(
+    previous: PreparedColors | None,
+    labels: np.ndarray | None,
+    confidence: np.ndarray | None,
+    k: int,
+    hidden: np.ndarray,
+    n_points: int,
+    density: DensityImage | None,
+) -> Iterator[PreparedColors | None]:
+    """``prepare_colors`` in steps (the density image's ``color_steps``: a few million points
+    take several GUI events): None after each step but the last, then the PreparedColors."""
     for name, values in (("labels", labels), ("confidence", confidence)):
         if values is not None and len(values) != n_points:
             raise ValueError(f"show_state: {len(values)} {name} for {n_points} points")
@@ -70,12 +86,15 @@ def prepare_colors(
         and same_array(previous.labels, labels)
         and same_array(previous.confidence, confidence)
     ):
-        return previous
+        yield previous
+        return
     if density is not None:
         shown = None if hidden is None else (~hidden).astype(np.intp)
-        colors = density.colors(labels, confidence, max(k, 1), shown)
+        for colors in density.color_steps(labels, confidence, max(k, 1), shown):
+            if colors is None:
+                yield None
     elif labels is None:
         colors = np.full(n_points, NEUTRAL_CODE, dtype=np.int16)
     else:
         colors = point_codes(labels, confidence, k, hidden)
-    return PreparedColors(labels, confidence, k, colors, hidden_key)
+    yield PreparedColors(labels, confidence, k, colors, hidden_key)

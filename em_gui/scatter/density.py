@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore
@@ -14,6 +16,8 @@ DENSITY_THRESHOLD = 200_000
 DENSITY_BINS = 400
 #: The density is re-binned for the visible range plus this fraction of it on each side.
 DENSITY_MARGIN = 0.15
+#: ``color_steps`` colours this many points per step (a step is one GUI event: tens of ms).
+DENSITY_STEP_ROWS = 1 << 20
 
 
 class DensityImage:
@@ -22,7 +26,8 @@ class DensityImage:
     ``bin`` numbers the occupied bins of a range (the data bounds after ``set_points``, the
     visible range after a zoom: ``bin_view``); points outside it share one overflow bin that is
     never drawn. A frame is then two ``np.bincount`` calls over (N,) indices (into a reused index
-    buffer) and arithmetic over the occupied bins only (B of them, ~50k for a million points).
+    buffer) and arithmetic over the occupied bins only (B of them, ~50k for a million points):
+    ``color_steps``, in steps of DENSITY_STEP_ROWS points that a window runs in separate events.
 
     Read-only surface: ``item`` (the pg.ImageItem to add to a plot), ``image`` (the RGBA shown),
     ``rect`` (where it is, in data coordinates), ``bin_count``.
@@ -129,16 +134,18 @@ class DensityImage:
         self.bin(tx0, tx1, ty0, ty1)
         return True
 
-    def colors(
+    def color_steps(
         self,
         labels: np.ndarray | None,
         confidence: np.ndarray | None,
         k: int,
         shown: np.ndarray | None = None,
-    ) -> np.ndarray:
+    ) -> Iterator[np.ndarray | None]:
         """RGBA of every occupied bin as (B,) uint32 words (byte order R, G, B, A), from each
         bin's component shares (labels (N,)) and mean confidence (N,); nothing is drawn.
 
+        In steps of DENSITY_STEP_ROWS points: yields None after each step but the last, then the
+        words (valid while the bins stay those of its start: no ``bin`` in between).
         ``shown`` (K,) 0/1 leaves hidden components out: a bin's colour blends its shown points
         only and its opacity drops by their share (0: a bin of hidden points only).
         """
@@ -151,8 +158,20 @@ class DensityImage:
                 rgb255 = np.rint(palette.component_rgb(k) * 255.0).astype(np.intp)
                 self._cells_times_k = (k, self._cells * k, rgb255)
             _, cells_times_k, rgb255 = self._cells_times_k
-            index = np.add(cells_times_k, labels, out=self._index, casting="unsafe")
-            counts = np.bincount(index, minlength=(b + 1) * k)[: b * k].reshape(b, k)
+            counts = np.zeros((b + 1) * k, dtype=np.intp)
+            sums = None if confidence is None else np.zeros(b + 1)
+            n = len(labels)
+            for start in range(0, n, DENSITY_STEP_ROWS):
+                rows = slice(start, min(start + DENSITY_STEP_ROWS, n))
+                index = np.add(
+                    cells_times_k[rows], labels[rows], out=self._index[rows], casting="unsafe"
+                )
+                counts += np.bincount(index, minlength=(b + 1) * k)
+                if sums is not None:
+                    sums += np.bincount(self._cells[rows], confidence[rows], minlength=b + 1)
+                if rows.stop < n:
+                    yield None
+            counts = counts[: b * k].reshape(b, k)
             inv_total = self._inv_total
             if shown is not None:
                 counts = counts * shown
@@ -161,15 +180,14 @@ class DensityImage:
                 inv_total = 1.0 / np.maximum(n_shown, 1)
             # (B, K) @ (K, 3) in integers: numpy's own loop (no BLAS threads on the GUI thread)
             rgb = (counts @ rgb255) * (inv_total / 255.0)[:, None]
-            if confidence is not None:
-                mean = np.bincount(self._cells, weights=confidence, minlength=b + 1)[:b]
-                c = (mean * self._inv_total - 1.0 / k) / max(1.0 - 1.0 / k, 1e-12)
+            if sums is not None:
+                c = (sums[:b] * self._inv_total - 1.0 / k) / max(1.0 - 1.0 / k, 1e-12)
                 rgb = 1.0 - (1.0 - rgb) * (0.35 + 0.65 * np.clip(c, 0.0, 1.0))[:, None]
         bins = self._bins.copy()
         bins[:, :3] = rgb * 255.0
         if share is not None:
             bins[:, 3] = bins[:, 3] * share
-        return bins.view(np.uint32)[:, 0]
+        yield bins.view(np.uint32)[:, 0]
 
     def apply(self, words: np.ndarray) -> None:
         """Show bin colours from ``colors`` (a 400 x 400 RGBA upload)."""

@@ -6,10 +6,14 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
+from em_gui.scatter.imputed import IMPUTED_SIZE, IMPUTED_SYMBOL, imputed_pen
+
 #: The legend: pixels from the view's corner, and how many points decide which corner it takes.
 LEGEND_OFFSET, LEGEND_SAMPLE = 10.0, 50_000
 #: Entry text colours: a shown component, a hidden one.
 TEXT_COLOR, HIDDEN_TEXT_COLOR = (30, 30, 30), (170, 170, 170)
+#: The last entry's text while imputed points are drawn.
+IMPUTED_TEXT = "imputed (missing cell)"
 
 
 def emptiest_corner(
@@ -35,7 +39,8 @@ def emptiest_corner(
 class ComponentLegend(pg.LegendItem):
     """ "component 1..K" entries in a view box's corner; a left click on an entry (its text or its
     sample) emits ``entry_clicked(index)``, 0-based. Hidden entries show pyqtgraph's crossed-out
-    eye as sample and grey text.
+    eye as sample and grey text. While imputed points are drawn (``set_imputed``), a last entry
+    IMPUTED_TEXT shows their hollow marker (not clickable).
     """
 
     entry_clicked = QtCore.Signal(int)
@@ -49,6 +54,7 @@ class ComponentLegend(pg.LegendItem):
         self.setPen(pg.mkPen(180, 180, 180))
         self._view_box = view_box
         self._samples: list[pg.ScatterPlotItem] = []
+        self._imputed = False
         self._points: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
         self.sigSampleClicked.connect(self._on_sample_clicked)
 
@@ -73,11 +79,33 @@ class ComponentLegend(pg.LegendItem):
             self.addItem(sample, f"component {i + 1}")
         self.setVisible(bool(colors))
         self.set_hidden(hidden)
+        shown, self._imputed = self._imputed, False
+        self.set_imputed(shown)
+
+    def set_imputed(self, shown: bool) -> None:
+        """Show or remove the IMPUTED_TEXT entry (after the components')."""
+        if shown != self._imputed:
+            self._imputed = shown
+            if shown:
+                sample = pg.ScatterPlotItem(
+                    symbol=IMPUTED_SYMBOL,
+                    size=IMPUTED_SIZE,
+                    pen=imputed_pen(None),
+                    brush=pg.mkBrush(None),
+                )
+                self.addItem(sample, IMPUTED_TEXT)
+            else:
+                self.removeItem(IMPUTED_TEXT)
         self.place()
+
+    @property
+    def shows_imputed(self) -> bool:
+        """True while the IMPUTED_TEXT entry is shown."""
+        return self._imputed
 
     def set_hidden(self, hidden: list[bool]) -> None:
         """Style entry ``i`` as hidden when ``hidden[i]`` (K entries)."""
-        for (sample, label), off in zip(self.items, hidden, strict=True):
+        for (sample, label), off in zip(self.items[: len(self._samples)], hidden, strict=True):
             sample.item.setVisible(not off)
             sample.update()
             label.setText(label.text, color=HIDDEN_TEXT_COLOR if off else TEXT_COLOR)
@@ -111,7 +139,7 @@ class ComponentLegend(pg.LegendItem):
         """A left click on an entry's text (a click on its sample reaches the sample first)."""
         if event.button() != QtCore.Qt.MouseButton.LeftButton:
             return
-        for i, (_, label) in enumerate(self.items):
+        for i, (_, label) in enumerate(self.items[: len(self._samples)]):
             if label.geometry().contains(event.pos()):
                 event.accept()
                 self.entry_clicked.emit(i)

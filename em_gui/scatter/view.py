@@ -8,6 +8,7 @@ newest"): per frame only an int code per point (``points``) or a colour per dens
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from PySide6 import QtCore, QtWidgets
 
 from em_gui import palette
 from em_gui.scatter import export
-from em_gui.scatter.colours import PreparedColors, prepare_colors
+from em_gui.scatter.colours import PreparedColors, prepare_color_steps
 from em_gui.scatter.density import DENSITY_THRESHOLD, DensityImage
 from em_gui.scatter.ellipses import EllipsesItem
 from em_gui.scatter.geometry import (
@@ -27,6 +28,7 @@ from em_gui.scatter.geometry import (
     interval_boxes,
     strip_jitter,
 )
+from em_gui.scatter.imputed import ImputedItem
 from em_gui.scatter.legend import ComponentLegend
 from em_gui.scatter.markers import MeanMarker, label_offsets
 from em_gui.scatter.points import PointsItem
@@ -77,6 +79,9 @@ class ScatterView(QtWidgets.QWidget):
         self.plot_item.addItem(self._points)
         self._density = DensityImage()
         self.plot_item.addItem(self._density.item)
+        self._imputed = ImputedItem()
+        self.plot_item.addItem(self._imputed, ignoreBounds=True)
+        self._imputed_shown: tuple[Any, Any] = (None, None)  # positions, labels
         self._legend = ComponentLegend(view_box)
         self._legend.entry_clicked.connect(self.toggle_component)
         self._legend_k = -1
@@ -91,6 +96,8 @@ class ScatterView(QtWidgets.QWidget):
         self._one_d = False
         self._strip_y = 0.0  # 1-D data: the y of every point before the jitter
         self._prepared: PreparedColors | None = None
+        # prepare_state in steps: the state (labels, confidence, k, hidden) and its steps
+        self._preparing: tuple[tuple[Any, ...], Iterator[PreparedColors | None]] | None = None
         self._applied: np.ndarray | None = None  # the colours on screen
         self._shown: tuple[Any, Any, int] = (None, None, 1)  # labels, confidence, k on screen
         self._hidden = np.zeros(0, dtype=bool)  # (K,) components hidden from the legend
@@ -113,6 +120,11 @@ class ScatterView(QtWidgets.QWidget):
     def density(self) -> DensityImage:
         """The density image (shown above DENSITY_THRESHOLD points)."""
         return self._density
+
+    @property
+    def imputed(self) -> ImputedItem:
+        """The imputed points (rows with a missing cell in a viewed column)."""
+        return self._imputed
 
     @property
     def legend(self) -> ComponentLegend:
@@ -175,12 +187,13 @@ class ScatterView(QtWidgets.QWidget):
             self._density.set_points(x, y)
         else:
             self._points.set_points(x, y)
-        self._prepared = self._applied = None
+        self._prepared = self._applied = self._preparing = None
         if density:
             self._show_points(None, None, 1)
         self.plot_item.setLabel("bottom", x_label, color="#222")
         self.plot_item.setLabel("left", y_label, color="#222")
         self._set_component_count(0)
+        self.show_imputed(None, None)
         self._state_rings = (empty_rings(), np.empty((0, 2)))
         self._show_rings()
         self.reset_view()
@@ -221,6 +234,14 @@ class ScatterView(QtWidgets.QWidget):
                 marker.label().setText(text)
         self._show_rings()
         self.place_labels()
+
+    def show_imputed(self, xy: np.ndarray | None, labels: np.ndarray | None) -> None:
+        """Draw the imputed points: (M, 2) positions in the viewed columns (None: none) and
+        their components (M,) (None: grey, before an E-step); a legend entry says what they are.
+        """
+        self._imputed_shown = (xy, labels)
+        self._imputed.show(xy, labels, self._hidden)
+        self._legend.set_imputed(xy is not None and len(xy) > 0)
 
     def _show_rings(self) -> None:
         """The state's rings, those of a mean being dragged moved along with it."""
@@ -274,8 +295,13 @@ class ScatterView(QtWidgets.QWidget):
         return rects
 
     def prepare_state(
-        self, labels: np.ndarray | None, confidence: np.ndarray | None, k: int
-    ) -> None:
+        self,
+        labels: np.ndarray | None,
+        confidence: np.ndarray | None,
+        k: int,
+        *,
+        in_steps: bool = False,
+    ) -> bool:
         """Compute the point colours of a state ahead of ``show_state`` (nothing is drawn).
 
         This is the O(N) part of a frame; a window can run it in one event and ``show_state``
@@ -289,11 +315,32 @@ class ScatterView(QtWidgets.QWidget):
         ----------
         labels : (N,) or None, confidence : (N,) or None, as for show_state
         k : number of components
+        in_steps : one step per call (density view: DENSITY_STEP_ROWS points, so that tens of
+            millions of points take several short events); returns False until the colours are
+            ready (call again with the same state), True then. Without it they are at once.
         """
         density = self._density if self._use_density else None
-        self._prepared = prepare_colors(
-            self._prepared, labels, confidence, k, self._hidden, self._n, density
-        )
+        state = (labels, confidence, k, self._hidden.tobytes())
+        before = None if self._preparing is None else self._preparing[0]
+        if not (
+            before is not None
+            and before[0] is labels
+            and before[1] is confidence
+            and before[2:] == state[2:]
+        ):
+            steps = prepare_color_steps(
+                self._prepared, labels, confidence, k, self._hidden, self._n, density
+            )
+            self._preparing = (state, steps)
+        steps = self._preparing[1]
+        prepared = next(steps)
+        while prepared is None and not in_steps:
+            prepared = next(steps)
+        if prepared is None:
+            return False
+        self._preparing = None
+        self._prepared = prepared
+        return True
 
     def _show_points(
         self, labels: np.ndarray | None, confidence: np.ndarray | None, k: int
@@ -344,6 +391,7 @@ class ScatterView(QtWidgets.QWidget):
         self._markers[component].setVisible(not self._hidden[component])
         self._legend.set_hidden([self.is_hidden(i) for i in range(self._legend.entry_count)])
         self._show_points(*self._shown)
+        self._imputed.show(*self._imputed_shown, self._hidden)
 
     def marker_items(self) -> list[pg.TargetItem]:
         """The mean markers of the components currently shown (for tests and the window)."""
@@ -444,7 +492,7 @@ class ScatterView(QtWidgets.QWidget):
 
     def _recolour_density(self) -> None:
         """Colour new density bins with the state on screen (its colours were per old bin)."""
-        self._prepared = self._applied = None
+        self._prepared = self._applied = self._preparing = None
         self._show_points(*self._shown)
 
     # -- export ----------------------------------------------------------------------------

@@ -91,7 +91,7 @@ def test_fit_options_reach_the_model(capsys: pytest.CaptureFixture[str], tmp_pat
     model = load_model(out_path)
     details = model.fit_details_
     assert model.covariance_type == "diag" and model.feature_names_ == ("a", "b")
-    assert details["init"] == "k-means++" and details["seed"] == 9
+    assert details["init"] == "k-means++" and details["seed"] in (9, 10)  # the best start
     assert details["tol"] == 1e-4 and details["reg_covar"] == 1e-3
     assert details["prior"] not in (None, False)
     assert np.all(model.covariances_ >= 1e-3)
@@ -201,11 +201,53 @@ def test_select_prints_the_table_with_the_best_marked(capsys: pytest.CaptureFixt
     assert status == 0, err
     lines = out.splitlines()
     assert lines[0].startswith(f"data: {BLOBS}")
-    rows = [line for line in lines[2:-1]]
+    assert lines[1].split()[4] == "ICL"
+    rows = [line for line in lines[2:-2]]
     assert len(rows) == 8
     (best,) = [line for line in rows if line.startswith("*")]
     assert best.split()[:2] == ["*", "4"]
-    assert lines[-1].startswith(f"* best by BIC: K = 4, {best.split()[2]} covariance")
+    assert lines[-2].startswith(f"* best by BIC: K = 4, {best.split()[2]} covariance")
+    assert lines[-1].startswith("  best by ICL: K = 4, ")
+    for row in rows:  # ICL = BIC + 2 x entropy >= BIC
+        bic, icl = float(row[1:].split()[2]), float(row[1:].split()[4])
+        assert icl >= bic
+
+
+def test_fit_n_init_lists_the_distinct_optima_and_keeps_the_best(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out_path = tmp_path / "m.json"
+    status, out, err = run(
+        capsys, "fit", BLOBS, "-k", "4", "--init", "random_from_data", "--n-init", "12",
+        "--seed", "3", "--tol", "1e-6", "-o", out_path,
+    )  # fmt: skip
+    assert status == 0, err
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("starts: 12, "))
+    table = lines[header + 2 :]
+    assert table and table[0].startswith("*")
+    seeds: list[int] = []
+    counts = 0
+    for line in table:
+        _, _, _, count, listed = line[1:].split(maxsplit=4)
+        counts += int(count)
+        for part in listed.split(", "):
+            first, _, last = part.partition("-")
+            seeds += range(int(first), int(last or first) + 1)
+    assert counts == 12 and sorted(seeds) == list(range(3, 15))
+    lls = [float(line[1:].split()[1]) for line in table]
+    assert lls == sorted(lls, reverse=True)
+    summary = dict(line.split(": ", 1) for line in lines[:header])
+    assert float(summary["log-likelihood"].split()[0]) == pytest.approx(lls[0], abs=1e-4)
+    # the kept start is reproduced by its own seed and one start
+    seed = load_model(out_path).fit_details_["seed"]
+    assert f"the best of 12 starts: seed {seed})" in summary["model"]
+    status, again, err = run(
+        capsys, "fit", BLOBS, "-k", "4", "--init", "random_from_data", "--seed", str(seed),
+        "--tol", "1e-6",
+    )  # fmt: skip
+    assert status == 0, err
+    assert f"log-likelihood: {summary['log-likelihood']}" in again
 
 
 # --- version, help -------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from em_engine import EMSession, GaussianMixture
+from em_engine.collapse import CollapsePolicy
 from em_engine.covariance import COVARIANCE_TYPES
 from em_engine.errors import DataError
 from em_engine.init import initial_parameters
@@ -151,3 +152,40 @@ def test_bic_uses_total_weight(data) -> None:
         -2 * log_likelihood + n_parameters * math.log(total), rel=1e-12
     )
     assert scores.aic == pytest.approx(-2 * log_likelihood + 2 * n_parameters, rel=1e-12)
+
+
+def test_collapse_threshold_is_one_unit_of_weight() -> None:
+    """A component holding less than the lightest row's share of the total weight has collapsed:
+    with integer weights that is 1 / (number of repeated rows), as for the repeated data."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(10, 2))
+    counts = np.array([1.0] + [9.0] * 9)  # 82 rows when repeated
+    repeated = np.repeat(X, counts.astype(int), axis=0)
+    means, covariances = X[:2].copy(), np.stack([np.eye(2)] * 2)
+    for weights, collapsed in (([0.05, 0.95], False), ([0.01, 0.99], True)):
+        found = []
+        for policy in (
+            CollapsePolicy(X, 2, "full", 1e-6, counts),
+            CollapsePolicy(repeated, 2, "full", 1e-6),
+        ):
+            events = policy.sanitise(np.array(weights), means, covariances, check_weights=True)[1]
+            found.append(bool(events))
+        assert found == [collapsed, collapsed]
+    unweighted = CollapsePolicy(X, 2, "full", 1e-6)
+    assert unweighted.sanitise(np.array([0.05, 0.95]), means, covariances, check_weights=True)[1]
+
+
+def test_collapse_never_reinitialises_at_a_dropped_row() -> None:
+    """The worst-explained row with zero weight is not in the data: the next worst is taken."""
+    X = np.array([[0.0, 0.0], [0.1, 0.2], [0.2, -0.1], [1.0, 1.1], [50.0, 50.0]])
+    weights = np.array([1.0, 1.0, 1.0, 1.0, 0.0])
+    policy = CollapsePolicy(X, 2, "spherical", 1e-6, weights)
+    theta, events = policy.sanitise(
+        np.array([0.5, 0.5]), np.array([[0.1, 0.0], [9.0, 9.0]]), np.array([0.1, 0.0]),
+        check_weights=True,
+    )  # fmt: skip
+    assert events == ("component 2 collapsed (covariance not positive definite) and was "
+                      "re-initialised at data point 4",)  # fmt: skip
+    np.testing.assert_array_equal(theta.means[1], X[3])
+    # the data moments the re-initialised covariance comes from leave the dropped row out
+    np.testing.assert_allclose(theta.covariances[1], np.var(X[:4], axis=0).mean() + 1e-6)

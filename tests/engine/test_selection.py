@@ -88,16 +88,20 @@ def test_table_marks_the_best_and_shows_failures() -> None:
     result = select_model(X, [1, 2, 62], ["full", "tied"], reg_covar=0.0)
     lines = result.table().splitlines()
     assert lines[0].split() == [
-        "K", "covariance", "BIC", "AIC", "log-likelihood", "converged", "iterations"
+        "K", "covariance", "BIC", "AIC", "ICL", "log-likelihood", "converged", "iterations"
     ]  # fmt: skip
-    body = lines[1:-1]
+    body = lines[1:-2]
     assert len(body) == 6
     starred = [line for line in body if line.startswith("*")]
     assert len(starred) == 1
     best = result.best
     assert starred[0].split()[1:3] == [str(best.n_components), best.covariance_type]
     assert sum("failed:" in line for line in body) == 2
-    assert lines[-1].startswith(f"* best by BIC: K = {best.n_components}, {best.covariance_type}")
+    assert lines[-2].startswith(f"* best by BIC: K = {best.n_components}, {best.covariance_type}")
+    by_icl = result.best_icl
+    assert lines[-1].startswith(
+        f"  best by ICL: K = {by_icl.n_components}, {by_icl.covariance_type} covariance"
+    )
 
 
 def test_rows_are_named_tuples() -> None:

@@ -24,6 +24,12 @@ def open_dialog(qtbot, path: Path) -> CsvImportDialog:
     return dialog
 
 
+def press_import(qtbot, dialog: CsvImportDialog) -> None:
+    """Press Import and wait for the background read (if one starts) to end."""
+    dialog.ok_button.click()
+    qtbot.waitUntil(lambda: not dialog.reading())
+
+
 @pytest.fixture
 def good_csv(tmp_path: Path) -> Path:
     path = tmp_path / "houses.csv"
@@ -60,7 +66,7 @@ def test_no_column_chosen_is_an_error_in_the_dialog(qtbot, good_csv):
     dialog = open_dialog(qtbot, good_csv)
     for c in range(3):
         dialog.set_column_checked(c, False)
-    dialog.ok_button.click()
+    press_import(qtbot, dialog)
     assert "at least one column" in dialog.error_text()
     assert dialog.isVisible() and dialog.dataset() is None
 
@@ -70,7 +76,7 @@ def test_bad_cell_error_is_shown_and_dialog_stays_open(qtbot, tmp_path):
     path.write_text("x,y\n1,2\n3,oops\n5,6\n", encoding="utf-8")
     dialog = open_dialog(qtbot, path)
     dialog.set_column_checked(1, True)  # force the column the user wants, text cell included
-    dialog.ok_button.click()
+    press_import(qtbot, dialog)
     message = dialog.error_text()
     assert "bad.csv" in message and "row 3" in message and "'y'" in message
     assert dialog.isVisible() and dialog.dataset() is None
@@ -82,7 +88,7 @@ def test_drop_invalid_rows_reports_count_and_reasons_then_imports(qtbot, tmp_pat
     path.write_text("x,y\n1,2\n3,oops\n5,6\n7,\n", encoding="utf-8")
     dialog = open_dialog(qtbot, path)
     dialog.drop_box.setChecked(True)
-    dialog.ok_button.click()  # first press: the report
+    press_import(qtbot, dialog)  # first press: the report
     message = dialog.error_text()
     assert message.startswith("2 invalid row(s) will be dropped, 2 kept")
     assert "row 3" in message and "row 5" in message
@@ -99,11 +105,11 @@ def test_changing_an_option_withdraws_the_pending_report(qtbot, tmp_path):
     path.write_text("x,y\n1,2\n3,oops\n5,6\n", encoding="utf-8")
     dialog = open_dialog(qtbot, path)
     dialog.drop_box.setChecked(True)
-    dialog.ok_button.click()
+    press_import(qtbot, dialog)
     assert dialog.ok_button.text() == "Import 2 rows"
     dialog.drop_box.setChecked(False)
     assert dialog.ok_button.text() == "Import" and dialog.error_text() == ""
-    dialog.ok_button.click()
+    press_import(qtbot, dialog)
     assert "row 3" in dialog.error_text() and dialog.dataset() is None
 
 
@@ -140,7 +146,7 @@ def test_preview_rows_are_numbered_as_the_files_rows(qtbot, tmp_path):
     bad.write_text("x,y\n1,2\n\n3,z\n", encoding="utf-8")
     dialog = open_dialog(qtbot, bad)
     assert numbers(dialog) == ["2", "4"]
-    dialog.ok_button.click()
+    press_import(qtbot, dialog)
     assert "row 4" in dialog.message.text()
 
 
@@ -157,5 +163,5 @@ def test_a_file_with_nothing_to_fit_says_why(qtbot, tmp_path, text, reason):
     path.write_text(text, encoding="utf-8")
     dialog = open_dialog(qtbot, path)
     if dialog.selected_columns():  # decimal commas look like numbers: the read names them
-        dialog.ok_button.click()
+        press_import(qtbot, dialog)
     assert reason in dialog.message.text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import os
 import subprocess
@@ -19,6 +20,7 @@ from PySide6.QtCore import (
     QObject,
     QPointF,
     Qt,
+    QTimer,
     QUrl,
 )
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent
@@ -27,6 +29,9 @@ from em_engine.data import Dataset
 from em_engine.synthetic import make_preset
 from em_gui import MainWindow
 from em_gui.frames import RUNNING
+from em_gui.scatter import density as density_module
+from em_gui.scatter import prepare_colors
+from em_gui.scatter import view as scatter_view
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "test-output"
@@ -314,8 +319,8 @@ def test_bad_files_show_an_error_and_keep_data_and_model(qtbot, make_window, tmp
 
     bad_csv = tmp_path / "bad.csv"
     bad_csv.write_text("x,y\n1,2\n3,abc\n")
-    window.open_csv(bad_csv)
-    assert len(window.errors) == 1
+    window.open_csv(bad_csv)  # read on a background thread
+    qtbot.waitUntil(lambda: len(window.errors) == 1)
     assert "bad.csv" in window.last_error and "abc" in window.last_error
 
     bad_json = tmp_path / "bad.json"
@@ -506,6 +511,7 @@ def test_drop_recent_files_and_about(qtbot, make_window, tmp_path, monkeypatch):
     assert not refused.isAccepted()
 
     window.open_csv(path)
+    qtbot.waitUntil(lambda: str(path.resolve()) in window.recent_files())
     window.files.fill_recent_menu()
     entries = [a.text() for a in window.files.menu_recent.actions()]
     assert entries == ["dropped.csv"]
@@ -547,6 +553,38 @@ def test_a_frame_is_drawn_in_stages_with_the_scatter_painted_between(qtbot, make
     panels = log.index("show_parameters", shown)
     assert "paint" in log[shown:panels]  # the panels after the scatter's paint
     assert window.scatter.prepared.labels is e.labels  # show_state reused the prepared colours
+
+
+def test_many_points_are_coloured_in_steps_with_events_between(qtbot, make_window, monkeypatch):
+    monkeypatch.setattr(scatter_view, "DENSITY_THRESHOLD", 100)  # 300 points: a density image
+    monkeypatch.setattr(density_module, "DENSITY_STEP_ROWS", 64)  # in 5 steps
+    window = make_window()
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.scatter.uses_density_image
+    log: list[str] = []
+    prepare = window.scatter.prepare_state
+    monkeypatch.setattr(
+        window.scatter,
+        "prepare_state",
+        lambda *a, **k: (log.append("step" if k.get("in_steps") else "once"), prepare(*a, **k))[1],
+    )
+    ticks = QTimer()
+    ticks.timeout.connect(lambda: log.append("tick"))
+    ticks.start(0)
+    window.action("e_step").trigger()
+    e = wait_drawn(qtbot, window, lambda s: s.phase == "e")
+    ticks.stop()
+    steps = [i for i, entry in enumerate(log) if entry == "step"]
+    assert len(steps) == 5
+    assert all("tick" in log[a:b] for a, b in itertools.pairwise(steps))
+    # the colours made in steps are those made at once
+    colours = window.scatter.prepared.colors
+    assert window.scatter.prepared.labels is e.labels
+    hidden = np.zeros(len(e.weights), dtype=bool)
+    n, density = len(e.labels), window.scatter.density
+    at_once = prepare_colors(None, e.labels, e.confidence, len(e.weights), hidden, n, density)
+    np.testing.assert_array_equal(at_once.colors, colours)
 
 
 def test_commands_aimed_at_a_replaced_frame_are_dropped_quietly(qtbot, make_window):

@@ -19,6 +19,7 @@ from em_gui import palette
 from em_gui.convergence import SYMBOL_LIMIT, ConvergenceView
 from em_gui.params_panel import ParameterPanel, format_matrix
 from em_gui.scatter import DENSITY_THRESHOLD, SPRITE_LIMIT, ellipse_polylines
+from em_gui.scatter import density as density_module
 
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
 
@@ -451,6 +452,28 @@ def test_unchanged_read_only_labels_are_not_recoloured(scatter):
     scatter.set_points(X[::-1], "x", "y")
     scatter.show_state(frozen, None, MEANS, COVS, WEIGHTS)
     assert scatter.prepared.labels is frozen and scatter.prepared.colors is not colours
+
+
+def test_density_colours_in_steps_are_those_made_at_once(scatter, monkeypatch):
+    X, labels = two_blobs(DENSITY_THRESHOLD + 10_000)
+    scatter.set_points(X, "x", "y")
+    confidence = np.linspace(0.5, 1.0, len(X))
+    flipped = 1 - labels
+    scatter.prepare_state(flipped, confidence, 2)
+    flipped_colours = scatter.prepared.colors
+    scatter.prepare_state(labels, confidence, 2)
+    at_once = scatter.prepared.colors
+    monkeypatch.setattr(density_module, "DENSITY_STEP_ROWS", 50_000)
+    scatter.set_points(X, "x", "y")  # nothing prepared any more
+    assert not scatter.prepare_state(labels, confidence, 2, in_steps=True)
+    # a newer state half-way: its steps start again from its first row, 5 for 210,000 points
+    calls = 1
+    while not scatter.prepare_state(flipped, confidence, 2, in_steps=True):
+        calls += 1
+    assert calls == -(-len(X) // 50_000) == 5
+    labels, at_once = flipped, flipped_colours
+    np.testing.assert_array_equal(scatter.prepared.colors, at_once)
+    assert scatter.prepared.labels is labels
 
 
 def test_numpy_dots_follow_new_labels_while_the_view_stays(scatter):

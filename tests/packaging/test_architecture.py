@@ -59,7 +59,8 @@ def test_importing_every_engine_module_loads_no_qt() -> None:
     code = (
         "import importlib, pkgutil, sys, em_engine\n"
         "for m in pkgutil.iter_modules(em_engine.__path__):\n"
-        "    importlib.import_module('em_engine.' + m.name)\n"
+        "    if m.name not in ('distributed', 'cli_dask'):\n"  # dask's own imports (scipy)
+        "        importlib.import_module('em_engine.' + m.name)\n"
         "for name in em_engine.__all__:\n"
         "    getattr(em_engine, name)\n"
         "import numpy as np, warnings\n"  # fitting, not fitted, not converged: still no sklearn
@@ -71,6 +72,37 @@ def test_importing_every_engine_module_loads_no_qt() -> None:
         "with warnings.catch_warnings(record=True):\n"
         "    em_engine.GaussianMixture(2, max_iter=1).fit(X).get_params()\n"
         f"bad = sorted(n for n in sys.modules if n.split('.')[0] in {banned!r})\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == ""
+
+
+OPTIONAL_DASK = {"dask", "distributed"}
+# The only modules that import the optional Dask extra: they are loaded only for dask data (the
+# estimator, by the type of X) or the command line's --dask.
+DASK_MODULES = {"em_engine/distributed.py", "em_engine/cli_dask.py"}
+
+
+def test_only_the_dask_modules_import_dask() -> None:
+    files = [ROOT / "main.py", *sorted((ROOT / "em_gui").rglob("*.py"))]
+    files += sorted((ROOT / "em_engine").rglob("*.py"))
+    importers = {p.relative_to(ROOT).as_posix() for p in files if imported_roots(p) & OPTIONAL_DASK}
+    assert importers == DASK_MODULES
+
+
+def test_the_window_and_an_in_memory_fit_load_no_dask() -> None:
+    code = (
+        "import sys, warnings, numpy as np\n"
+        "import em_gui.main_window, em_gui.launcher, em_engine, em_engine.cli\n"
+        "X = np.random.default_rng(0).normal(size=(50, 2))\n"
+        "with warnings.catch_warnings(record=True):\n"
+        "    model = em_engine.GaussianMixture(2, max_iter=3).fit(X)\n"
+        "model.predict(X), model.score_samples(X), model.bic(X)\n"
+        "bad = sorted(n for n in sys.modules if n.split('.')[0] in "
+        f"{sorted(OPTIONAL_DASK | {'pandas', 'pyarrow'})!r})\n"
         "print(','.join(bad))\n"
     )
     out = subprocess.run(

@@ -126,10 +126,12 @@ def test_bundle_holds_resources_and_leaves_out_unused_parts(bundle: Path) -> Non
     files = [path.relative_to(contents).as_posix() for path in contents.rglob("*")]
     unwanted = ("scipy/", "sklearn/", "pytest", "hypothesis/", "Qt/translations/", "QtNetwork")
     unwanted += ("Qt6Qml", "Qt6Quick", "Qt6Pdf", "unicodedata", "_codecs_", "_multiarray_tests")
-    unwanted += ("icons/peegee/",)
+    unwanted += ("icons/peegee/", "dask/", "distributed/", "pandas/", "pyarrow")
     for part in unwanted:
         assert not [f for f in files if part in f], part
     assert not [f for f in files if "/plugins/platformthemes/" in f and "gtk" in f]
+    # Pillow for the animated GIF export, with its GIF writer
+    assert "PIL/GifImagePlugin.pyc" in files or any(f.startswith("PIL/_imaging") for f in files)
     dangling = [path for path in contents.rglob("*") if path.is_symlink() and not path.exists()]
     assert dangling == []
 
