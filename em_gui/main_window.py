@@ -527,6 +527,9 @@ class MainWindow(QMainWindow):
             available = screen.availableGeometry()
         width = min(DEFAULT_SIZE[0], available.width() - 16)
         height = min(DEFAULT_SIZE[1], available.height() - 48)  # title bar and frame
+        # the minimum size now, not one left from before docks were tabified or hidden
+        self.layout().invalidate()
+        self.layout().activate()
         self.resize(max(width, self.minimumSizeHint().width()), max(height, 200))
         self.move(
             available.left() + (available.width() - self.width()) // 2,

@@ -78,7 +78,9 @@ def test_the_window_fits_with_the_weights(qtbot, window, weighted_csv):
     window.set_dataset(dialog.dataset())
     qtbot.waitUntil(lambda: "weights from 'w'" in window.controls.label_data.text())
     window.action("run").trigger()
-    qtbot.waitUntil(lambda: window.current_snapshot().converged, timeout=10000)
+    qtbot.waitUntil(
+        lambda: (snap := window.current_snapshot()) is not None and snap.converged, timeout=10000
+    )
     weights = sorted(window.current_snapshot().weights)
     np.testing.assert_allclose(weights, [0.1, 0.9], atol=1e-6)  # unweighted: 0.5 and 0.5
 
