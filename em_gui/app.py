@@ -52,6 +52,7 @@ def run_app(argv: Sequence[str]) -> int:
     from PySide6.QtWidgets import QApplication
 
     from em_engine import __version__
+    from em_gui.collector import GuiThreadCollector
     from em_gui.main_window import APP_NAME, ORGANIZATION, MainWindow
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else APP_NAME])
@@ -61,12 +62,15 @@ def run_app(argv: Sequence[str]) -> int:
     icon = MainWindow.app_icon()
     if icon is not None:
         app.setWindowIcon(icon)
+    collector = GuiThreadCollector(app)  # Qt objects are only ever destroyed on this thread
     if args.smoke_test:
         return _smoke_test(app)
     window = MainWindow()
     app.aboutToQuit.connect(window.shutdown)  # the worker thread ends however the app quits
     window.show()
-    return app.exec()
+    status = app.exec()
+    collector.stop()
+    return status
 
 
 def _smoke_gif(window, folder: str, outcome: dict[str, object]) -> None:

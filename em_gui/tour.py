@@ -470,19 +470,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
+    from em_gui.collector import GuiThreadCollector
     from em_gui.main_window import APP_NAME, ORGANIZATION
 
     app = QApplication.instance() or QApplication([APP_NAME])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(ORGANIZATION)
     args.outdir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="em-explorer-tour-") as folder:
-        tour = Tour(args, Path(folder))
-        try:
-            tour.run(args.only or JOURNEYS)
-        except TourError as exc:
-            print(f"tour failed: {exc}", file=sys.stderr)
-            return 2
+    collector = GuiThreadCollector(app)
+    try:
+        with tempfile.TemporaryDirectory(prefix="em-explorer-tour-") as folder:
+            tour = Tour(args, Path(folder))
+            try:
+                tour.run(args.only or JOURNEYS)
+            except TourError as exc:
+                print(f"tour failed: {exc}", file=sys.stderr)
+                return 2
+    finally:
+        collector.stop()
     return 0
 
 

@@ -6,7 +6,17 @@ import pytest
 from PySide6.QtCore import QSettings
 
 from em_gui import MainWindow
+from em_gui.collector import GuiThreadCollector
 from em_gui.scatter import ScatterView
+
+
+@pytest.fixture(scope="session", autouse=True)
+def gui_thread_collector(qapp):
+    """Garbage collected on the GUI thread only, as in the app (em_gui.collector): a Qt object
+    destroyed by a collection on the worker's or a background job's thread can deadlock."""
+    collector = GuiThreadCollector(qapp)
+    yield collector
+    collector.stop()
 
 
 @pytest.fixture
