@@ -276,7 +276,7 @@ class ConvergenceView(QtWidgets.QWidget):
         self.empty_hint.setVisible(not scored)
         if not scored:  # nothing scored yet (new data): an empty, neutral plot that says why
             self.empty_hint.setText(
-                f"The {self._quantity()} of each iteration appears here after its E-step"
+                f"The {self._quantity()} of each iteration\nappears here after its E-step"
             )
             bounds = (0.0, 5.0, 0.0, 1.0)
         else:

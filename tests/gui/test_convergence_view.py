@@ -146,6 +146,8 @@ def test_new_data_refits_the_ranges(view):
     assert view.title() == "log-likelihood · below: |change|"  # no offset of old ticks
     assert view.empty_hint.isVisible()  # an empty plot says what will appear in it
     assert "log-likelihood of each iteration" in view.empty_hint.textItem.toPlainText()
+    # two short lines: the plot shares its row with the bound view, half the window wide
+    assert all(len(line) <= 40 for line in view.empty_hint.textItem.toPlainText().splitlines())
     values = -1.2e7 + np.cumsum([0.0, 5000, 2000, 700, 200, 60, 20, 6, 2, 0.5])
     for m in range(1, values.size + 1):
         view.set_history(np.arange(m), values[:m], "log-likelihood")
