@@ -126,7 +126,8 @@ def test_bundle_holds_resources_and_leaves_out_unused_parts(bundle: Path) -> Non
     files = [path.relative_to(contents).as_posix() for path in contents.rglob("*")]
     unwanted = ("scipy/", "sklearn/", "pytest", "hypothesis/", "Qt/translations/", "QtNetwork")
     unwanted += ("Qt6Qml", "Qt6Quick", "Qt6Pdf", "unicodedata", "_codecs_", "_multiarray_tests")
-    unwanted += ("icons/peegee/", "dask/", "distributed/", "pandas/", "pyarrow")
+    unwanted += ("icons/peegee/", "dask/", "distributed/", "pandas/", "pyarrow", "yaml/")
+    unwanted += ("psutil/", "colors/maps/")
     for part in unwanted:
         assert not [f for f in files if part in f], part
     assert not [f for f in files if "/plugins/platformthemes/" in f and "gtk" in f]
