@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from em_engine.cli import CliError, _delimiter
-from em_engine.data import Dataset, sniff_csv
+from em_engine.data import Dataset, is_number, sniff_csv
 from em_engine.errors import DataError, RowError
 
 __all__ = ["dask_dataset"]
@@ -34,12 +34,16 @@ def _is_local(path: str) -> bool:
 
 
 def _read(args: argparse.Namespace, dd: Any) -> Any:
-    """The data as a dask dataframe of the chosen columns (every column without --columns)."""
+    """The data as a dask dataframe of the chosen columns (without --columns: every column, less
+    the text columns of a CSV file's first rows or a Parquet file's text columns). A chosen
+    column, or a CSV column whose first rows hold numbers, that dask reads as text is an error
+    naming it (as the command line without --dask refuses its first bad cell)."""
     path = args.data
     if _is_local(path):
         if not Path(path).exists():
             raise CliError(f"{path}: no such file or folder")
         path = str(Path(path).resolve())  # the workers' working folder may differ
+    numbers_seen: set[str] = set()  # CSV columns with a number in the first rows
     if Path(path).is_dir() or path.lower().endswith(_PARQUET_SUFFIXES):
         frame = dd.read_parquet(path)
     else:
@@ -50,18 +54,34 @@ def _read(args: argparse.Namespace, dd: Any) -> Any:
             options["sep"] = preview.delimiter
             if not preview.has_header:
                 options.update(header=None, names=list(preview.column_names))
+            offset = 1 if preview.has_row_names else 0
+            numbers_seen = {
+                name
+                for j, name in enumerate(preview.column_names)
+                if any(
+                    j + offset < len(row) and is_number(row[j + offset])
+                    for row in preview.preview_rows
+                )
+            }
         frame = dd.read_csv(path, **options)
-    if args.columns is None:
-        return frame
     names = [str(name) for name in frame.columns]
-    chosen = []
-    for column in args.columns:
-        if column not in names and column.strip().isdigit() and int(column) < len(names):
-            column = names[int(column)]
-        if column not in names:
-            raise CliError(f"{args.data}: no column named {column!r} (columns: {names[:10]})")
-        chosen.append(column)
-    return frame[chosen]
+    if args.columns is None:
+        meant = [name for name in names if name in numbers_seen]
+    else:
+        meant = []
+        for column in args.columns:
+            if column not in names and column.strip().isdigit() and int(column) < len(names):
+                column = names[int(column)]
+            if column not in names:
+                raise CliError(f"{args.data}: no column named {column!r} (columns: {names[:10]})")
+            meant.append(column)
+    for name in meant:
+        if getattr(frame.dtypes[name], "kind", "O") not in "biuf":
+            raise CliError(
+                f"{args.data}: column {name!r} holds a value that is not a number; --dask does "
+                "not number rows: fit without --dask to find it"
+            )
+    return frame if args.columns is None else frame[meant]
 
 
 @contextmanager

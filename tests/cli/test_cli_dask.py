@@ -104,6 +104,25 @@ def test_text_past_the_guessed_types_is_one_line_naming_its_column(capsys, tmp_p
     assert_one_error_line(status, out, err, "text.csv: column 'a'", "not a number", "'abc'")
 
 
+@pytest.mark.parametrize("columns", [[], ["--columns", "x,y"]], ids=["all", "chosen"])
+def test_text_in_a_column_of_numbers_is_not_dropped_silently(capsys, tmp_path, address, columns):
+    """A column whose first rows hold numbers, or a chosen one, that dask reads as text is an
+    error naming it (never a fit without it); a column of text only is left out, as without
+    --dask."""
+    path = tmp_path / "bad.csv"
+    path.write_text("x,y\n1,2\n3,abc\n5,6\n")
+    out = tmp_path / "model.json"
+    status, stdout, err = run(
+        capsys, "fit", path, "-k", "1", *columns, "-o", out, "--dask", address
+    )
+    assert_one_error_line(status, stdout, err, "bad.csv: column 'y'", "not a number")
+    assert not out.exists()
+    named = tmp_path / "named.csv"
+    named.write_text("name,x,y\na,1,2\nb,3,4.5\nc,5,6\nd,7,9\n")
+    status, stdout, err = run(capsys, "fit", named, "-k", "1", "--dask", address)
+    assert status == 0 and "2 columns (x, y)" in stdout, (stdout, err)
+
+
 @pytest.mark.parametrize(
     "option",
     [["--weights", "x"], ["--drop-invalid"], ["--missing", "em"], ["--n-init", "3"]],
