@@ -551,6 +551,13 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     return _fit_and_report(args, dataset, weights)
 
 
+def _weights_note(args: argparse.Namespace, weights: np.ndarray | None) -> str:
+    """ ", weighted by column 'w' (total weight 2000)" for --weights; empty without."""
+    if weights is None:
+        return ""
+    return f", weighted by column {args.weights!r} (total weight {float(weights.sum()):g})"
+
+
 def _fit_and_report(args: argparse.Namespace, dataset: Dataset, weights: np.ndarray | None) -> int:
     """Fit dataset.X (a numpy or, with --dask, a dask array), print the summary, write --out."""
     from em_engine.mixture import build_mixture
@@ -585,12 +592,13 @@ def _fit_and_report(args: argparse.Namespace, dataset: Dataset, weights: np.ndar
                 scores = model.fit(X, sample_weight=weights).scores(X, sample_weight=weights)
     n, log_likelihood = scores.n_samples, scores.log_likelihood
     lines = [
-        f"data: {_describe(dataset)}",
+        f"data: {_describe(dataset)}{_weights_note(args, weights)}",
         f"model: {args.components} component{'s' if args.components > 1 else ''}, "
         f"{args.covariance} covariance, "
         f"{'MAP (conjugate prior)' if args.prior else 'maximum likelihood'}, "
         f"{_MODE_NAMES[args.mode]}, init {args.init}, seed {args.seed}",
-        f"log-likelihood: {log_likelihood:.6f} (per row {log_likelihood / n:.6f})",
+        f"log-likelihood: {log_likelihood:.6f} "
+        f"(per {'row' if weights is None else 'unit of weight'} {log_likelihood / n:.6f})",
         f"BIC: {scores.bic:.6f}",
         f"AIC: {scores.aic:.6f}",
         f"iterations: {model.n_iter_}",

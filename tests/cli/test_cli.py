@@ -796,6 +796,10 @@ def test_fit_with_a_weight_column_equals_the_repeated_rows(
         found = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
         results.append((float(found["log-likelihood"].split()[0]), float(found["BIC"])))
     np.testing.assert_allclose(results[0], results[1], rtol=1e-9)
+    status, out, err = run(capsys, "fit", weighted, "-k", "3", "--weights", "w")
+    # the summary names the weights and divides by their total, which it says
+    assert f"weighted by column 'w' (total weight {weights.sum()})" in out
+    assert "(per unit of weight " in out
     status, out, err = run(capsys, "fit", weighted, "-k", "3", "--weights", "1", "--columns", "x,y")
     assert status == 0 and "(x, y)" in out  # the weights by index, next to chosen columns
 
