@@ -5,9 +5,9 @@ How: the window shows each chosen iteration in turn (a history restore: the EM w
 it and computes its responsibilities, as the history slider does) and, once it is drawn, its
 scatter plot is rendered offscreen into an image of the chosen size with the iteration as a
 caption. One frame is taken per event-loop turn, so the window stays responsive; a progress
-dialog shows the count and can cancel. At the end the window goes back to the iteration it
-showed. The images are then encoded by Pillow on a BackgroundJob's thread (GIF: one palette
-per frame, looping; PNG: ``NAME-001.png`` ...) and written atomically.
+dialog shows the count and can cancel. At the end the window goes back to the half-step it
+showed (an M-step is made again). The images are then encoded by Pillow on a BackgroundJob's
+thread (GIF: one palette per frame, looping; PNG: ``NAME-001.png`` ...) and written atomically.
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ class AnimationExporter(QtCore.QObject):
         self._request: AnimationRequest | None = None
         self._todo: list[int] = []
         self._frames: list[np.ndarray] = []
-        self._back_to = 0
+        self._back_to = (0, "e", 0)  # iteration, phase, last iteration of the history
         self._waiting_for: int | None = None
         self._dialog: QtWidgets.QProgressDialog | None = None
         self._job: BackgroundJob | None = None
@@ -206,7 +206,8 @@ class AnimationExporter(QtCore.QObject):
         self._request = request
         self._todo = request.iterations()
         self._frames = []
-        self._back_to = int(frame.snapshot.iteration)
+        snap = frame.snapshot
+        self._back_to = (int(snap.iteration), snap.phase, frame.n_history - 1)
         self._window.pause()
         dialog = QtWidgets.QProgressDialog(
             "Taking the frames…", "Cancel", 0, 2 * len(self._todo), self._window
@@ -229,14 +230,26 @@ class AnimationExporter(QtCore.QObject):
         if self._job is not None:
             self._job.cancel()
             return
-        self._window.controller.restore(self._back_to, None)
+        self._go_back()
         self._end()
         self.cancelled.emit()
+
+    def _go_back(self) -> None:
+        """Back to the half-step shown before the export: an M-step (always the history's
+        last: a restore would show the E-step on its parameters) is made again from the E-step
+        before it; any other half-step is restored."""
+        iteration, phase, last = self._back_to
+        controller = self._window.controller
+        if phase == "m" and iteration == last and iteration > 0:
+            controller.restore(iteration - 1, None)
+            controller.m_step()
+        else:
+            controller.restore(iteration, None)
 
     def _next(self) -> None:
         if not self._todo:
             self._timer.stop()
-            self._window.controller.restore(self._back_to, None)
+            self._go_back()
             self._encode()
             return
         self._waiting_for = self._todo.pop(0)

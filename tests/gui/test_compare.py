@@ -377,6 +377,26 @@ def test_animation_has_the_requested_frames_and_size(qtbot, window, tmp_path, su
     assert not running_threads(window)
 
 
+def test_animation_export_returns_to_the_half_step_shown(qtbot, window, tmp_path) -> None:
+    load(qtbot, window, make_preset("blobs", 300, seed=2), FitSettings(n_components=3))
+    for i in range(1, 4):
+        window.step()
+        wait_for(qtbot, window, lambda f, i=i: f.snapshot.iteration == i)
+    before = window.current_frame().snapshot
+    assert before.phase == "m"
+    exporter = window.compare.animation
+    with qtbot.waitSignal(exporter.finished, timeout=30000):
+        assert exporter.export(AnimationRequest(tmp_path / "fit.gif", first=0, last=3))
+    after = wait_for(
+        qtbot, window, lambda f: f.snapshot.iteration == 3 and f.snapshot.phase == "m"
+    ).snapshot
+    assert after.log_likelihood == before.log_likelihood
+    assert after.log_likelihood_iteration == before.log_likelihood_iteration == 2
+    np.testing.assert_array_equal(after.means, before.means)
+    np.testing.assert_array_equal(after.labels, before.labels)
+    assert window.current_frame().n_history == 4
+
+
 def test_animation_refuses_a_bad_request(qtbot, window, tmp_path) -> None:
     load(qtbot, window, make_preset("blobs", 300, seed=2), FitSettings(n_components=3))
     exporter = window.compare.animation
