@@ -116,16 +116,20 @@ def encode(request: AnimationRequest, frames: list[np.ndarray], report: Any = No
 
 
 def render_frame(plot_item: Any, size: tuple[int, int], caption: str) -> np.ndarray:
-    """The plot ``plot_item`` rendered offscreen into ``size`` under a band with ``caption``
-    (aspect kept, white margins); (H, W, 4) uint8 RGBA."""
+    """The plot ``plot_item`` rendered offscreen into ``size`` under a band with ``caption``,
+    laid out at that size for the time of the rendering (it fills the frame whatever the
+    window's shape); (H, W, 4) uint8 RGBA."""
     width, height = size
     image = QtGui.QImage(width, height, QtGui.QImage.Format.Format_RGBA8888)
     image.fill(QtGui.QColor("white"))
     band = max(14, height // 14)
     painter = QtGui.QPainter(image)
+    shown = plot_item.geometry()
     try:
         painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
         target = QtCore.QRectF(0, band, width, height - band)
+        plot_item.setGeometry(QtCore.QRectF(shown.topLeft(), target.size()))
+        plot_item.layout.activate()
         plot_item.scene().render(painter, target, plot_item.sceneBoundingRect())
         font = painter.font()
         font.setPixelSize(max(9, int(band * 0.7)))
@@ -139,6 +143,8 @@ def render_frame(plot_item: Any, size: tuple[int, int], caption: str) -> np.ndar
         )
     finally:
         painter.end()
+        plot_item.setGeometry(shown)
+        plot_item.layout.activate()
     bits = np.frombuffer(image.constBits(), dtype=np.uint8, count=image.sizeInBytes())
     rows = bits.reshape(height, image.bytesPerLine())[:, : width * 4]
     return rows.reshape(height, width, 4).copy()

@@ -397,6 +397,25 @@ def test_animation_export_returns_to_the_half_step_shown(qtbot, window, tmp_path
     assert window.current_frame().n_history == 4
 
 
+def test_animation_frames_fill_the_requested_size(qtbot, window, tmp_path) -> None:
+    window.resize(1600, 600)  # a plot much wider than the frames
+    load(qtbot, window, make_preset("blobs", 300, seed=2), FitSettings(n_components=3))
+    window.step()
+    wait_for(qtbot, window, lambda f: f.snapshot.iteration == 1)
+    plot_item = window.scatter.plot_widget.getPlotItem()
+    shown = plot_item.geometry()
+    assert shown.width() > 2 * shown.height()
+    request = AnimationRequest(tmp_path / "fit.png", first=1, last=1, size=(640, 480))
+    exporter = window.compare.animation
+    with qtbot.waitSignal(exporter.finished, timeout=30000):
+        assert exporter.export(request)
+    with Image.open(tmp_path / "fit-001.png") as image:
+        rgb = np.asarray(image.convert("RGB"))
+    drawn_rows = np.flatnonzero((rgb < 250).any(axis=(1, 2)))
+    assert drawn_rows.max() > 0.95 * 480  # the x axis near the bottom, not a band at the top
+    assert plot_item.geometry() == shown  # the window's plot is laid out as it was
+
+
 def test_animation_refuses_a_bad_request(qtbot, window, tmp_path) -> None:
     load(qtbot, window, make_preset("blobs", 300, seed=2), FitSettings(n_components=3))
     exporter = window.compare.animation
