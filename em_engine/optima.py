@@ -243,11 +243,13 @@ def _scored(
     converged: bool,
     n_iter: int,
     initial: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    missing: str = "error",
 ) -> Start:
-    """A Start with the log-likelihood and BIC of its final parameters on X (N, D)."""
+    """A Start with the log-likelihood and BIC of its final parameters on X (N, D) (NaN cells
+    scored on their row's observed cells unless ``missing`` is "error")."""
     from em_engine.mixture import GaussianMixture
 
-    model = GaussianMixture.from_parameters(*parameters, covariance_type=cov_type)
+    model = GaussianMixture.from_parameters(*parameters, covariance_type=cov_type, missing=missing)
     scores = model.scores(X, sample_weight)
     weights, means, covariances = (np.array(a, dtype=np.float64) for a in parameters)
     return Start(
@@ -272,8 +274,9 @@ def run_starts(
     progress: Callable[[int, int], object] | None = None,
 ) -> tuple[list[Start], Any]:
     """Fit one estimator per seed (``make_model(seed)`` gives an unfitted GaussianMixture with
-    n_init 1) on X (N, D); returns every Start and the fitted model with the highest
-    log-likelihood (ties: the first seed). ``progress(done, total)`` after each start."""
+    n_init 1, and the ``missing`` it scores the starts with) on X (N, D); returns every Start
+    and the fitted model with the highest log-likelihood (ties: the first seed).
+    ``progress(done, total)`` after each start."""
     starts: list[Start] = []
     best_model, best_ll = None, -math.inf
     for i, seed in enumerate(seeds):
@@ -281,7 +284,7 @@ def run_starts(
         parameters = (model.weights_, model.means_, model.covariances_)
         start = _scored(
             seed, parameters, model.covariance_type, X, sample_weight, model.converged_,
-            model.n_iter_,
+            model.n_iter_, missing=model.missing,
         )  # fmt: skip
         starts.append(start)
         if start.log_likelihood > best_ll or best_model is None:
@@ -306,6 +309,7 @@ def session_start(session: Any) -> Start:
         snap.converged,
         snap.iteration,
         initial,
+        missing=session.missing,
     )
 
 

@@ -139,6 +139,7 @@ def select_model(
     tol: float = 1e-3,
     reg_covar: float = 1e-6,
     prior: Any = None,
+    missing: str = "error",
     progress: Callable[[SelectionRow, int, int], None] | None = None,
     on_model: Callable[[SelectionRow, Any], None] | None = None,
     on_iteration: Callable[[int, float], object] | None = None,
@@ -152,9 +153,9 @@ def select_model(
         Numbers of components K to try (each >= 1).
     covariance_types : sequence of str
         Any of "full", "tied", "diag", "spherical".
-    n_init, seed, init, max_iter, tol, reg_covar, prior
+    n_init, seed, init, max_iter, tol, reg_covar, prior, missing
         Passed to every GaussianMixture (``seed`` as ``random_state``, ``init`` as
-        ``init_params``).
+        ``init_params``); with ``missing="em"`` X may hold NaN for missing cells.
     progress : callable(row, done, total), optional
         Called after each candidate (an exception it raises stops the sweep: a cancel).
     on_model : callable(row, model), optional
@@ -172,14 +173,15 @@ def select_model(
     Raises
     ------
     DataError
-        If X is not a finite 2-D array, a K is not a positive integer or is larger than the
-        number of samples, or no candidate could be fitted (the message gives the first reason).
+        If X is not a finite 2-D array (NaN allowed unless ``missing`` is "error"), a K is
+        not a positive integer or is larger than the number of samples, or no candidate could
+        be fitted (the message gives the first reason).
     ValueError
         If a covariance type is unknown.
     """
     from em_engine.mixture import GaussianMixture
 
-    X = check_data(X, column=True)
+    X = check_data(X, column=True, allow_nan=missing != "error")
     types = [check_covariance_type(t) for t in covariance_types]
     if isinstance(components, range) and len(components) > 0:  # refused before it is expanded
         check_components(max(components), len(components), len(types), X.shape[0])
@@ -204,6 +206,7 @@ def select_model(
                 init_params=init,
                 random_state=seed,
                 prior=prior,
+                missing=missing,
                 progress=on_iteration,
             )
             try:

@@ -5,9 +5,9 @@ How: the window shows each chosen iteration in turn (a history restore: the EM w
 it and computes its responsibilities, as the history slider does) and, once it is drawn, its
 scatter plot is rendered offscreen into an image of the chosen size with the iteration as a
 caption. One frame is taken per event-loop turn, so the window stays responsive; a progress
-dialog shows the count and can cancel. At the end the window goes back to the iteration it
-showed. The images are then encoded by Pillow on a BackgroundJob's thread (GIF: one palette
-per frame, looping; PNG: ``NAME-001.png`` ...) and written atomically.
+dialog shows the count and can cancel. At the end the window goes back to the half-step it
+showed (an M-step is made again). The images are then encoded by Pillow on a BackgroundJob's
+thread (GIF: one palette per frame, looping; PNG: ``NAME-001.png`` ...) and written atomically.
 """
 
 from __future__ import annotations
@@ -116,16 +116,20 @@ def encode(request: AnimationRequest, frames: list[np.ndarray], report: Any = No
 
 
 def render_frame(plot_item: Any, size: tuple[int, int], caption: str) -> np.ndarray:
-    """The plot ``plot_item`` rendered offscreen into ``size`` under a band with ``caption``
-    (aspect kept, white margins); (H, W, 4) uint8 RGBA."""
+    """The plot ``plot_item`` rendered offscreen into ``size`` under a band with ``caption``,
+    laid out at that size for the time of the rendering (it fills the frame whatever the
+    window's shape); (H, W, 4) uint8 RGBA."""
     width, height = size
     image = QtGui.QImage(width, height, QtGui.QImage.Format.Format_RGBA8888)
     image.fill(QtGui.QColor("white"))
     band = max(14, height // 14)
     painter = QtGui.QPainter(image)
+    shown = plot_item.geometry()
     try:
         painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
         target = QtCore.QRectF(0, band, width, height - band)
+        plot_item.setGeometry(QtCore.QRectF(shown.topLeft(), target.size()))
+        plot_item.layout.activate()
         plot_item.scene().render(painter, target, plot_item.sceneBoundingRect())
         font = painter.font()
         font.setPixelSize(max(9, int(band * 0.7)))
@@ -139,6 +143,8 @@ def render_frame(plot_item: Any, size: tuple[int, int], caption: str) -> np.ndar
         )
     finally:
         painter.end()
+        plot_item.setGeometry(shown)
+        plot_item.layout.activate()
     bits = np.frombuffer(image.constBits(), dtype=np.uint8, count=image.sizeInBytes())
     rows = bits.reshape(height, image.bytesPerLine())[:, : width * 4]
     return rows.reshape(height, width, 4).copy()
@@ -159,7 +165,7 @@ class AnimationExporter(QtCore.QObject):
         self._request: AnimationRequest | None = None
         self._todo: list[int] = []
         self._frames: list[np.ndarray] = []
-        self._back_to = 0
+        self._back_to = (0, "e", 0)  # iteration, phase, last iteration of the history
         self._waiting_for: int | None = None
         self._dialog: QtWidgets.QProgressDialog | None = None
         self._job: BackgroundJob | None = None
@@ -206,7 +212,8 @@ class AnimationExporter(QtCore.QObject):
         self._request = request
         self._todo = request.iterations()
         self._frames = []
-        self._back_to = int(frame.snapshot.iteration)
+        snap = frame.snapshot
+        self._back_to = (int(snap.iteration), snap.phase, frame.n_history - 1)
         self._window.pause()
         dialog = QtWidgets.QProgressDialog(
             "Taking the frames…", "Cancel", 0, 2 * len(self._todo), self._window
@@ -229,14 +236,26 @@ class AnimationExporter(QtCore.QObject):
         if self._job is not None:
             self._job.cancel()
             return
-        self._window.controller.restore(self._back_to, None)
+        self._go_back()
         self._end()
         self.cancelled.emit()
+
+    def _go_back(self) -> None:
+        """Back to the half-step shown before the export: an M-step (always the history's
+        last: a restore would show the E-step on its parameters) is made again from the E-step
+        before it; any other half-step is restored."""
+        iteration, phase, last = self._back_to
+        controller = self._window.controller
+        if phase == "m" and iteration == last and iteration > 0:
+            controller.restore(iteration - 1, None)
+            controller.m_step()
+        else:
+            controller.restore(iteration, None)
 
     def _next(self) -> None:
         if not self._todo:
             self._timer.stop()
-            self._window.controller.restore(self._back_to, None)
+            self._go_back()
             self._encode()
             return
         self._waiting_for = self._todo.pop(0)

@@ -118,7 +118,9 @@ class AtlasPanel(QtWidgets.QWidget):
         self.button_load.setEnabled(False)
         self.progress = QtWidgets.QProgressBar(objectName="progress_atlas")
         self.progress.setFormat("%v / %m starts")
+        self.progress.setRange(0, self.spin_starts.value())
         self.progress.setValue(0)
+        self.spin_starts.valueChanged.connect(self._on_starts_changed)
         bar = QtWidgets.QHBoxLayout()
         bar.addWidget(QtWidgets.QLabel("Starts"))
         bar.addWidget(self.spin_starts)
@@ -193,6 +195,7 @@ class AtlasPanel(QtWidgets.QWidget):
                     reg_covar=settings.reg_covar,
                     max_iter=settings.max_iter,
                     prior=True if settings.prior else None,
+                    missing="em",  # as the window fits: NaN only where the import chose EM
                 )
                 for _ in session.run():
                     if cancelled():
@@ -212,6 +215,10 @@ class AtlasPanel(QtWidgets.QWidget):
         self.button_start.setEnabled(False)
         self.button_cancel.setEnabled(True)
         job.start()
+
+    def _on_starts_changed(self, n: int) -> None:
+        if self._job is None and self.progress.value() <= 0:  # before a run: the next total
+            self.progress.setRange(0, n)
 
     def cancel(self) -> None:
         """Stop after the EM iteration in progress; the starts done stay shown."""
@@ -317,7 +324,7 @@ class AtlasPanel(QtWidgets.QWidget):
         if key != self._visited_key:
             self._visited_key = key
             self._visited, self._visited_seen = [], set()
-            self._visited_scale = np.asarray(frame.data.X.std(axis=0), dtype=np.float64)
+            self._visited_scale = np.asarray(np.nanstd(frame.data.X, axis=0), dtype=np.float64)
         start = snapshot_start(snap, frame.data.X.shape[0])
         seen = (start.seed, start.n_iter, start.log_likelihood) if start is not None else None
         if seen is None or seen in self._visited_seen:

@@ -79,9 +79,12 @@ class CompareTools(QObject):
             self._window.menuBar().insertMenu(help_menu, menu)
         shortcuts = {"comparison": "Ctrl+B", "atlas": "Ctrl+L", "uncertainty": "Ctrl+U"}
         for key, dock in self.docks.items():
-            action = dock.toggleViewAction()
+            action = QAction(dock.windowTitle(), self._window, checkable=True)
             action.setObjectName(f"action_show_{key}")
             action.setShortcut(QKeySequence(shortcuts[key]))
+            action.triggered.connect(lambda _checked=False, key=key: self.toggle(key))
+            dock.visibilityChanged.connect(action.setChecked)
+            self._window.addAction(action)
             menu.addAction(action)
         menu.addSeparator()
         export = QAction("Export &animation…", self._window)
@@ -97,6 +100,15 @@ class CompareTools(QObject):
         dock = self.docks[key]
         dock.show()
         dock.raise_()
+
+    def toggle(self, key: str) -> None:
+        """The menu's action: hide dock ``key`` when it is in view, else show it and bring its
+        tab forward (a dock behind another's tab is "visible" to Qt but not in view)."""
+        dock = self.docks[key]
+        if dock.isVisible() and not dock.visibleRegion().isEmpty():
+            dock.hide()
+        else:
+            self.show(key)
 
     # ------------------------------------------------------------------ running
     def _frame(self) -> Frame | None:
@@ -123,7 +135,7 @@ class CompareTools(QObject):
     @staticmethod
     def _scale(data: FitData) -> np.ndarray:
         """The columns' standard deviations (D,): matching distances are in these units."""
-        return np.asarray(data.X.std(axis=0), dtype=np.float64)
+        return np.asarray(np.nanstd(data.X, axis=0), dtype=np.float64)  # NaN: missing cells
 
     # ------------------------------------------------------------------ loading
     def _aligned(
@@ -176,6 +188,7 @@ class CompareTools(QObject):
     # ------------------------------------------------------------------ following the fit
     def _on_frame_drawn(self, frame: Frame) -> None:
         self.atlas.note_frame(frame)
+        self.comparison.note_data(frame.data)
         if not self.docks["uncertainty"].isVisible():
             return
         now = time.monotonic()

@@ -78,7 +78,9 @@ class ComparisonPanel(QtWidgets.QWidget):
         self.progress = QtWidgets.QProgressBar(objectName="progress_compare")
         self.progress.setTextVisible(True)
         self.progress.setFormat("%v / %m fits")
+        self.progress.setRange(0, self.spin_kmax.value() * len(COVARIANCE_TYPES))
         self.progress.setValue(0)
+        self.spin_kmax.valueChanged.connect(self._on_kmax_changed)
         self.label_best = QtWidgets.QLabel(objectName="label_best")
         self.label_best.setWordWrap(True)
 
@@ -118,7 +120,7 @@ class ComparisonPanel(QtWidgets.QWidget):
             size=22, symbol="star", brush=pg.mkBrush(255, 215, 0), pen=pg.mkPen("k", width=1.2)
         )
         self._best_mark.setZValue(10)
-        self._best_mark.setAcceptedMouseButtons(QtCore.Qt.MouseButton.NoButton)  # clicks go through
+        self._best_mark.sigClicked.connect(self._on_star_clicked)  # on top: it gets the click
         self.plot.addItem(self._best_mark)
 
         self.table = QtWidgets.QTableWidget(0, len(_COLUMNS), objectName="table_compare")
@@ -182,6 +184,7 @@ class ComparisonPanel(QtWidgets.QWidget):
                     tol=settings.tol,
                     reg_covar=settings.reg_covar,
                     prior=True if settings.prior else None,
+                    missing="em",  # as the window fits: NaN only where the import chose EM
                     on_model=lambda row, model: report((row, model)),
                     on_iteration=check,
                 )
@@ -197,6 +200,21 @@ class ComparisonPanel(QtWidgets.QWidget):
         self.button_cancel.setEnabled(True)
         self._redraw()
         job.start()
+
+    def _on_kmax_changed(self, kmax: int) -> None:
+        if self._job is None and self.progress.value() <= 0:  # before a run: the next total
+            self.progress.setRange(0, kmax * len(COVARIANCE_TYPES))
+
+    def note_data(self, data: FitData) -> None:
+        """Forget a finished sweep's results (chart, table, text) when the window shows other
+        data than it was run on."""
+        if self._job is None and self._data is not None and data is not self._data:
+            self._data = None
+            self._candidates.clear()
+            self.progress.setRange(0, self.spin_kmax.value() * len(COVARIANCE_TYPES))
+            self.progress.setValue(0)
+            self.label_best.clear()
+            self._redraw()
 
     def cancel(self) -> None:
         """Stop the sweep (within one EM iteration); what was fitted stays shown."""
@@ -231,6 +249,7 @@ class ComparisonPanel(QtWidgets.QWidget):
     @QtCore.Slot(str)
     def _on_failed(self, message: str) -> None:
         self._outcome = "failed"
+        self.label_best.setText(f"Failed after {len(self._candidates)} fits: {message}")
         self.error.emit(message)
 
     @QtCore.Slot()
@@ -343,6 +362,11 @@ class ComparisonPanel(QtWidgets.QWidget):
         vb = self.plot.getPlotItem().getViewBox()
         scene = vb.mapViewToScene(QtCore.QPointF(row.n_components, value))
         return self.plot.mapFromScene(scene)
+
+    def _on_star_clicked(self, *_args: Any) -> None:
+        best = self.best()
+        if best is not None:
+            self.choose(self._candidates.index(best))
 
     def _on_points_clicked(self, _curve: Any, points: Any, *_args: Any) -> None:
         if len(points):

@@ -190,3 +190,20 @@ def test_a_sweep_stops_inside_a_fit_when_on_iteration_raises(three_on_a_line: np
             on_iteration=on_iteration, progress=lambda row, i, n: rows.append(row),
         )  # fmt: skip
     assert len(rows) == 1  # K = 1 ran its 50 iterations; K = 2 stopped in its 2nd
+
+
+def test_missing_cells_fit_and_score_with_missing_em(three_on_a_line: np.ndarray) -> None:
+    X = three_on_a_line.copy()
+    X[::7, 0] = np.nan  # missing cells, fitted by EM as the window does
+    session = EMSession(X, 2, seed=3, missing="em")
+    for _ in session.run(50):
+        pass
+    start = session_start(session)
+    assert np.isfinite(start.log_likelihood) and np.isfinite(start.bic)
+    starts, _ = run_starts(
+        X, lambda seed: GaussianMixture(2, random_state=seed, missing="em"), [0, 1]
+    )
+    assert all(np.isfinite(s.log_likelihood) for s in starts)
+    result = select_model(X, [1, 2], ["full", "diag"], missing="em")
+    assert all(row.error is None for row in result.rows)
+    assert result.best.n_components == 2

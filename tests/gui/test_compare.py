@@ -3,12 +3,17 @@ the uncertainty view and the animated export."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import Qt, QThread
+from PySide6.QtGui import QAction
 
 from em_engine.data import Dataset
+from em_engine.errors import DataError
+from em_engine.missing import read_with_missing
 from em_engine.optima import align_components
 from em_engine.synthetic import make_preset
 from em_engine.uncertainty import most_uncertain, summarise, uncertainty
@@ -16,6 +21,7 @@ from em_gui import MainWindow
 from em_gui.animation import AnimationRequest
 from em_gui.frames import CONVERGED, FitSettings
 
+SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 CENTRES = np.array([[-10.0, 0.0], [0.0, 0.0], [10.0, 0.0]])
 
 
@@ -155,6 +161,97 @@ def test_sweep_cancel_keeps_what_was_fitted_and_leaves_no_thread(qtbot, window) 
     assert panel.button_start.isEnabled() and not panel.button_cancel.isEnabled()
 
 
+def test_missing_cells_are_fitted_by_em_in_the_sweep_and_the_atlas(qtbot, window) -> None:
+    # the window fits the sample's missing cells by EM: so do the sweep and the starts
+    data = read_with_missing(SAMPLES / "blobs_missing.csv", "em")
+    assert np.isnan(data.X).any()
+    load(qtbot, window, data, FitSettings(n_components=3, init="kmeans"))
+    panel = window.compare.comparison
+    panel.spin_kmax.setValue(2)
+    with qtbot.waitSignal(panel.sweep_finished, timeout=60000) as finished:
+        window.compare.start_comparison()
+    assert finished.args == ["done"] and not window.errors
+    assert len(panel.candidates()) == 8
+    assert all(c.row.error is None for c in panel.candidates())
+    assert "Best by BIC" in panel.label_best.text()
+    atlas = window.compare.atlas
+    atlas.spin_starts.setValue(3)
+    with qtbot.waitSignal(atlas.run_finished, timeout=60000) as finished:
+        window.compare.start_atlas()
+    assert finished.args == ["done"] and not window.errors
+    assert sum(o.count for o in atlas.optima()) == 3
+    assert all(np.isfinite(o.log_likelihood) for o in atlas.optima())
+    # other data: the sweep's results and its text are forgotten
+    load(qtbot, window, make_preset("blobs", 200, seed=1), FitSettings(n_components=3))
+    qtbot.waitUntil(lambda: not panel.candidates())
+    assert panel.label_best.text() == "" and panel.table.rowCount() == 0
+
+
+def test_a_failed_sweep_says_so_in_the_panel(qtbot, window, monkeypatch) -> None:
+    import em_gui.comparison as comparison
+
+    def fail(*_args, **_kwargs):
+        raise DataError("nothing fits")
+
+    monkeypatch.setattr(comparison, "select_model", fail)
+    load(qtbot, window, make_preset("blobs", 200, seed=1), FitSettings(n_components=3))
+    panel = window.compare.comparison
+    with qtbot.waitSignal(panel.sweep_finished, timeout=60000) as finished:
+        window.compare.start_comparison()
+    assert finished.args == ["failed"]
+    assert "Fitting" not in panel.label_best.text() and "nothing fits" in panel.label_best.text()
+
+
+def test_progress_bars_show_the_next_run_total_before_it(qtbot, window) -> None:
+    panel, atlas = window.compare.comparison, window.compare.atlas
+    assert panel.progress.text() == "0 / 32 fits"
+    assert atlas.progress.text() == "0 / 20 starts"
+    panel.spin_kmax.setValue(3)
+    atlas.spin_starts.setValue(7)
+    assert panel.progress.text() == "0 / 12 fits"
+    assert atlas.progress.text() == "0 / 7 starts"
+
+
+def test_clicking_the_star_loads_the_best_model(qtbot, window) -> None:
+    load(qtbot, window, make_preset("blobs", 400, seed=3), FitSettings(n_components=2))
+    panel = window.compare.comparison
+    panel.spin_kmax.setValue(5)
+    with qtbot.waitSignal(panel.sweep_finished, timeout=60000):
+        window.compare.start_comparison()
+    best = panel.best()
+    assert (best.row.n_components, best.row.covariance_type) != (2, "full")
+    index = panel.candidates().index(best)
+    qtbot.mouseClick(
+        panel.plot.viewport(), Qt.MouseButton.LeftButton, pos=panel.point_position(index)
+    )
+    wait_for(
+        qtbot,
+        window,
+        lambda f: (
+            (f.settings.n_components, f.settings.covariance_type)
+            == (best.row.n_components, best.row.covariance_type)
+        ),
+    )
+
+
+def test_the_menu_brings_a_tabbed_dock_forward(qtbot, window) -> None:
+    docks = window.compare.docks
+
+    def in_front() -> list[str]:
+        return [k for k, d in docks.items() if d.isVisible() and not d.visibleRegion().isEmpty()]
+
+    for key in ("comparison", "atlas", "uncertainty"):
+        window.findChild(QAction, f"action_show_{key}").trigger()
+        qtbot.waitUntil(lambda key=key: in_front() == [key])
+        assert window.findChild(QAction, f"action_show_{key}").isChecked()
+    # all three open, tabbed: the menu brings the one behind forward instead of hiding it
+    window.findChild(QAction, "action_show_atlas").trigger()
+    qtbot.waitUntil(lambda: in_front() == ["atlas"])
+    assert docks["comparison"].isVisible() and docks["uncertainty"].isVisible()
+    window.findChild(QAction, "action_show_atlas").trigger()  # in front: hidden
+    qtbot.waitUntil(lambda: not docks["atlas"].isVisible())
+
+
 # --- restart atlas -------------------------------------------------------------------------------
 
 
@@ -278,6 +375,45 @@ def test_animation_has_the_requested_frames_and_size(qtbot, window, tmp_path, su
     # the window is back where it was
     wait_for(qtbot, window, lambda f: f.snapshot.iteration == last.snapshot.iteration)
     assert not running_threads(window)
+
+
+def test_animation_export_returns_to_the_half_step_shown(qtbot, window, tmp_path) -> None:
+    load(qtbot, window, make_preset("blobs", 300, seed=2), FitSettings(n_components=3))
+    for i in range(1, 4):
+        window.step()
+        wait_for(qtbot, window, lambda f, i=i: f.snapshot.iteration == i)
+    before = window.current_frame().snapshot
+    assert before.phase == "m"
+    exporter = window.compare.animation
+    with qtbot.waitSignal(exporter.finished, timeout=30000):
+        assert exporter.export(AnimationRequest(tmp_path / "fit.gif", first=0, last=3))
+    after = wait_for(
+        qtbot, window, lambda f: f.snapshot.iteration == 3 and f.snapshot.phase == "m"
+    ).snapshot
+    assert after.log_likelihood == before.log_likelihood
+    assert after.log_likelihood_iteration == before.log_likelihood_iteration == 2
+    np.testing.assert_array_equal(after.means, before.means)
+    np.testing.assert_array_equal(after.labels, before.labels)
+    assert window.current_frame().n_history == 4
+
+
+def test_animation_frames_fill_the_requested_size(qtbot, window, tmp_path) -> None:
+    window.resize(1600, 600)  # a plot much wider than the frames
+    load(qtbot, window, make_preset("blobs", 300, seed=2), FitSettings(n_components=3))
+    window.step()
+    wait_for(qtbot, window, lambda f: f.snapshot.iteration == 1)
+    plot_item = window.scatter.plot_widget.getPlotItem()
+    shown = plot_item.geometry()
+    assert shown.width() > 2 * shown.height()
+    request = AnimationRequest(tmp_path / "fit.png", first=1, last=1, size=(640, 480))
+    exporter = window.compare.animation
+    with qtbot.waitSignal(exporter.finished, timeout=30000):
+        assert exporter.export(request)
+    with Image.open(tmp_path / "fit-001.png") as image:
+        rgb = np.asarray(image.convert("RGB"))
+    drawn_rows = np.flatnonzero((rgb < 250).any(axis=(1, 2)))
+    assert drawn_rows.max() > 0.95 * 480  # the x axis near the bottom, not a band at the top
+    assert plot_item.geometry() == shown  # the window's plot is laid out as it was
 
 
 def test_animation_refuses_a_bad_request(qtbot, window, tmp_path) -> None:
