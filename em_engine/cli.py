@@ -640,7 +640,7 @@ def _fit_starts(
         progress=lambda done, total: report(f"start {done}/{total} done"),
     )
     n = float(X.shape[0] if weights is None else weights.sum())
-    optima = group_optima(starts, n, X.std(axis=0))
+    optima = group_optima(starts, n, np.nanstd(X, axis=0))  # NaN: missing cells
     return model, optima_table(optima, len(starts))
 
 
