@@ -288,6 +288,10 @@ class ExplainPanel(QtWidgets.QWidget):
         self._row = int(row)
         self._redraw()
 
+    def forget_point(self) -> None:
+        """Back to the first point (new data: its rows are other points)."""
+        self.select_point(0)
+
     def select_component(self, component: int) -> None:
         """Explain the M-step for ``component`` (0-based)."""
         self.combo_component.setCurrentIndex(int(component))

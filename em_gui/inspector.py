@@ -30,6 +30,7 @@ _DASHES = (
     QtCore.Qt.PenStyle.DotLine,
     QtCore.Qt.PenStyle.DashDotLine,
 )
+_NO_POINT = "Click a point on the plot to inspect it."
 _COLUMNS = ("k", "π_k 𝒩(x | μ_k, Σ_k)", "log π_k 𝒩", "r_k")
 
 
@@ -46,7 +47,7 @@ class InspectorPanel(QtWidgets.QWidget):
         self._row: int | None = None
         self._pinned: list[int] = []
         self.terms: PointTerms | None = None  # the shown point's numbers (engine's)
-        self.title = QtWidgets.QLabel("Click a point on the plot to inspect it.")
+        self.title = QtWidgets.QLabel(_NO_POINT)
         self.title.setWordWrap(True)
         self.bars_plot = pg.PlotWidget()
         self.bars_plot.setBackground("w")
@@ -111,6 +112,13 @@ class InspectorPanel(QtWidgets.QWidget):
         self._row = int(row)
         self._redraw()
 
+    def forget_point(self) -> None:
+        """Drop the selection and the pins (new data: its rows are other points)."""
+        self._row = None
+        if self._pinned:
+            self.unpin_all()
+        self._redraw()
+
     def pin(self) -> None:
         """Pin the inspected point (the oldest pin goes beyond MAX_PINNED)."""
         if self._row is None or self._row in self._pinned:
@@ -138,12 +146,7 @@ class InspectorPanel(QtWidgets.QWidget):
         return self._frame
 
     def show_frame(self, frame: Frame) -> None:
-        """Inspect the selected point under ``frame``'s parameters; new data drops the
-        selection and the pins."""
-        if self._frame is not None and frame.data is not self._frame.data:
-            self._row = None
-            if self._pinned:
-                self.unpin_all()
+        """Inspect the selected point under ``frame``'s parameters."""
         self._frame = frame
         self._redraw()
 
@@ -151,6 +154,7 @@ class InspectorPanel(QtWidgets.QWidget):
         frame, row = self._frame, self._row
         if frame is None or row is None or row >= len(frame.data.X):
             self.terms = None
+            self.title.setText(_NO_POINT)
             self.table.setRowCount(0)
             self.bars.setOpts(x=[], height=[])
             self.density_label.setText("")

@@ -90,6 +90,7 @@ class LearningPanels(QtCore.QObject):
         self._selected.setZValue(9)
         self._traced: tuple[Any, ...] | None = None
         self._frame: Frame | None = None
+        self._chosen_at = -1  # the controller's generation when a point was last selected
         # after a tab switch, once the panel is on screen (a timer of this object's: it goes
         # with the window)
         self._catch_up = QtCore.QTimer(self)
@@ -123,7 +124,9 @@ class LearningPanels(QtCore.QObject):
 
     # ------------------------------------------------------------------ commands
     def select_point(self, row: int) -> None:
-        """Explain and inspect data row ``row`` (0-based)."""
+        """Explain and inspect data row ``row`` (0-based) of the newest data (that of the
+        newest command: a row chosen just after new data is generated stays chosen)."""
+        self._chosen_at = self._window.controller.generation
         frame = self._window.current_frame()
         for panel in (self.explain, self.inspector):
             if frame is not None and panel.frame is not frame:
@@ -156,8 +159,13 @@ class LearningPanels(QtCore.QObject):
     # ------------------------------------------------------------------ drawing
     def show_frame(self, frame: Frame) -> None:
         """Show the frame just drawn in every learning view (the explain and inspector tabs
-        when they are on screen: they catch up when shown)."""
-        self._frame = frame
+        when they are on screen: they catch up when shown). New data drops the selected
+        point and the pins (chosen before it came)."""
+        previous, self._frame = self._frame, frame
+        new_data = previous is not None and frame.data is not previous.data
+        if new_data and frame.generation > self._chosen_at:
+            self.inspector.forget_point()
+            self.explain.forget_point()
         self._show_tabs()
         self.bound_view.mark_iteration(frame.snapshot.iteration)
         one_d = frame.data.X.shape[1] == 1

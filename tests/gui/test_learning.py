@@ -322,3 +322,33 @@ def test_hidden_panels_catch_up_when_shown(qtbot, learning_window):
     window.learning.dock.raise_()
     qtbot.waitUntil(lambda: window.learning.explain.frame is frame)
     assert "iteration 2, after M-step" in window.learning.explain.text.toPlainText()
+
+
+def test_new_data_clears_the_selected_point_and_the_bound_range(qtbot, learning_window):
+    window = learning_window
+    learning = window.learning
+    preset(qtbot, window, "house_prices_1d", 3)
+    for _ in range(3):
+        window.step()
+    drawn(qtbot, window, lambda f: f.snapshot.iteration == 3)
+    view = learning.bound_view
+    qtbot.waitUntil(lambda: len(view.bound_curve.xData) == 6)
+    old_low = float(np.min(view.bound_curve.yData))
+    learning.tabs.setCurrentIndex(1)
+    learning.select_point(407)
+    learning.inspector.pin()
+    assert learning.inspector.title.text().startswith("Point 408")
+    frame = preset(qtbot, window, "collapse", 3)
+    qtbot.waitUntil(lambda: learning.inspector.frame is frame)
+    assert learning.inspector.row is None and learning.inspector.pinned == []
+    assert "Point 408" not in learning.inspector.title.text()
+    assert learning.inspector.table.rowCount() == 0
+    assert learning.explain.row == 0
+    assert "point n = 408" not in learning.explain.text.toPlainText()
+    low, high = view.value_plot.viewRange()[1]
+    assert not low <= old_low <= high  # not the old data's range at iteration 0
+    assert view.bound_curve.xData is None or len(view.bound_curve.xData) == 0
+    # a row chosen right after new data is generated (the lesson does) stays chosen
+    set_up(window, "overlap", 3, explain=LESSON_ROW)
+    frame = drawn(qtbot, window, lambda f: "overlap" in f.data.source)
+    assert learning.explain.row == LESSON_ROW
