@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 __all__ = ["LearningPanels", "preset_truth"]
 
 _TRUTH_SIGMA = (2.0,)
+#: The scatter view's minimum height for 1-D data (a strip plot: the 1-D view gets the rest).
+_STRIP_HEIGHT = 170
 
 
 def preset_truth(name: str, dataset: Any) -> Truth | None:
@@ -90,6 +92,7 @@ class LearningPanels(QtCore.QObject):
         self._selected.setZValue(9)
         self._traced: tuple[Any, ...] | None = None
         self._frame: Frame | None = None
+        self._scatter_height: int | None = None  # the scatter view's own minimum height
         self._chosen_at = -1  # the controller's generation when a point was last selected
         # after a tab switch, once the panel is on screen (a timer of this object's: it goes
         # with the window)
@@ -170,6 +173,11 @@ class LearningPanels(QtCore.QObject):
         self.bound_view.mark_iteration(frame.snapshot.iteration)
         one_d = frame.data.X.shape[1] == 1
         self.oned.setVisible(one_d)
+        # the strip plot of 1-D data needs little height: the 1-D view gets most of it
+        scatter = self._window.scatter
+        if self._scatter_height is None:
+            self._scatter_height = scatter.minimumHeight()
+        scatter.setMinimumHeight(_STRIP_HEIGHT if one_d else self._scatter_height)
         if one_d:
             self.oned.show_frame(frame)
         self._draw_truth(frame)
@@ -224,8 +232,11 @@ class LearningPanels(QtCore.QObject):
         for item in self._truth_items:
             plot.removeItem(item)
         self._truth_items = []
-        truth = frame.data.truth
-        if not self._show_truth or truth is None or frame.data.X.shape[1] < 2:
+        truth = frame.data.truth if self._show_truth else None
+        one_d = frame.data.X.shape[1] == 1
+        if (truth if one_d else None) is not self.oned.truth:
+            self.oned.show_truth(truth if one_d else None)
+        if truth is None or one_d:
             return
         columns = self._window.controls.view_columns()
         means, covs = marginal(truth.means, truth.covariances, "full", columns)
@@ -239,8 +250,8 @@ class LearningPanels(QtCore.QObject):
 
     @property
     def truth_items(self) -> list[pg.PlotCurveItem]:
-        """The dashed true ellipses drawn now."""
-        return list(self._truth_items)
+        """The dashed true ellipses (2-D data) or densities (1-D data) drawn now."""
+        return list(self._truth_items) + self.oned.truth_curves
 
     def _show_collapse(self, frame: Frame) -> None:
         snap = frame.snapshot

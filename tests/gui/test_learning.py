@@ -214,6 +214,17 @@ def _pixel_colour(view, plot, x: float, y: float):
     return image.pixelColor(int(point.x() * ratio), int(point.y() * ratio))
 
 
+def _grey_pixels(view) -> int:
+    """How many dark grey pixels the 1-D view shows (the truth's dashes, the mixture curve)."""
+    image = view.graphics.grab().toImage()
+    ptr = image.convertToFormat(image.Format.Format_RGB888)
+    rgb = np.frombuffer(ptr.constBits(), np.uint8, ptr.sizeInBytes())
+    rgb = rgb.reshape(ptr.height(), ptr.bytesPerLine())[:, : 3 * ptr.width()]
+    rgb = rgb.reshape(ptr.height(), ptr.width(), 3).astype(int)
+    grey = (rgb[..., 0] == rgb[..., 1]) & (rgb[..., 1] == rgb[..., 2]) & (rgb[..., 0] < 90)
+    return int(grey.sum())
+
+
 def test_one_d_view_draws_histogram_densities_and_bands(qtbot, learning_window):
     window = learning_window
     frame = preset(qtbot, window, "house_prices_1d", 3)
@@ -352,3 +363,26 @@ def test_new_data_clears_the_selected_point_and_the_bound_range(qtbot, learning_
     set_up(window, "overlap", 3, explain=LESSON_ROW)
     frame = drawn(qtbot, window, lambda f: "overlap" in f.data.source)
     assert learning.explain.row == LESSON_ROW
+
+
+def test_one_d_view_is_readable_and_draws_the_truth(qtbot, learning_window):
+    window = learning_window
+    frame = preset(qtbot, window, "house_prices_1d", 3)
+    oned = window.learning.oned
+    qtbot.waitUntil(lambda: oned.height() > 0)
+    # the histogram and the bands take at least half of the plots' height (the strip the rest)
+    assert oned.height() >= window.scatter.height()
+    density_box = oned.density_plot.getViewBox().sceneBoundingRect()
+    assert density_box.height() >= 100
+    assert oned.band_plot.getViewBox().sceneBoundingRect().height() >= 40
+    window.action("show_truth").setChecked(True)
+    truth = frame.data.truth
+    terms = point_terms(oned.grid[:, None], truth.weights, truth.means, truth.covariances, "full")
+    assert len(oned.truth_curves) == 3 and window.learning.truth_items == oned.truth_curves
+    for k, curve in enumerate(oned.truth_curves):
+        assert np.array_equal(curve.yData, terms.weighted[:, k])
+    # drawn: the dashed curves change hundreds of pixels, dark grey ones
+    shown = _grey_pixels(oned)
+    window.action("show_truth").setChecked(False)
+    assert shown > _grey_pixels(oned) + 300
+    assert oned.truth_curves == [] and window.learning.truth_items == []
