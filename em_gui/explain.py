@@ -26,7 +26,8 @@ __all__ = ["ExplainPanel", "explain_html", "gap_text", "number"]
 _NORMAL = "𝒩"
 _BRACKETS = "display:inline;border-left:1px solid #444;border-right:1px solid #444"
 _CSS = (
-    "<style>table{border-collapse:collapse;} td,th{padding:1px 6px;} th{text-align:left;}"
+    "<style>table{border-collapse:collapse;} td,th{padding:1px 5px;white-space:nowrap;}"
+    " th{text-align:left;}"
     " .f{font-family:serif;font-size:110%;} h3{margin:6px 0 2px 0;} .dim{color:#666;}</style>"
 )
 

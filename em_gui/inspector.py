@@ -31,7 +31,8 @@ _DASHES = (
     QtCore.Qt.PenStyle.DashDotLine,
 )
 _NO_POINT = "Click a point on the plot to inspect it."
-_COLUMNS = ("k", "π_k 𝒩(x | μ_k, Σ_k)", "log π_k 𝒩", "r_k")
+_COLUMNS = ("k", "π_k 𝒩_k", "log π_k 𝒩_k", "r_k")
+_COLUMN_TIPS = ("component", "π_k 𝒩(x | μ_k, Σ_k)", "its natural log", "responsibility")
 
 
 class InspectorPanel(QtWidgets.QWidget):
@@ -61,6 +62,8 @@ class InspectorPanel(QtWidgets.QWidget):
         self.table = QtWidgets.QTableWidget(0, len(_COLUMNS))
         self.table.setObjectName("inspector_table")
         self.table.setHorizontalHeaderLabels(list(_COLUMNS))
+        for c, tip in enumerate(_COLUMN_TIPS):
+            self.table.horizontalHeaderItem(c).setToolTip(tip)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(
@@ -182,7 +185,7 @@ class InspectorPanel(QtWidgets.QWidget):
             item.setForeground(colours[k])
             self.table.setItem(k, 0, item)
             for c, values in enumerate(columns, start=1):
-                self.table.setItem(k, c, QtWidgets.QTableWidgetItem(f"{values[k]:.6g}"))
+                self.table.setItem(k, c, QtWidgets.QTableWidgetItem(f"{values[k]:.4g}"))
         self.density_label.setText(
             f"log p(x) = {number(self.terms.log_density[0], 6)}    "
             f"p(x) = {number(self.terms.density[0])}"
