@@ -80,8 +80,8 @@ def _e_step(frame: Frame, row: int) -> str:
         for k in range(k_count)
     )
     table = (
-        "<table><tr><th>k</th><th>π<sub>k</sub></th><th>𝒩(x<sub>n</sub> | μ<sub>k</sub>, "
-        "Σ<sub>k</sub>)</th><th>π<sub>k</sub>𝒩</th><th>r<sub>nk</sub></th></tr>"
+        "<table><tr><th>k</th><th>π<sub>k</sub></th><th>𝒩<sub>k</sub>(x<sub>n</sub>)</th>"
+        "<th>π<sub>k</sub>𝒩<sub>k</sub></th><th>r<sub>nk</sub></th></tr>"
         f"{rows}</table>"
         f"<div class='f'>p(x<sub>n</sub>) = Σ<sub>j</sub> π<sub>j</sub>𝒩 = "
         f"{number(terms.density[0])}, log p(x<sub>n</sub>) = {number(terms.log_density[0])}</div>"
