@@ -18,10 +18,10 @@ from PySide6 import QtWidgets
 
 from em_engine.bound import point_terms
 from em_engine.covariance import full_covariances
-from em_gui.frames import MODE_LABELS, Frame
+from em_gui.frames import MODE_LABELS, FitData, Frame
 from em_gui.palette import component_colors
 
-__all__ = ["ExplainPanel", "explain_html", "gap_text", "number"]
+__all__ = ["ExplainPanel", "explain_html", "file_row", "gap_text", "number"]
 
 _NORMAL = "𝒩"
 _BRACKETS = "display:inline;border-left:1px solid #444;border-right:1px solid #444"
@@ -42,6 +42,15 @@ def number(value: float, digits: int = 4) -> str:
         mantissa, exponent = text.split("e")
         text = f"{mantissa}×10<sup>{int(exponent)}</sup>"
     return text.replace("-", "−")
+
+
+def file_row(data: FitData, row: int) -> str:
+    """Where data row ``row`` (0-based) is in its file, as the README's Numbering section names
+    it: ", file row 9" (", added by hand" for row 0; "" without file rows)."""
+    if data.lines is None:
+        return ""
+    line = int(data.lines[row])
+    return f", file row {line}" if line > 0 else ", added by hand"
 
 
 def _vector(values: Sequence[float]) -> str:
@@ -69,7 +78,8 @@ def _e_step(frame: Frame, row: int) -> str:
     n = f"<i>n</i> = {row + 1}"
     which = "The next E-step" if snap.phase in ("init", "m") else "E-step"
     head = (
-        f"<h3>{which} for point {n}</h3><div class='f'>x<sub>n</sub> = {_vector(X[row])}<br>"
+        f"<h3>{which} for point {n}{file_row(frame.data, row)}</h3>"
+        f"<div class='f'>x<sub>n</sub> = {_vector(X[row])}<br>"
         "r<sub>nk</sub> = π<sub>k</sub> 𝒩(x<sub>n</sub> | μ<sub>k</sub>, Σ<sub>k</sub>) / "
         "Σ<sub>j</sub> π<sub>j</sub> 𝒩(x<sub>n</sub> | μ<sub>j</sub>, Σ<sub>j</sub>)</div>"
     )
@@ -301,5 +311,6 @@ class ExplainPanel(QtWidgets.QWidget):
         frame = self._frame
         if frame is not None:
             self._row = min(self._row, len(frame.data.X) - 1)
-            self.point_label.setText(f"Point {self._row + 1} (click a point to choose)")
+            where = file_row(frame.data, self._row)
+            self.point_label.setText(f"Point {self._row + 1}{where} (click a point to choose)")
         self.text.setHtml(explain_html(frame, self._row, self.component()))

@@ -16,7 +16,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from em_engine.bound import PointTerms, point_terms
-from em_gui.explain import number
+from em_gui.explain import file_row, number
 from em_gui.frames import Frame, PointTrace
 from em_gui.palette import component_colors
 
@@ -167,8 +167,7 @@ class InspectorPanel(QtWidgets.QWidget):
             X[row], snap.weights, snap.means, snap.covariances, snap.covariance_type
         )
         values = ", ".join(f"{v:.4g}" for v in X[row])
-        line = "" if frame.data.lines is None else f", file row {int(frame.data.lines[row])}"
-        self.title.setText(f"Point {row + 1}{line}: ({values})")
+        self.title.setText(f"Point {row + 1}{file_row(frame.data, row)}: ({values})")
         k_count = len(snap.weights)
         colours = component_colors(k_count)
         resp = self.terms.responsibilities[0]

@@ -5,12 +5,14 @@ walked end to end."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 
 from em_engine.bound import adjusted_rand_score, point_terms
+from em_engine.missing import read_with_missing
 from em_engine.session import EMSession
 from em_gui import MainWindow
 from em_gui.explain import number
@@ -427,3 +429,20 @@ def test_numbers_stay_on_one_line_at_the_docks_width(qtbot, learning_window):
         for c in range(1, 4):
             text = table.item(k, c).text()
             assert metrics.horizontalAdvance(text) < widths[c], text
+
+
+SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
+
+
+def test_explain_and_inspect_name_a_point_alike_with_its_file_row(qtbot, learning_window):
+    window = learning_window
+    window.set_dataset(read_with_missing(SAMPLES / "house_prices_1d.csv", "drop"))
+    frame = drawn(qtbot, window, lambda f: "house_prices_1d.csv" in str(f.data.source))
+    learning = window.learning
+    learning.select_point(100)
+    name = f"Point 101, file row {int(frame.data.lines[100])}"
+    assert int(frame.data.lines[100]) == 102  # the header is row 1
+    assert learning.explain.point_label.text().startswith(name)
+    assert "point n = 101, file row 102" in learning.explain.text.toPlainText()
+    learning.tabs.setCurrentIndex(1)
+    qtbot.waitUntil(lambda: learning.inspector.title.text().startswith(name + ":"))
