@@ -54,7 +54,8 @@ def file_row(data: FitData, row: int) -> str:
 
 
 def _vector(values: Sequence[float]) -> str:
-    return "(" + ", ".join(number(v) for v in values) + ")"
+    """The values, a missing cell (NaN) as "missing"."""
+    return "(" + ", ".join("missing" if math.isnan(v) else number(v) for v in values) + ")"
 
 
 def _matrix(matrix: np.ndarray) -> str:

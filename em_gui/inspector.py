@@ -166,7 +166,7 @@ class InspectorPanel(QtWidgets.QWidget):
         self.terms = point_terms(
             X[row], snap.weights, snap.means, snap.covariances, snap.covariance_type
         )
-        values = ", ".join(f"{v:.4g}" for v in X[row])
+        values = ", ".join("missing" if np.isnan(v) else f"{v:.4g}" for v in X[row])
         self.title.setText(f"Point {row + 1}{file_row(frame.data, row)}: ({values})")
         k_count = len(snap.weights)
         colours = component_colors(k_count)

@@ -221,6 +221,9 @@ class LearningPanels(QtCore.QObject):
             self._selected.setData([], [])
             return
         x = frame.data.X[row]
+        imputed = getattr(frame.snapshot, "imputed", None)
+        if imputed is not None and np.isnan(x).any():
+            x = imputed[row]  # where its hollow marker is drawn
         if len(x) == 1:
             self._selected.setData([], [])  # the strip's jitter is the scatter view's own
             return

@@ -446,3 +446,37 @@ def test_explain_and_inspect_name_a_point_alike_with_its_file_row(qtbot, learnin
     assert "point n = 101, file row 102" in learning.explain.text.toPlainText()
     learning.tabs.setCurrentIndex(1)
     qtbot.waitUntil(lambda: learning.inspector.title.text().startswith(name + ":"))
+
+
+def test_a_click_on_an_imputed_point_inspects_its_row(qtbot, learning_window):
+    from em_engine import GaussianMixture
+
+    window = learning_window
+    window.set_dataset(read_with_missing(SAMPLES / "blobs_missing.csv", "em"))
+    drawn(qtbot, window, lambda f: "blobs_missing.csv" in str(f.data.source))
+    window.step()
+    frame = drawn(qtbot, window, lambda f: f.snapshot.iteration == 1)
+    X, snap = frame.data.X, frame.snapshot
+    drawn_xy = np.where(np.isnan(X), snap.imputed, X)
+    pixels = window.scatter.widget_pixels(drawn_xy)
+    hollow = np.flatnonzero(np.isnan(X).any(axis=1))
+    gaps = np.array([np.sort(np.hypot(*(pixels - pixels[r]).T))[1] for r in hollow])
+    # a hollow marker apart from the others, the nearest to the middle (not under the legend)
+    middle = np.hypot(*(pixels[hollow] - np.median(pixels, axis=0)).T)
+    row = int(hollow[np.argmin(np.where(gaps > 8, middle, np.inf))])
+    window.learning.tabs.setCurrentIndex(1)
+    viewport = window.scatter.plot_widget.viewport()
+    offset = viewport.pos()
+    x, y = pixels[row]
+    click = QPoint(round(x) - offset.x(), round(y) - offset.y())
+    qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=click)
+    inspector = window.learning.inspector
+    qtbot.waitUntil(lambda: inspector.row == row)
+    assert "missing" in inspector.title.text()
+    # its responsibilities are the estimator's, from its observed cells
+    model = GaussianMixture.from_parameters(
+        snap.weights, snap.means, snap.covariances, "full", missing="em"
+    )
+    expected = model.predict_proba(X[[row]])[0]
+    shown = [float(inspector.table.item(k, 3).text()) for k in range(len(expected))]
+    assert shown == pytest.approx(expected, rel=1e-3, abs=1e-12)
