@@ -42,6 +42,8 @@ __all__ = ["LearningPanels", "preset_truth"]
 _TRUTH_SIGMA = (2.0,)
 #: The scatter view's minimum height for 1-D data (a strip plot: the 1-D view gets the rest).
 _STRIP_HEIGHT = 170
+#: The red rings around a collapsed component's points: wider than a mean's marker (17 px).
+_RING_SIZE = 26
 
 
 def preset_truth(name: str, dataset: Any) -> Truth | None:
@@ -82,14 +84,17 @@ class LearningPanels(QtCore.QObject):
         self._lesson: Any = None
         self._show_truth = False
         self._truth_items: list[pg.PlotCurveItem] = []
+        # above the means' markers (a collapsed component's sits on its few points), wider
         self._highlight = pg.ScatterPlotItem(
-            size=13, pen=pg.mkPen(220, 0, 0, width=2), brush=None, symbol="o"
+            size=_RING_SIZE, pen=pg.mkPen(220, 0, 0, width=3), brush=None, symbol="o"
         )
-        self._highlight.setZValue(8)
+        self._highlight.setZValue(11)
         self._selected = pg.ScatterPlotItem(
             size=18, pen=pg.mkPen(0, 0, 0, width=2.5), brush=None, symbol="o"
         )
         self._selected.setZValue(9)
+        for ring in (self._highlight, self._selected):  # clicks and drags go to what is below
+            ring.setAcceptedMouseButtons(QtCore.Qt.MouseButton.NoButton)
         self._traced: tuple[Any, ...] | None = None
         self._frame: Frame | None = None
         self._scatter_height: int | None = None  # the scatter view's own minimum height

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QImage
 
 from em_engine.bound import adjusted_rand_score, point_terms
 from em_engine.missing import read_with_missing
@@ -216,13 +217,17 @@ def _pixel_colour(view, plot, x: float, y: float):
     return image.pixelColor(int(point.x() * ratio), int(point.y() * ratio))
 
 
+def _rgb(widget) -> np.ndarray:
+    """(H, W, 3) int: the widget as drawn (in device pixels)."""
+    image = widget.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+    rgb = np.frombuffer(image.constBits(), np.uint8, image.sizeInBytes())
+    rgb = rgb.reshape(image.height(), image.bytesPerLine())[:, : 3 * image.width()]
+    return rgb.reshape(image.height(), image.width(), 3).astype(int)
+
+
 def _grey_pixels(view) -> int:
     """How many dark grey pixels the 1-D view shows (the truth's dashes, the mixture curve)."""
-    image = view.graphics.grab().toImage()
-    ptr = image.convertToFormat(image.Format.Format_RGB888)
-    rgb = np.frombuffer(ptr.constBits(), np.uint8, ptr.sizeInBytes())
-    rgb = rgb.reshape(ptr.height(), ptr.bytesPerLine())[:, : 3 * ptr.width()]
-    rgb = rgb.reshape(ptr.height(), ptr.width(), 3).astype(int)
+    rgb = _rgb(view.graphics)
     grey = (rgb[..., 0] == rgb[..., 1]) & (rgb[..., 1] == rgb[..., 2]) & (rgb[..., 0] < 90)
     return int(grey.sum())
 
@@ -270,6 +275,16 @@ def test_collapse_note_and_a_remedy(qtbot, learning_window):
     assert frame.snapshot.narrow and note.isVisible()
     k = frame.snapshot.narrow[0][0]
     assert f"Component {k + 1} has collapsed" in note.text.text()
+    # the collapsed component's points are ringed in red around its mean's marker, visibly
+    held = np.flatnonzero(frame.snapshot.labels == k)
+    qtbot.waitUntil(window.is_drawn_up_to_date)
+    rgb = _rgb(window.scatter.plot_widget)
+    ratio = window.scatter.plot_widget.devicePixelRatioF()
+    centre = window.scatter.widget_pixels(frame.data.X[held[:1]])[0] * ratio
+    yy, xx = np.mgrid[: rgb.shape[0], : rgb.shape[1]]
+    near = np.hypot(xx - centre[0], yy - centre[1]) <= 16 * ratio
+    red = (rgb[..., 0] > 180) & (rgb[..., 1] < 80) & (rgb[..., 2] < 80)
+    assert (red & near).sum() >= 20
     texts = [b.text() for b in note.buttons]
     assert texts == ["MAP prior", "reg_covar = 0.01", "K = 2", "diagonal covariance"]
     note.buttons[0].click()  # MAP: a new fit with the prior
