@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from em_engine import gaussian
+from em_engine import gaussian, missing
 from em_engine.checks import check_data
 from em_engine.covariance import compute_precision_cholesky, log_det_cholesky
 
@@ -125,12 +125,19 @@ def point_terms(
     """PointTerms of points (n, D) under weights (K,), means (K, D), covariances (type shape).
 
     Cheap for a few rows (one blocked pass over them); DensityUnderflowError for a row that
-    cannot be scored in float64."""
+    cannot be scored in float64. A row with missing cells (NaN) is scored on its observed cells
+    (the marginal densities, as em_engine.missing's E-step does)."""
     points = check_data(np.atleast_2d(np.asarray(points, dtype=np.float64)), scan=False)
-    pc = compute_precision_cholesky(np.asarray(covariances, dtype=np.float64), covariance_type)
-    log_density, log_resp = gaussian.estimate_log_prob_resp(
-        points, weights, means, pc, covariance_type
-    )
+    patterns = missing.Patterns.of(points, fitting=False)
+    if patterns is not None:
+        log_density, log_resp = missing.estimate_log_prob_resp(
+            points, patterns, weights, means, np.asarray(covariances), covariance_type
+        )
+    else:
+        pc = compute_precision_cholesky(np.asarray(covariances, dtype=np.float64), covariance_type)
+        log_density, log_resp = gaussian.estimate_log_prob_resp(
+            points, weights, means, pc, covariance_type
+        )
     log_weighted = log_resp + log_density[:, None]
     with np.errstate(divide="ignore"):
         log_weights = np.log(np.asarray(weights, dtype=np.float64))

@@ -113,6 +113,9 @@ class BoundView(QtWidgets.QWidget):
         if bound is None or len(bound.half_steps) == 0:
             for curve in (self.evidence_curve, self.bound_curve, self.kl_curve):
                 curve.setData([], [])
+            # no numbers yet (new data before its first E-step): not the old data's range
+            self.value_plot.setYRange(0.0, 1.0, padding=0)
+            self.kl_plot.setYRange(0.0, 1e-3, padding=0)
         else:
             x = bound.half_steps / 2.0
             known = np.isfinite(bound.evidence)

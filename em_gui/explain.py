@@ -18,15 +18,16 @@ from PySide6 import QtWidgets
 
 from em_engine.bound import point_terms
 from em_engine.covariance import full_covariances
-from em_gui.frames import MODE_LABELS, Frame
+from em_gui.frames import MODE_LABELS, FitData, Frame
 from em_gui.palette import component_colors
 
-__all__ = ["ExplainPanel", "explain_html", "gap_text", "number"]
+__all__ = ["ExplainPanel", "explain_html", "file_row", "gap_text", "number"]
 
 _NORMAL = "𝒩"
 _BRACKETS = "display:inline;border-left:1px solid #444;border-right:1px solid #444"
 _CSS = (
-    "<style>table{border-collapse:collapse;} td,th{padding:1px 6px;} th{text-align:left;}"
+    "<style>table{border-collapse:collapse;} td,th{padding:1px 5px;white-space:nowrap;}"
+    " th{text-align:left;}"
     " .f{font-family:serif;font-size:110%;} h3{margin:6px 0 2px 0;} .dim{color:#666;}</style>"
 )
 
@@ -43,8 +44,18 @@ def number(value: float, digits: int = 4) -> str:
     return text.replace("-", "−")
 
 
+def file_row(data: FitData, row: int) -> str:
+    """Where data row ``row`` (0-based) is in its file, as the README's Numbering section names
+    it: ", file row 9" (", added by hand" for row 0; "" without file rows)."""
+    if data.lines is None:
+        return ""
+    line = int(data.lines[row])
+    return f", file row {line}" if line > 0 else ", added by hand"
+
+
 def _vector(values: Sequence[float]) -> str:
-    return "(" + ", ".join(number(v) for v in values) + ")"
+    """The values, a missing cell (NaN) as "missing"."""
+    return "(" + ", ".join("missing" if math.isnan(v) else number(v) for v in values) + ")"
 
 
 def _matrix(matrix: np.ndarray) -> str:
@@ -68,7 +79,8 @@ def _e_step(frame: Frame, row: int) -> str:
     n = f"<i>n</i> = {row + 1}"
     which = "The next E-step" if snap.phase in ("init", "m") else "E-step"
     head = (
-        f"<h3>{which} for point {n}</h3><div class='f'>x<sub>n</sub> = {_vector(X[row])}<br>"
+        f"<h3>{which} for point {n}{file_row(frame.data, row)}</h3>"
+        f"<div class='f'>x<sub>n</sub> = {_vector(X[row])}<br>"
         "r<sub>nk</sub> = π<sub>k</sub> 𝒩(x<sub>n</sub> | μ<sub>k</sub>, Σ<sub>k</sub>) / "
         "Σ<sub>j</sub> π<sub>j</sub> 𝒩(x<sub>n</sub> | μ<sub>j</sub>, Σ<sub>j</sub>)</div>"
     )
@@ -79,8 +91,8 @@ def _e_step(frame: Frame, row: int) -> str:
         for k in range(k_count)
     )
     table = (
-        "<table><tr><th>k</th><th>π<sub>k</sub></th><th>𝒩(x<sub>n</sub> | μ<sub>k</sub>, "
-        "Σ<sub>k</sub>)</th><th>π<sub>k</sub>𝒩</th><th>r<sub>nk</sub></th></tr>"
+        "<table><tr><th>k</th><th>π<sub>k</sub></th><th>𝒩<sub>k</sub>(x<sub>n</sub>)</th>"
+        "<th>π<sub>k</sub>𝒩<sub>k</sub></th><th>r<sub>nk</sub></th></tr>"
         f"{rows}</table>"
         f"<div class='f'>p(x<sub>n</sub>) = Σ<sub>j</sub> π<sub>j</sub>𝒩 = "
         f"{number(terms.density[0])}, log p(x<sub>n</sub>) = {number(terms.log_density[0])}</div>"
@@ -288,6 +300,10 @@ class ExplainPanel(QtWidgets.QWidget):
         self._row = int(row)
         self._redraw()
 
+    def forget_point(self) -> None:
+        """Back to the first point (new data: its rows are other points)."""
+        self.select_point(0)
+
     def select_component(self, component: int) -> None:
         """Explain the M-step for ``component`` (0-based)."""
         self.combo_component.setCurrentIndex(int(component))
@@ -296,5 +312,6 @@ class ExplainPanel(QtWidgets.QWidget):
         frame = self._frame
         if frame is not None:
             self._row = min(self._row, len(frame.data.X) - 1)
-            self.point_label.setText(f"Point {self._row + 1} (click a point to choose)")
+            where = file_row(frame.data, self._row)
+            self.point_label.setText(f"Point {self._row + 1}{where} (click a point to choose)")
         self.text.setHtml(explain_html(frame, self._row, self.component()))

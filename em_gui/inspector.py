@@ -16,7 +16,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from em_engine.bound import PointTerms, point_terms
-from em_gui.explain import number
+from em_gui.explain import file_row, number
 from em_gui.frames import Frame, PointTrace
 from em_gui.palette import component_colors
 
@@ -30,7 +30,9 @@ _DASHES = (
     QtCore.Qt.PenStyle.DotLine,
     QtCore.Qt.PenStyle.DashDotLine,
 )
-_COLUMNS = ("k", "π_k 𝒩(x | μ_k, Σ_k)", "log π_k 𝒩", "r_k")
+_NO_POINT = "Click a point on the plot to inspect it."
+_COLUMNS = ("k", "π_k 𝒩_k", "log π_k 𝒩_k", "r_k")
+_COLUMN_TIPS = ("component", "π_k 𝒩(x | μ_k, Σ_k)", "its natural log", "responsibility")
 
 
 class InspectorPanel(QtWidgets.QWidget):
@@ -46,7 +48,7 @@ class InspectorPanel(QtWidgets.QWidget):
         self._row: int | None = None
         self._pinned: list[int] = []
         self.terms: PointTerms | None = None  # the shown point's numbers (engine's)
-        self.title = QtWidgets.QLabel("Click a point on the plot to inspect it.")
+        self.title = QtWidgets.QLabel(_NO_POINT)
         self.title.setWordWrap(True)
         self.bars_plot = pg.PlotWidget()
         self.bars_plot.setBackground("w")
@@ -60,6 +62,8 @@ class InspectorPanel(QtWidgets.QWidget):
         self.table = QtWidgets.QTableWidget(0, len(_COLUMNS))
         self.table.setObjectName("inspector_table")
         self.table.setHorizontalHeaderLabels(list(_COLUMNS))
+        for c, tip in enumerate(_COLUMN_TIPS):
+            self.table.horizontalHeaderItem(c).setToolTip(tip)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(
@@ -111,6 +115,13 @@ class InspectorPanel(QtWidgets.QWidget):
         self._row = int(row)
         self._redraw()
 
+    def forget_point(self) -> None:
+        """Drop the selection and the pins (new data: its rows are other points)."""
+        self._row = None
+        if self._pinned:
+            self.unpin_all()
+        self._redraw()
+
     def pin(self) -> None:
         """Pin the inspected point (the oldest pin goes beyond MAX_PINNED)."""
         if self._row is None or self._row in self._pinned:
@@ -138,12 +149,7 @@ class InspectorPanel(QtWidgets.QWidget):
         return self._frame
 
     def show_frame(self, frame: Frame) -> None:
-        """Inspect the selected point under ``frame``'s parameters; new data drops the
-        selection and the pins."""
-        if self._frame is not None and frame.data is not self._frame.data:
-            self._row = None
-            if self._pinned:
-                self.unpin_all()
+        """Inspect the selected point under ``frame``'s parameters."""
         self._frame = frame
         self._redraw()
 
@@ -151,6 +157,7 @@ class InspectorPanel(QtWidgets.QWidget):
         frame, row = self._frame, self._row
         if frame is None or row is None or row >= len(frame.data.X):
             self.terms = None
+            self.title.setText(_NO_POINT)
             self.table.setRowCount(0)
             self.bars.setOpts(x=[], height=[])
             self.density_label.setText("")
@@ -159,9 +166,8 @@ class InspectorPanel(QtWidgets.QWidget):
         self.terms = point_terms(
             X[row], snap.weights, snap.means, snap.covariances, snap.covariance_type
         )
-        values = ", ".join(f"{v:.4g}" for v in X[row])
-        line = "" if frame.data.lines is None else f", file row {int(frame.data.lines[row])}"
-        self.title.setText(f"Point {row + 1}{line}: ({values})")
+        values = ", ".join("missing" if np.isnan(v) else f"{v:.4g}" for v in X[row])
+        self.title.setText(f"Point {row + 1}{file_row(frame.data, row)}: ({values})")
         k_count = len(snap.weights)
         colours = component_colors(k_count)
         resp = self.terms.responsibilities[0]
@@ -178,7 +184,7 @@ class InspectorPanel(QtWidgets.QWidget):
             item.setForeground(colours[k])
             self.table.setItem(k, 0, item)
             for c, values in enumerate(columns, start=1):
-                self.table.setItem(k, c, QtWidgets.QTableWidgetItem(f"{values[k]:.6g}"))
+                self.table.setItem(k, c, QtWidgets.QTableWidgetItem(f"{values[k]:.4g}"))
         self.density_label.setText(
             f"log p(x) = {number(self.terms.log_density[0], 6)}    "
             f"p(x) = {number(self.terms.density[0])}"

@@ -40,6 +40,10 @@ if TYPE_CHECKING:
 __all__ = ["LearningPanels", "preset_truth"]
 
 _TRUTH_SIGMA = (2.0,)
+#: The scatter view's minimum height for 1-D data (a strip plot: the 1-D view gets the rest).
+_STRIP_HEIGHT = 170
+#: The red rings around a collapsed component's points: wider than a mean's marker (17 px).
+_RING_SIZE = 26
 
 
 def preset_truth(name: str, dataset: Any) -> Truth | None:
@@ -80,16 +84,21 @@ class LearningPanels(QtCore.QObject):
         self._lesson: Any = None
         self._show_truth = False
         self._truth_items: list[pg.PlotCurveItem] = []
+        # above the means' markers (a collapsed component's sits on its few points), wider
         self._highlight = pg.ScatterPlotItem(
-            size=13, pen=pg.mkPen(220, 0, 0, width=2), brush=None, symbol="o"
+            size=_RING_SIZE, pen=pg.mkPen(220, 0, 0, width=3), brush=None, symbol="o"
         )
-        self._highlight.setZValue(8)
+        self._highlight.setZValue(11)
         self._selected = pg.ScatterPlotItem(
             size=18, pen=pg.mkPen(0, 0, 0, width=2.5), brush=None, symbol="o"
         )
         self._selected.setZValue(9)
+        for ring in (self._highlight, self._selected):  # clicks and drags go to what is below
+            ring.setAcceptedMouseButtons(QtCore.Qt.MouseButton.NoButton)
         self._traced: tuple[Any, ...] | None = None
         self._frame: Frame | None = None
+        self._scatter_height: int | None = None  # the scatter view's own minimum height
+        self._chosen_at = -1  # the controller's generation when a point was last selected
         # after a tab switch, once the panel is on screen (a timer of this object's: it goes
         # with the window)
         self._catch_up = QtCore.QTimer(self)
@@ -123,7 +132,9 @@ class LearningPanels(QtCore.QObject):
 
     # ------------------------------------------------------------------ commands
     def select_point(self, row: int) -> None:
-        """Explain and inspect data row ``row`` (0-based)."""
+        """Explain and inspect data row ``row`` (0-based) of the newest data (that of the
+        newest command: a row chosen just after new data is generated stays chosen)."""
+        self._chosen_at = self._window.controller.generation
         frame = self._window.current_frame()
         for panel in (self.explain, self.inspector):
             if frame is not None and panel.frame is not frame:
@@ -156,12 +167,22 @@ class LearningPanels(QtCore.QObject):
     # ------------------------------------------------------------------ drawing
     def show_frame(self, frame: Frame) -> None:
         """Show the frame just drawn in every learning view (the explain and inspector tabs
-        when they are on screen: they catch up when shown)."""
-        self._frame = frame
+        when they are on screen: they catch up when shown). New data drops the selected
+        point and the pins (chosen before it came)."""
+        previous, self._frame = self._frame, frame
+        new_data = previous is not None and frame.data is not previous.data
+        if new_data and frame.generation > self._chosen_at:
+            self.inspector.forget_point()
+            self.explain.forget_point()
         self._show_tabs()
         self.bound_view.mark_iteration(frame.snapshot.iteration)
         one_d = frame.data.X.shape[1] == 1
         self.oned.setVisible(one_d)
+        # the strip plot of 1-D data needs little height: the 1-D view gets most of it
+        scatter = self._window.scatter
+        if self._scatter_height is None:
+            self._scatter_height = scatter.minimumHeight()
+        scatter.setMinimumHeight(_STRIP_HEIGHT if one_d else self._scatter_height)
         if one_d:
             self.oned.show_frame(frame)
         self._draw_truth(frame)
@@ -205,6 +226,9 @@ class LearningPanels(QtCore.QObject):
             self._selected.setData([], [])
             return
         x = frame.data.X[row]
+        imputed = getattr(frame.snapshot, "imputed", None)
+        if imputed is not None and np.isnan(x).any():
+            x = imputed[row]  # where its hollow marker is drawn
         if len(x) == 1:
             self._selected.setData([], [])  # the strip's jitter is the scatter view's own
             return
@@ -216,8 +240,11 @@ class LearningPanels(QtCore.QObject):
         for item in self._truth_items:
             plot.removeItem(item)
         self._truth_items = []
-        truth = frame.data.truth
-        if not self._show_truth or truth is None or frame.data.X.shape[1] < 2:
+        truth = frame.data.truth if self._show_truth else None
+        one_d = frame.data.X.shape[1] == 1
+        if (truth if one_d else None) is not self.oned.truth:
+            self.oned.show_truth(truth if one_d else None)
+        if truth is None or one_d:
             return
         columns = self._window.controls.view_columns()
         means, covs = marginal(truth.means, truth.covariances, "full", columns)
@@ -231,8 +258,8 @@ class LearningPanels(QtCore.QObject):
 
     @property
     def truth_items(self) -> list[pg.PlotCurveItem]:
-        """The dashed true ellipses drawn now."""
-        return list(self._truth_items)
+        """The dashed true ellipses (2-D data) or densities (1-D data) drawn now."""
+        return list(self._truth_items) + self.oned.truth_curves
 
     def _show_collapse(self, frame: Frame) -> None:
         snap = frame.snapshot

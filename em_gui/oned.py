@@ -1,6 +1,8 @@
 """The 1-D view: for one-column data, a histogram of the data with each weighted component density
 pi_k N(x | mu_k, sigma_k^2) and the mixture density p(x) drawn over it, each mean marked with its
 +-1 sigma, and below it the responsibilities r_k(x) as stacked bands in the component colours.
+With the truth shown (a synthetic preset), the true weighted densities are drawn dashed (dark
+grey: the true components are not numbered as EM's).
 
 The curves are the engine's (em_engine.bound.point_terms on a grid of GRID_POINTS values); the
 histogram is the data binned for display (density-scaled, so that it is comparable with p(x)).
@@ -14,7 +16,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from em_engine.bound import point_terms
 from em_engine.covariance import full_covariances
-from em_gui.frames import Frame
+from em_gui.frames import Frame, Truth
 from em_gui.palette import component_colors
 
 __all__ = ["GRID_POINTS", "OneDView"]
@@ -22,6 +24,10 @@ __all__ = ["GRID_POINTS", "OneDView"]
 GRID_POINTS = 400
 _MAX_BINS = 60
 _BAND_ALPHA = 170
+#: The bands' plot (with its axis) at most this tall: the histogram gets the rest.
+_BAND_HEIGHT = 110
+#: The view's minimum height: the histogram readable, ticks apart.
+_MIN_HEIGHT = 260
 
 
 class OneDView(QtWidgets.QWidget):
@@ -35,8 +41,7 @@ class OneDView(QtWidgets.QWidget):
         self.graphics.ci.setContentsMargins(2, 2, 8, 2)
         self.density_plot: pg.PlotItem = self.graphics.addPlot(row=0, col=0)
         self.band_plot: pg.PlotItem = self.graphics.addPlot(row=1, col=0)
-        self.graphics.ci.layout.setRowStretchFactor(0, 3)
-        self.graphics.ci.layout.setRowStretchFactor(1, 1)
+        self.band_plot.setMaximumHeight(_BAND_HEIGHT)
         self.band_plot.setXLink(self.density_plot)
         for plot in (self.density_plot, self.band_plot):
             plot.setMenuEnabled(False)
@@ -53,6 +58,8 @@ class OneDView(QtWidgets.QWidget):
         self.mixture_curve = self.density_plot.plot(
             pen=pg.mkPen(30, 30, 30, width=2.5), name="p(x)"
         )
+        self.truth_curves: list[pg.PlotCurveItem] = []
+        self._truth: Truth | None = None
         self.component_curves: list[pg.PlotDataItem] = []
         self.mean_lines: list[pg.InfiniteLine] = []
         self.sigma_bars: list[pg.ErrorBarItem] = []
@@ -64,7 +71,7 @@ class OneDView(QtWidgets.QWidget):
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.graphics)
-        self.setMinimumHeight(140)
+        self.setMinimumHeight(_MIN_HEIGHT)
         self._data = None
 
     def _set_component_count(self, k: int) -> None:
@@ -111,6 +118,7 @@ class OneDView(QtWidgets.QWidget):
         if frame.data is not self._data:
             self._data = frame.data
             self._show_histogram(x, frame.data.feature_names[0])
+            self.show_truth(self._truth)  # on the new grid
         k = len(snap.weights)
         self._set_component_count(k)
         terms = point_terms(
@@ -135,6 +143,30 @@ class OneDView(QtWidgets.QWidget):
             )
             stacked = stacked + self.responsibilities[:, i]
             self._band_edges[i + 1].setData(self.grid, np.minimum(stacked, 1.0))
+
+    @property
+    def truth(self) -> Truth | None:
+        """The truth drawn (None: none)."""
+        return self._truth
+
+    def show_truth(self, truth: Truth | None) -> None:
+        """Draw the true weighted densities pi_k N(x | mu_k, sigma_k^2) dashed (None: none);
+        ``truth`` holds (K,), (K, 1), (K, 1, 1) arrays."""
+        self._truth = truth
+        for item in self.truth_curves:
+            self.density_plot.removeItem(item)
+        self.truth_curves = []
+        if truth is None or self.grid.size == 0:
+            return
+        terms = point_terms(
+            self.grid[:, None], truth.weights, truth.means, truth.covariances, "full"
+        )
+        pen = pg.mkPen(40, 40, 40, width=2, style=QtCore.Qt.PenStyle.DashLine)
+        for k in range(terms.weighted.shape[1]):
+            item = pg.PlotCurveItem(self.grid, terms.weighted[:, k], pen=pen)
+            item.setZValue(5)
+            self.density_plot.addItem(item)
+            self.truth_curves.append(item)
 
     def _show_histogram(self, x: np.ndarray, name: str) -> None:
         finite = x[np.isfinite(x)]

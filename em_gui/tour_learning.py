@@ -86,8 +86,8 @@ class LearningJourneys:
         self.save(self._describe_now())
 
     def journey_one_d_preset(self) -> None:
-        """The 1-D house-prices preset: histogram, densities, bands."""
-        self._preset("house_prices_1d", 3)
+        """The 1-D house-prices preset: histogram, densities (the true ones dashed), bands."""
+        self._preset("house_prices_1d", 3, truth=True)
         self._run_to_convergence("1-D house prices")
         self.save(self._describe_now())
 

@@ -445,11 +445,19 @@ class ScatterView(QtWidgets.QWidget):
             self.point_inspected.emit(row)
 
     def nearest_point(self, x: float, y: float) -> int | None:
-        """The row drawn nearest plot coordinates (x, y), within INSPECT_RADIUS pixels, or None."""
-        if len(self._plot_xy) == 0:
+        """The row drawn nearest plot coordinates (x, y), within INSPECT_RADIUS pixels, or None
+        (a row with a missing viewed cell where its hollow imputed marker is drawn)."""
+        xy = self._plot_xy
+        if len(xy) == 0:
             return None
+        imputed = self._imputed_shown[0]
+        if imputed is not None and len(imputed):
+            rows = np.flatnonzero(np.isnan(xy).any(axis=1))  # the rows drawn hollow, in order
+            if len(rows) == len(imputed):
+                xy = np.array(xy, dtype=np.float64)
+                xy[rows] = imputed
         width, height = self.plot_item.getViewBox().viewPixelSize()
-        distance = np.hypot((self._plot_xy[:, 0] - x) / width, (self._plot_xy[:, 1] - y) / height)
+        distance = np.hypot((xy[:, 0] - x) / width, (xy[:, 1] - y) / height)
         distance[~np.isfinite(distance)] = np.inf
         row = int(np.argmin(distance))
         return row if distance[row] <= INSPECT_RADIUS else None
