@@ -193,6 +193,21 @@ def test_point_terms_match_the_formula():
     assert np.allclose(terms.responsibilities, np.exp(lw - logsumexp(lw)[:, None]))
 
 
+@pytest.mark.parametrize("covariance_type", covariance.COVARIANCE_TYPES)
+def test_point_terms_of_rows_with_missing_cells_score_their_observed_cells(covariance_type):
+    """A row with NaN cells gets the responsibilities and density of its observed cells, as the
+    estimator with missing="em" gives them (and a complete row its usual ones)."""
+    X = small_data()
+    snapshot = EMSession(X, 3, covariance_type, seed=1).step()
+    rows = X[:4].copy()
+    rows[0, 1] = rows[2, 0] = np.nan
+    terms = point_terms(rows, *params(snapshot), covariance_type)
+    model = GaussianMixture.from_parameters(*params(snapshot), covariance_type, missing="em")
+    np.testing.assert_allclose(terms.responsibilities, model.predict_proba(rows), rtol=1e-12)
+    np.testing.assert_allclose(terms.log_density, model.score_samples(rows), rtol=1e-12)
+    assert np.isfinite(terms.log_weighted).all()
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_adjusted_rand_index_matches_scikit_learn(seed):
     rng = np.random.default_rng(seed)
