@@ -353,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_fit_options(select)
     _add_data_options(select)
+    _add_missing_option(select, "fits them by EM, missing at random, in every model")
     return parser
 
 
@@ -419,7 +420,7 @@ def _load_data(args: argparse.Namespace, columns: Sequence[str] | None = None) -
     if missing.any():
         cells, rows = int(missing.sum()), np.flatnonzero(missing.any(axis=1))
         first = rows[0] + 1 if dataset.lines is None else dataset.lines[rows[0]]
-        how = "fitted by EM, missing at random" if args.command == "fit" else "scored"
+        how = "scored" if args.command == "score" else "fitted by EM, missing at random"
         args.notes.append(
             f"{cells} missing cell{'s' * (cells > 1)} in {len(rows)} row{'s' * (len(rows) > 1)} "
             f"(first: row {first}): {how} from the observed cells"
@@ -718,6 +719,7 @@ def _cmd_select(args: argparse.Namespace) -> int:
         reg_covar=args.reg_covar,
         prior=True if args.prior else None,
         progress=progress,
+        missing="em" if args.missing == "em" else "error",  # drop: the rows are left out already
     )
     _say(f"data: {_describe(dataset)}\n{result.table()}", sys.stdout)
     return 0

@@ -139,3 +139,23 @@ def test_options_out_of_core_cannot_take(capsys, csv_file, options, message) -> 
     status, out, err = run(capsys, "fit", csv_file, "-k", "2", *options)
     assert status != 0 and out == ""
     assert err.strip().splitlines() == [f"error: {message}"]
+
+
+def test_select_compares_models_of_data_with_missing_cells(capsys, csv_file) -> None:
+    """select --missing em fits every model by EM for missing values (its rows as the
+    estimator's); error stays the default, drop leaves the rows out."""
+    status, out, err = run(capsys, "select", csv_file, "-k", "1-2", "--covariance", "diag")
+    assert status == 2 and "row 3: column 'y' is empty" in err
+    status, out, err = run(
+        capsys, "select", csv_file, "-k", "1-2", "--covariance", "diag", "--missing", "em"
+    )
+    assert status == 0, err
+    assert "6 missing cells in 6 rows" in err and "fitted by EM" in err
+    X = read_csv(csv_file, missing_as_nan=True).X
+    model = GaussianMixture(2, covariance_type="diag", missing="em", random_state=0).fit(X)
+    best = next(line for line in out.splitlines() if line.startswith("* best by BIC"))
+    assert f"K = 2, diag covariance (BIC {model.bic(X):.2f};" in best
+    status, out, err = run(
+        capsys, "select", csv_file, "-k", "1-2", "--covariance", "diag", "--missing", "drop"
+    )
+    assert status == 0 and "dropped 6" in err
