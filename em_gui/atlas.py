@@ -34,7 +34,7 @@ from em_engine.optima import (
 )
 from em_gui import palette
 from em_gui.background import BackgroundJob, Cancelled
-from em_gui.frames import CONVERGED, FitData, FitSettings, Frame
+from em_gui.frames import CONVERGED, FitData, FitSettings, Frame, session_options
 from em_gui.scatter.geometry import ellipse_polylines
 
 __all__ = ["AtlasChoice", "AtlasPanel"]
@@ -178,6 +178,8 @@ class AtlasPanel(QtWidgets.QWidget):
         self.progress.setRange(0, n)
         self.progress.setValue(0)
         data, settings = frame.data, frame.settings
+        weights = data.sample_weight
+        total = data.X.shape[0] if weights is None else float(weights.sum())  # per-row scale
 
         def work(report: Any, cancelled: Any) -> list[Optimum]:
             from em_engine.session import EMSession
@@ -186,22 +188,13 @@ class AtlasPanel(QtWidgets.QWidget):
             optima: list[Optimum] = []
             for seed in seeds:
                 session = EMSession(
-                    data.X,
-                    settings.n_components,
-                    covariance_type=settings.covariance_type,
-                    init=settings.init,
-                    seed=seed,
-                    tol=settings.tol,
-                    reg_covar=settings.reg_covar,
-                    max_iter=settings.max_iter,
-                    prior=True if settings.prior else None,
-                    missing="em",  # as the window fits: NaN only where the import chose EM
+                    data.X, settings.n_components, **session_options(data, settings, seed)
                 )
                 for _ in session.run():
                     if cancelled():
                         raise Cancelled
                 starts.append(session_start(session))
-                optima = group_optima(starts, data.X.shape[0], scale)
+                optima = group_optima(starts, total, scale)
                 report((len(starts), optima))
             return optima
 

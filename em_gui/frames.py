@@ -60,6 +60,25 @@ class FitData:
     truth: Any = None  # a synthetic preset's Truth (em_gui.frames), or None
 
 
+def session_options(data: FitData, settings: FitSettings, seed: int) -> dict[str, Any]:
+    """EMSession's keyword arguments (all but X, K and initial parameters) for fitting ``data``
+    with ``settings`` from ``seed`` as the window does: missing="em" (NaN only where the import
+    chose EM for missing cells) and the data's sample weights. The worker's session and the
+    restart atlas's starts are built from it."""
+    return {
+        "covariance_type": settings.covariance_type,
+        "init": settings.init,
+        "seed": seed,
+        "tol": settings.tol,
+        "reg_covar": settings.reg_covar,
+        "max_iter": settings.max_iter,
+        "prior": True if settings.prior else None,
+        "mode": settings.mode,
+        "missing": "em",
+        "sample_weight": data.sample_weight,
+    }
+
+
 @dataclass(frozen=True)
 class Frame:
     """One state to draw: an engine Snapshot with what the window needs around it.

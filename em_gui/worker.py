@@ -67,6 +67,7 @@ from em_gui.frames import (
     Frame,
     History,
     PointTrace,
+    session_options,
 )
 
 __all__ = ["EM_THREADS", "EMWorker"]
@@ -442,17 +443,8 @@ class EMWorker(QObject):
             session = self._factory(
                 data.X,
                 settings.n_components,
-                covariance_type=settings.covariance_type,
-                init=settings.init,
-                seed=seed,
-                tol=settings.tol,
-                reg_covar=settings.reg_covar,
-                max_iter=settings.max_iter,
-                prior=True if settings.prior else None,
                 initial_params=None if initial_params is None else dict(initial_params),
-                mode=settings.mode,
-                missing="em",  # NaN only where the import chose EM for missing cells
-                sample_weight=data.sample_weight,
+                **session_options(data, settings, seed),
             )
         except RowError as exc:  # named as the file names it: its row and the column's name
             raise DataError(exc.located(source, data.lines, data.feature_names)) from None

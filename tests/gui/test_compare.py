@@ -187,6 +187,27 @@ def test_missing_cells_are_fitted_by_em_in_the_sweep_and_the_atlas(qtbot, window
     assert panel.label_best.text() == "" and panel.table.rowCount() == 0
 
 
+def test_atlas_starts_fit_as_the_window_does_with_weights_and_mode(qtbot, window) -> None:
+    """A start with the window's seed lands where the window's own fit did: the same sample
+    weights and mode (the window and the atlas build their sessions from one set of options)."""
+    from em_gui.frames import FitData
+
+    data = make_preset("blobs", 300, seed=2)
+    weights = np.random.default_rng(1).integers(1, 4, len(data.X)).astype(float)
+    fit_data = FitData(np.asarray(data.X), ("x", "y"), None, sample_weight=weights)
+    settings = FitSettings(n_components=3, init="kmeans", mode="hard")
+    window.controller.configure(data=fit_data, settings=settings, seed=0, initial_params=None)
+    wait_for(qtbot, window, lambda f: f.settings == settings)
+    frame = converge(qtbot, window)
+    atlas = window.compare.atlas
+    atlas.spin_starts.setValue(2)  # seeds 0 and 1
+    with qtbot.waitSignal(atlas.run_finished, timeout=60000) as finished:
+        window.compare.start_atlas()
+    assert finished.args == ["done"] and not window.errors
+    first = next(s for o in atlas.optima() for s in o.starts if s.seed == 0)
+    np.testing.assert_allclose(first.means, frame.snapshot.means, rtol=1e-10)
+
+
 def test_a_failed_sweep_says_so_in_the_panel(qtbot, window, monkeypatch) -> None:
     import em_gui.comparison as comparison
 
